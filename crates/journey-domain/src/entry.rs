@@ -1,0 +1,233 @@
+//! What one entry of a journey says: the `type` of an interchange line and its fields.
+//!
+//! These types are serialized into stored events: their serde names are frozen
+//! (see `tests/golden_events.rs`). Add fields with defaults; never rename.
+
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+
+/// An entry id or a journey key: 1-64 of `A-Z a-z 0-9 . _ -`.
+pub fn is_key(text: &str) -> bool {
+    (1..=64).contains(&text.len())
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'_' || b == b'-')
+}
+
+/// One entry as the family reported it, without the journey it belongs to.
+/// Equality of two `Entry` values is what makes a repeated line idempotent.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Entry {
+    /// Unique within the journey.
+    pub entry: String,
+    /// The day it happened; `None` only for `retract`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on: Option<NaiveDate>,
+    /// Who reported it (a family member's handle).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub by: Option<String>,
+    #[serde(flatten)]
+    pub body: Body,
+}
+
+/// The `type` of an entry with its own fields (the interchange spec's tables).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Body {
+    JourneyStarted {
+        relationship: Relationship,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        substances: Vec<Substance>,
+    },
+    CraftStarted {},
+    UseObserved {
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        substances: Vec<Substance>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        basis: Option<Basis>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        confidence: Option<Confidence>,
+    },
+    CleanDayObserved {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        basis: Option<Basis>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        confidence: Option<Confidence>,
+    },
+    DayStatus {
+        status: DayStatus,
+    },
+    CheckIn {
+        kept: bool,
+    },
+    CommunicationBroken {},
+    CommunicationRestored {},
+    TreatmentEntered {
+        modality: Modality,
+    },
+    TreatmentExited {
+        reason: ExitReason,
+    },
+    RewardGiven {},
+    RewardWithdrawn {},
+    SteppedAway {},
+    NaturalConsequenceAllowed {},
+    Rescued {
+        #[serde(default, skip_serializing_if = "is_false")]
+        for_safety: bool,
+    },
+    PositiveCommunication {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        channel: Option<Channel>,
+    },
+    TreatmentSuggested {
+        response: Response,
+    },
+    TreatmentEnabled {},
+    SafetyCheck {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        found: Option<Found>,
+    },
+    SelfCare {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        minutes: Option<u16>,
+    },
+    Note {
+        text: String,
+    },
+    Retract {
+        target: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
+    },
+}
+
+fn is_false(value: &bool) -> bool {
+    !*value
+}
+
+impl Body {
+    /// The interchange `type` of this body.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Body::JourneyStarted { .. } => "journey_started",
+            Body::CraftStarted {} => "craft_started",
+            Body::UseObserved { .. } => "use_observed",
+            Body::CleanDayObserved { .. } => "clean_day_observed",
+            Body::DayStatus { .. } => "day_status",
+            Body::CheckIn { .. } => "check_in",
+            Body::CommunicationBroken {} => "communication_broken",
+            Body::CommunicationRestored {} => "communication_restored",
+            Body::TreatmentEntered { .. } => "treatment_entered",
+            Body::TreatmentExited { .. } => "treatment_exited",
+            Body::RewardGiven {} => "reward_given",
+            Body::RewardWithdrawn {} => "reward_withdrawn",
+            Body::SteppedAway {} => "stepped_away",
+            Body::NaturalConsequenceAllowed {} => "natural_consequence_allowed",
+            Body::Rescued { .. } => "rescued",
+            Body::PositiveCommunication { .. } => "positive_communication",
+            Body::TreatmentSuggested { .. } => "treatment_suggested",
+            Body::TreatmentEnabled {} => "treatment_enabled",
+            Body::SafetyCheck { .. } => "safety_check",
+            Body::SelfCare { .. } => "self_care",
+            Body::Note { .. } => "note",
+            Body::Retract { .. } => "retract",
+        }
+    }
+
+    /// The stored event's name (`event_type` column): past tense, CamelCase.
+    pub fn event_name(&self) -> &'static str {
+        match self {
+            Body::JourneyStarted { .. } => "JourneyStarted",
+            Body::CraftStarted {} => "CraftStarted",
+            Body::UseObserved { .. } => "UseObserved",
+            Body::CleanDayObserved { .. } => "CleanDayObserved",
+            Body::DayStatus { .. } => "DayStatusRecorded",
+            Body::CheckIn { .. } => "CheckInRecorded",
+            Body::CommunicationBroken {} => "CommunicationBroken",
+            Body::CommunicationRestored {} => "CommunicationRestored",
+            Body::TreatmentEntered { .. } => "TreatmentEntered",
+            Body::TreatmentExited { .. } => "TreatmentExited",
+            Body::RewardGiven {} => "RewardGiven",
+            Body::RewardWithdrawn {} => "RewardWithdrawn",
+            Body::SteppedAway {} => "SteppedAway",
+            Body::NaturalConsequenceAllowed {} => "NaturalConsequenceAllowed",
+            Body::Rescued { .. } => "Rescued",
+            Body::PositiveCommunication { .. } => "PositiveCommunicationGiven",
+            Body::TreatmentSuggested { .. } => "TreatmentSuggested",
+            Body::TreatmentEnabled {} => "TreatmentEnabled",
+            Body::SafetyCheck { .. } => "SafetyChecked",
+            Body::SelfCare { .. } => "SelfCareTaken",
+            Body::Note { .. } => "NoteWritten",
+            Body::Retract { .. } => "EntryRetracted",
+        }
+    }
+
+    /// True for a use observation (`use_observed` or a `day_status` of `use`).
+    pub fn is_use(&self) -> bool {
+        matches!(
+            self,
+            Body::UseObserved { .. }
+                | Body::DayStatus {
+                    status: DayStatus::Use
+                }
+        )
+    }
+}
+
+macro_rules! vocabulary {
+    ($(#[$doc:meta])* $name:ident { $($variant:ident),+ $(,)? }) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        #[serde(rename_all = "snake_case")]
+        pub enum $name { $($variant),+ }
+    };
+}
+
+vocabulary!(
+    /// Who the family member is to the Loved One.
+    Relationship { Parent, Partner, Sibling, Child, Friend, Other }
+);
+vocabulary!(
+    /// A substance class.
+    Substance { Alcohol, Cannabis, Opioids, Stimulants, Sedatives, Other }
+);
+vocabulary!(
+    /// How the reporter knows.
+    Basis { Witnessed, Told, Signs, ThirdParty, Test }
+);
+vocabulary!(
+    /// How sure the reporter is.
+    Confidence { Low, Medium, High }
+);
+vocabulary!(
+    /// A calendar-style status of one day.
+    DayStatus { Use, NoUse, Unknown }
+);
+vocabulary!(
+    /// The kind of treatment entered.
+    Modality { Detox, Residential, Outpatient, Medication, MutualHelp, Other }
+);
+vocabulary!(
+    /// Why a treatment episode ended.
+    ExitReason { Completed, LeftEarly, Discharged, Other }
+);
+vocabulary!(
+    /// The channel of a positive communication.
+    Channel { Text, Call, InPerson, Other }
+);
+vocabulary!(
+    /// The Loved One's answer to a suggestion of treatment.
+    Response { Accepted, Declined, Deferred, NoResponse }
+);
+vocabulary!(
+    /// The result of a safety check.
+    Found { Safe, Unsafe, NotFound }
+);
+
+impl Modality {
+    /// Detox and residential care: the days inside are `controlled`.
+    pub fn is_rehab(self) -> bool {
+        matches!(self, Modality::Detox | Modality::Residential)
+    }
+}

@@ -1,0 +1,279 @@
+//! The journey event file (JSON Lines), `shared/spec/interchange.md`: one line in, one line out.
+//!
+//! Only the checks that need nothing but the line itself live here (shape, fields, values).
+//! Rules that need the journey's history (order, episodes, retracts) are the aggregate's.
+
+use std::collections::HashMap;
+
+use chrono::NaiveDate;
+use serde_json::{Map, Value};
+use sha2::{Digest, Sha256};
+
+use crate::entry::{is_key, Body, Entry};
+
+/// The longest accepted note, in characters.
+pub const NOTE_CHARS_MAX: usize = 10_000;
+/// The longest accepted `by` handle, in characters.
+pub const BY_CHARS_MAX: usize = 64;
+/// The most minutes of self-care in one entry (a day).
+pub const SELF_CARE_MINUTES_MAX: u16 = 1440;
+
+/// One parsed line: an entry of the journey with key `journey`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Line {
+    /// The caller's key of the journey.
+    pub journey: String,
+    /// The entry; `entry.entry` is empty when the line carried no id (see [`assign_ids`]).
+    pub entry: Entry,
+}
+
+/// Parses one line of a journey file. The error names the field and the value.
+pub fn parse_line(text: &str) -> Result<Line, String> {
+    let value: Value = serde_json::from_str(text).map_err(|e| format!("not JSON: {e}"))?;
+    let Value::Object(mut map) = value else {
+        return Err("not a JSON object".into());
+    };
+    let journey = take_string(&mut map, "journey")?.ok_or("missing field `journey`")?;
+    if !is_key(&journey) {
+        return Err(format!(
+            "field `journey`: {journey:?} is not 1-64 of A-Z a-z 0-9 . _ -"
+        ));
+    }
+    let entry = take_string(&mut map, "entry")?;
+    if let Some(id) = &entry {
+        if !is_key(id) {
+            return Err(format!(
+                "field `entry`: {id:?} is not 1-64 of A-Z a-z 0-9 . _ -"
+            ));
+        }
+    }
+    let by = take_string(&mut map, "by")?;
+    if let Some(by) = &by {
+        let chars = by.chars().count();
+        if chars == 0 || chars > BY_CHARS_MAX {
+            return Err(format!("field `by`: must be 1-{BY_CHARS_MAX} characters"));
+        }
+    }
+    let on = match take_string(&mut map, "on")? {
+        Some(day) => Some(parse_day(&day)?),
+        None => None,
+    };
+    let type_name = match map.get("type") {
+        Some(Value::String(name)) => name.clone(),
+        Some(other) => return Err(format!("field `type`: {other} is not a string")),
+        None => return Err("missing field `type`".into()),
+    };
+    let body: Body = serde_json::from_value(Value::Object(map))
+        .map_err(|e| format!("type {type_name:?}: {e}"))?;
+    check_values(&body)?;
+    match (&body, on) {
+        (Body::Retract { .. }, Some(_)) => {
+            return Err("field `on`: a retract has no `on` (it applies to its target)".into())
+        }
+        (Body::Retract { .. }, None) => {}
+        (_, None) => return Err("missing field `on`".into()),
+        _ => {}
+    }
+    Ok(Line {
+        journey,
+        entry: Entry {
+            entry: entry.unwrap_or_default(),
+            on,
+            by,
+            body,
+        },
+    })
+}
+
+fn take_string(map: &mut Map<String, Value>, field: &str) -> Result<Option<String>, String> {
+    match map.remove(field) {
+        None => Ok(None),
+        Some(Value::String(text)) => Ok(Some(text)),
+        Some(other) => Err(format!("field `{field}`: {other} is not a string")),
+    }
+}
+
+/// A `YYYY-MM-DD` day, exactly.
+pub fn parse_day(text: &str) -> Result<NaiveDate, String> {
+    let shape_ok = text.len() == 10
+        && text.bytes().enumerate().all(|(i, b)| match i {
+            4 | 7 => b == b'-',
+            _ => b.is_ascii_digit(),
+        });
+    let day = shape_ok
+        .then(|| NaiveDate::parse_from_str(text, "%Y-%m-%d").ok())
+        .flatten();
+    day.ok_or_else(|| format!("field `on`: {text:?} is not a date YYYY-MM-DD"))
+}
+
+fn check_values(body: &Body) -> Result<(), String> {
+    match body {
+        Body::Note { text } => {
+            let chars = text.chars().count();
+            if chars == 0 || chars > NOTE_CHARS_MAX {
+                return Err(format!(
+                    "field `text`: must be 1-{NOTE_CHARS_MAX} characters, got {chars}"
+                ));
+            }
+        }
+        Body::SelfCare {
+            minutes: Some(minutes),
+        } if *minutes > SELF_CARE_MINUTES_MAX => {
+            return Err(format!(
+                "field `minutes`: {minutes} is outside 0-{SELF_CARE_MINUTES_MAX}"
+            ));
+        }
+        Body::Retract { target, .. } if !is_key(target) => {
+            return Err(format!(
+                "field `target`: {target:?} is not 1-64 of A-Z a-z 0-9 . _ -"
+            ));
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+/// Gives every line without an `entry` id its derived id: a hash of the journey key, the
+/// line's exact text and how many identical lines of that journey came before it, so the
+/// same file imported twice gives the same ids, and two identical lines are two entries.
+pub fn assign_ids<'a>(lines: impl IntoIterator<Item = (&'a str, &'a mut Line)>) {
+    let mut seen: HashMap<(String, &'a str), u32> = HashMap::new();
+    for (text, line) in lines {
+        if !line.entry.entry.is_empty() {
+            continue;
+        }
+        let count = seen.entry((line.journey.clone(), text)).or_insert(0);
+        line.entry.entry = derived_id(&line.journey, text, *count);
+        *count += 1;
+    }
+}
+
+/// The id of a line without one: `d-` and 32 hex digits of SHA-256.
+pub fn derived_id(journey: &str, text: &str, occurrence: u32) -> String {
+    let mut hasher = Sha256::new();
+    hasher.update(journey.as_bytes());
+    hasher.update([0]);
+    hasher.update(text.trim_end_matches(['\r', '\n']).as_bytes());
+    hasher.update([0]);
+    hasher.update(occurrence.to_le_bytes());
+    let digest = hasher.finalize();
+    let hex: String = digest[..16].iter().map(|b| format!("{b:02x}")).collect();
+    format!("d-{hex}")
+}
+
+/// Writes an entry of journey `journey` as one interchange line (no trailing newline).
+pub fn to_line(journey: &str, entry: &Entry) -> String {
+    let mut object = Map::new();
+    object.insert("journey".into(), Value::String(journey.into()));
+    let body = serde_json::to_value(entry).expect("an entry always serializes");
+    let Value::Object(fields) = body else {
+        unreachable!("an entry serializes to an object")
+    };
+    for (key, value) in fields {
+        object.insert(key, value);
+    }
+    Value::Object(object).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::entry::{DayStatus, Relationship};
+
+    #[test]
+    fn a_full_line_parses_into_its_entry() {
+        let line = parse_line(r#"{"journey":"a","type":"day_status","on":"2025-03-06","status":"no_use","by":"dad","entry":"e1"}"#).unwrap();
+        assert_eq!(line.journey, "a");
+        assert_eq!(line.entry.entry, "e1");
+        assert_eq!(line.entry.by.as_deref(), Some("dad"));
+        assert_eq!(
+            line.entry.body,
+            Body::DayStatus {
+                status: DayStatus::NoUse
+            }
+        );
+    }
+
+    #[test]
+    fn an_unknown_field_is_named() {
+        let err = parse_line(r#"{"journey":"a","type":"reward_given","on":"2025-03-06","colour":"red"}"#).unwrap_err();
+        assert!(err.contains("colour"), "{err}");
+    }
+
+    #[test]
+    fn an_unknown_field_in_a_typed_line_is_named() {
+        let err = parse_line(r#"{"journey":"a","type":"journey_started","on":"2025-03-06","relationship":"parent","mood":"ok"}"#).unwrap_err();
+        assert!(err.contains("mood"), "{err}");
+    }
+
+    #[test]
+    fn an_unknown_type_is_named() {
+        let err = parse_line(r#"{"journey":"a","type":"party","on":"2025-03-06"}"#).unwrap_err();
+        assert!(err.contains("party"), "{err}");
+    }
+
+    #[test]
+    fn a_value_outside_its_list_is_named() {
+        let err = parse_line(r#"{"journey":"a","type":"journey_started","on":"2025-03-06","relationship":"cousin"}"#).unwrap_err();
+        assert!(err.contains("cousin"), "{err}");
+    }
+
+    #[test]
+    fn bad_dates_are_refused() {
+        for day in ["2025-02-30", "2025-3-4", "25-03-04", "2025-03-04T00:00"] {
+            let text = format!(r#"{{"journey":"a","type":"reward_given","on":"{day}"}}"#);
+            let err = parse_line(&text).unwrap_err();
+            assert!(err.contains("on"), "{day}: {err}");
+        }
+    }
+
+    #[test]
+    fn a_retract_has_no_day_and_every_other_line_has_one() {
+        assert!(parse_line(r#"{"journey":"a","type":"retract","target":"x"}"#).is_ok());
+        assert!(
+            parse_line(r#"{"journey":"a","type":"retract","target":"x","on":"2025-01-01"}"#)
+                .is_err()
+        );
+        let err = parse_line(r#"{"journey":"a","type":"reward_given"}"#).unwrap_err();
+        assert!(err.contains("`on`"), "{err}");
+    }
+
+    #[test]
+    fn limits_on_values_are_enforced() {
+        assert!(parse_line(r#"{"journey":"a","type":"self_care","on":"2025-01-01","minutes":1441}"#).is_err());
+        assert!(parse_line(r#"{"journey":"a","type":"self_care","on":"2025-01-01","minutes":-1}"#).is_err());
+        assert!(parse_line(r#"{"journey":"a","type":"note","on":"2025-01-01","text":""}"#).is_err());
+        assert!(parse_line(r#"{"journey":"a b","type":"note","on":"2025-01-01","text":"x"}"#).is_err());
+        assert!(parse_line(r#"{"journey":"a","type":"note","on":"2025-01-01","text":"x","by":""}"#).is_err());
+        assert!(parse_line("[1]").is_err());
+        assert!(parse_line("{").is_err());
+    }
+
+    #[test]
+    fn identical_lines_get_distinct_stable_ids() {
+        let text = r#"{"journey":"a","type":"reward_given","on":"2025-01-01"}"#;
+        let mut first = parse_line(text).unwrap();
+        let mut second = parse_line(text).unwrap();
+        assign_ids([(text, &mut first), (text, &mut second)]);
+        assert_ne!(first.entry.entry, second.entry.entry);
+        let mut again = parse_line(text).unwrap();
+        assign_ids([(text, &mut again)]);
+        assert_eq!(again.entry.entry, first.entry.entry);
+        assert!(is_key(&first.entry.entry));
+    }
+
+    #[test]
+    fn a_line_written_back_parses_to_the_same_entry() {
+        let text = r#"{"journey":"k","type":"journey_started","on":"2025-01-01","relationship":"partner","substances":["alcohol","opioids"],"entry":"s"}"#;
+        let line = parse_line(text).unwrap();
+        assert!(matches!(
+            line.entry.body,
+            Body::JourneyStarted {
+                relationship: Relationship::Partner,
+                ..
+            }
+        ));
+        let back = parse_line(&to_line("k", &line.entry)).unwrap();
+        assert_eq!(back, line);
+    }
+}

@@ -1,0 +1,16 @@
+//! The journey domain: what a family records and the rules it must keep.
+//!
+//! Pure: no clock, no randomness, no I/O. Times and ids arrive in commands. Depends on
+//! neither sqlx, axum, polars nor plotters (checked by `tests/purity.rs`).
+
+pub mod aggregate;
+pub mod entry;
+pub mod interchange;
+pub mod lookup;
+
+pub use aggregate::{
+    EntryLookup, Journey, JourneyCommand, JourneyError, JourneyEvent, JourneyServices, Recorded,
+    RelapseAfterRehab, StoredEntry, AGGREGATE_TYPE,
+};
+pub use entry::{Body, Entry};
+pub use lookup::MemoryLookup;
