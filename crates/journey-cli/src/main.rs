@@ -1,1 +1,327 @@
-fn main(){}
+//! `journey`: record, import, export and analyse recovery journeys.
+//!
+//! The only crate that reads the environment, flags and files. Exit codes: 0 success,
+//! 1 bad input, 2 a failure of the system (database down, ...).
+
+mod bench;
+mod synth;
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use chrono::{NaiveDate, Utc};
+use clap::{Parser, Subcommand};
+use journey_domain::interchange::{parse_line, to_line};
+use journey_postgres::import::{import, ImportOptions, ImportReport};
+use journey_postgres::{db, embedded, projector, read, PgConnectOptions, PgPool, StoreError};
+
+/// Record, import, export and analyse recovery journeys (CRAFT).
+#[derive(Parser)]
+#[command(name = "journey", version, about)]
+struct Cli {
+    /// Data folder of the embedded PostgreSQL, used when DATABASE_URL is not set.
+    #[arg(long, global = true, default_value = ".journey/pg", env = "JOURNEY_DATA_DIR")]
+    data_dir: PathBuf,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Apply the database migrations (other commands do it too).
+    Migrate,
+    /// Import journey files (JSON Lines, shared/spec/interchange.md): all or nothing.
+    Import {
+        /// Journey files.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// Store the valid lines and report the invalid ones.
+        #[arg(long)]
+        skip_invalid: bool,
+    },
+    /// Record one entry: an interchange object, e.g. '{"journey":"k","type":"reward_given","on":"2025-03-10"}'.
+    Record {
+        /// The entry as one JSON object.
+        line: String,
+    },
+    /// Write stored entries back as a journey file.
+    Export {
+        /// Every stored entry, retracts included, in the interchange format.
+        #[arg(long, required = true)]
+        raw: bool,
+        /// Only this journey.
+        #[arg(long)]
+        journey: Option<String>,
+        /// Write here instead of standard output.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// List the journeys: key, start, CRAFT start, entries.
+    Journeys,
+    /// Rebuild the read tables from the events, from zero.
+    Rebuild,
+    /// Generate synthetic families, import them and say where to look next.
+    Demo {
+        /// Seed of the generator: the same seed gives the same families.
+        #[arg(long, default_value_t = 7)]
+        seed: u64,
+        /// How many families.
+        #[arg(long, default_value_t = 12)]
+        families: usize,
+        /// Days of each journey, up to today.
+        #[arg(long, default_value_t = 240)]
+        days: u32,
+    },
+    /// Stop the embedded PostgreSQL of --data-dir.
+    Stop,
+    /// Benchmarks that print figures (see docs/benchmarks.md).
+    Bench {
+        #[command(subcommand)]
+        which: bench::Bench,
+    },
+}
+
+/// A failure with its exit code.
+enum Failure {
+    BadInput(String),
+    System(String),
+}
+
+impl From<StoreError> for Failure {
+    fn from(err: StoreError) -> Self {
+        if err.is_bad_input() {
+            Failure::BadInput(err.to_string())
+        } else {
+            Failure::System(err.to_string())
+        }
+    }
+}
+
+
+type Outcome = Result<(), Failure>;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("a tokio runtime");
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(Failure::BadInput(message)) => {
+            eprintln!("journey: {message}");
+            ExitCode::from(1)
+        }
+        Err(Failure::System(message)) => {
+            eprintln!("journey: {message}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// Where the database is: `DATABASE_URL`, or the embedded cluster in `data_dir`.
+fn target(data_dir: &Path) -> Result<PgConnectOptions, Failure> {
+    match std::env::var("DATABASE_URL") {
+        Ok(url) => url
+            .parse()
+            .map_err(|e| Failure::BadInput(format!("DATABASE_URL: {e}"))),
+        Err(_) => embedded::ensure_running(data_dir).map_err(|e| Failure::System(e.to_string())),
+    }
+}
+
+/// Connects (creating the database in the embedded cluster) and migrates.
+async fn open(data_dir: &Path) -> Result<PgPool, Failure> {
+    let options = target(data_dir)?;
+    if std::env::var("DATABASE_URL").is_err() {
+        embedded::ensure_database(&options)
+            .await
+            .map_err(|e| Failure::System(format!("embedded PostgreSQL: {e}")))?;
+    }
+    let pool = db::connect(options, 8)
+        .await
+        .map_err(|e| Failure::System(format!("cannot connect to PostgreSQL: {e}")))?;
+    db::migrate(&pool)
+        .await
+        .map_err(|e| Failure::System(format!("migrations: {e}")))?;
+    Ok(pool)
+}
+
+async fn run(cli: Cli) -> Outcome {
+    match cli.command {
+        Command::Stop => {
+            embedded::stop(&cli.data_dir).map_err(|e| Failure::System(e.to_string()))?;
+            println!("stopped PostgreSQL in {}", cli.data_dir.display());
+            Ok(())
+        }
+        Command::Bench { which } => bench::run(which, &cli.data_dir).await,
+        command => {
+            let pool = open(&cli.data_dir).await?;
+            dispatch(command, &pool).await
+        }
+    }
+}
+
+async fn dispatch(command: Command, pool: &PgPool) -> Outcome {
+    match command {
+        Command::Migrate => {
+            println!("migrations applied");
+            Ok(())
+        }
+        Command::Import { files, skip_invalid } => import_files(pool, &files, skip_invalid).await,
+        Command::Record { line } => record(pool, &line).await,
+        Command::Export { raw: _, journey, out } => export(pool, journey.as_deref(), out.as_deref()).await,
+        Command::Journeys => list_journeys(pool).await,
+        Command::Rebuild => {
+            let events = projector::rebuild(pool).await?;
+            println!("read tables rebuilt from {events} events");
+            Ok(())
+        }
+        Command::Demo { seed, families, days } => demo(pool, seed, families, days).await,
+        Command::Stop | Command::Bench { .. } => unreachable!("handled before connecting"),
+    }
+}
+
+fn progress() -> Option<Box<dyn Fn(&str) + Send + Sync>> {
+    Some(Box::new(|message: &str| eprintln!("  {message}")))
+}
+
+async fn import_files(pool: &PgPool, files: &[PathBuf], skip_invalid: bool) -> Outcome {
+    let mut bad = false;
+    for file in files {
+        let bytes = std::fs::read(file)
+            .map_err(|e| Failure::BadInput(format!("{}: {e}", file.display())))?;
+        let options = ImportOptions {
+            skip_invalid,
+            recorded_at: Utc::now(),
+            progress: (bytes.len() > 5_000_000).then(progress).flatten(),
+        };
+        let report = import(pool, &bytes, &options).await?;
+        for error in &report.invalid {
+            eprintln!("{}:{error}", file.display());
+        }
+        print_report(file, &report, skip_invalid);
+        bad |= !report.invalid.is_empty();
+    }
+    projector::catch_up(pool).await?;
+    if bad {
+        let what = if skip_invalid { "some lines were skipped" } else { "nothing was stored" };
+        return Err(Failure::BadInput(format!("invalid lines ({what})")));
+    }
+    Ok(())
+}
+
+fn print_report(file: &Path, report: &ImportReport, skip_invalid: bool) {
+    if !report.invalid.is_empty() && !skip_invalid {
+        println!(
+            "{}: {} of {} lines invalid: nothing stored",
+            file.display(),
+            report.invalid.len(),
+            report.lines
+        );
+        return;
+    }
+    println!(
+        "{}: {} lines, {} entries stored, {} already stored, {} invalid, {} new journeys, {} relapses after rehab derived",
+        file.display(),
+        report.lines,
+        report.stored,
+        report.already_stored,
+        report.invalid.len(),
+        report.journeys_new,
+        report.derived
+    );
+}
+
+async fn record(pool: &PgPool, text: &str) -> Outcome {
+    let mut line = parse_line(text).map_err(Failure::BadInput)?;
+    if line.entry.entry.is_empty() {
+        line.entry.entry = format!("c-{}", uuid::Uuid::new_v4().simple());
+    }
+    let recorder = journey_postgres::store::Recorder::new(pool.clone());
+    let metadata = HashMap::from([("via".to_string(), "cli".to_string())]);
+    let entry_id = line.entry.entry.clone();
+    recorder
+        .record(&line.journey, line.entry, Utc::now(), metadata)
+        .await?;
+    projector::catch_up(pool).await?;
+    println!("recorded entry {entry_id} on journey {}", line.journey);
+    Ok(())
+}
+
+async fn export(pool: &PgPool, journey: Option<&str>, out: Option<&Path>) -> Outcome {
+    projector::catch_up(pool).await?;
+    if let Some(key) = journey {
+        if read::journeys(pool, Some(key)).await?.is_empty() {
+            return Err(Failure::BadInput(format!("no journey with key {key:?}")));
+        }
+    }
+    let lines = read::entries(pool, journey).await?;
+    let mut text = String::with_capacity(lines.len() * 100);
+    for line in &lines {
+        text.push_str(&to_line(&line.journey, &line.entry));
+        text.push('\n');
+    }
+    match out {
+        Some(path) => std::fs::write(path, text)
+            .map_err(|e| Failure::System(format!("{}: {e}", path.display())))?,
+        None => std::io::stdout()
+            .write_all(text.as_bytes())
+            .map_err(|e| Failure::System(format!("stdout: {e}")))?,
+    }
+    Ok(())
+}
+
+async fn list_journeys(pool: &PgPool) -> Outcome {
+    projector::catch_up(pool).await?;
+    let rows = read::journeys(pool, None).await?;
+    println!("{:<24} {:<10} {:<10} {:>8}", "journey", "start", "craft", "entries");
+    for row in &rows {
+        let craft = row.craft_start.map(|d| d.to_string()).unwrap_or_else(|| "-".into());
+        println!("{:<24} {:<10} {:<10} {:>8}", row.key, row.start, craft, row.entries);
+    }
+    println!("{} journeys", rows.len());
+    Ok(())
+}
+
+/// Today's date on this machine (the family's calendar day).
+fn today() -> NaiveDate {
+    chrono::Local::now().date_naive()
+}
+
+async fn demo(pool: &PgPool, seed: u64, families: usize, days: u32) -> Outcome {
+    let synth = synth::Synth {
+        seed,
+        families,
+        days,
+        end: today(),
+        prefix: "demo-family-".into(),
+    };
+    let lines = synth.generate();
+    let mut text = lines.join("\n");
+    text.push('\n');
+    let folder = Path::new("reports/demo");
+    std::fs::create_dir_all(folder).map_err(|e| Failure::System(format!("{}: {e}", folder.display())))?;
+    let file = folder.join(format!("families-seed-{seed}.jsonl"));
+    std::fs::write(&file, &text).map_err(|e| Failure::System(format!("{}: {e}", file.display())))?;
+    println!("generated {} families x {days} days ({} lines, seed {seed}) -> {}", families, lines.len(), file.display());
+    let options = ImportOptions {
+        skip_invalid: false,
+        recorded_at: Utc::now(),
+        progress: None,
+    };
+    let report = import(pool, text.as_bytes(), &options).await?;
+    if !report.invalid.is_empty() {
+        let first = &report.invalid[0];
+        return Err(Failure::System(format!("the generator wrote an invalid line: {first}")));
+    }
+    print_report(&file, &report, false);
+    projector::catch_up(pool).await?;
+    list_journeys(pool).await?;
+    println!();
+    println!("Next:");
+    println!("  cargo run -p journey-cli -- export --raw --journey demo-family-0001   # the entries, as a journey file");
+    println!("  cargo run -p journey-cli -- journeys                                  # the journeys");
+    Ok(())
+}

@@ -1,0 +1,57 @@
+//! The store's one error type.
+
+use cqrs_es::AggregateError;
+use journey_domain::JourneyError;
+
+/// What can go wrong in the store.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A command broke a rule of the journey (bad input: nothing was stored).
+    #[error("{0}")]
+    Rule(JourneyError),
+    /// Another writer changed the journey first; the command can be retried.
+    #[error("the journey was changed concurrently; try again")]
+    Conflict,
+    /// The database could not be reached or failed (not the caller's fault).
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
+    /// Stored data could not be read back: a bug or a corrupted store.
+    #[error("stored data unreadable: {0}")]
+    Corrupt(String),
+}
+
+impl StoreError {
+    /// True when the caller's input was at fault (exit code 1, HTTP 4xx).
+    pub fn is_bad_input(&self) -> bool {
+        matches!(self, StoreError::Rule(_))
+    }
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(err: sqlx::Error) -> Self {
+        match &err {
+            sqlx::Error::Database(db) if db.code().as_deref() == Some("40001") => {
+                StoreError::Conflict
+            }
+            sqlx::Error::Database(db) if db.code().as_deref() == Some("23505") => {
+                StoreError::Conflict
+            }
+            _ => StoreError::Unavailable(err.to_string()),
+        }
+    }
+}
+
+impl From<AggregateError<JourneyError>> for StoreError {
+    fn from(err: AggregateError<JourneyError>) -> Self {
+        match err {
+            AggregateError::UserError(rule) => match rule {
+                JourneyError::LookupFailed(why) => StoreError::Unavailable(why),
+                rule => StoreError::Rule(rule),
+            },
+            AggregateError::AggregateConflict => StoreError::Conflict,
+            AggregateError::DatabaseConnectionError(e) => StoreError::Unavailable(e.to_string()),
+            AggregateError::DeserializationError(e) => StoreError::Corrupt(e.to_string()),
+            AggregateError::UnexpectedError(e) => StoreError::Unavailable(e.to_string()),
+        }
+    }
+}

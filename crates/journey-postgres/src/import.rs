@@ -1,0 +1,380 @@
+//! Bulk import of journey files: every line is checked by the same `Journey` aggregate as a
+//! single command, in memory, then everything is stored in one transaction with a few large
+//! statements (no round trip per event). All or nothing unless `skip_invalid`.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use cqrs_es::event_sink::EventSink;
+use cqrs_es::persist::SerializedEvent;
+use cqrs_es::Aggregate;
+use journey_domain::interchange::{assign_ids, parse_line, Line};
+use journey_domain::{Body, Entry, Journey, JourneyCommand, JourneyError, JourneyServices, MemoryLookup, StoredEntry};
+use sqlx::{PgPool, Postgres, Transaction};
+use uuid::Uuid;
+
+use crate::error::StoreError;
+use crate::store::serialize;
+
+/// Rows per INSERT statement.
+const INSERT_ROWS_MAX: usize = 10_000;
+/// Lines between two progress reports.
+const PROGRESS_LINES: usize = 200_000;
+
+/// How an import behaves.
+pub struct ImportOptions {
+    /// Store the valid lines and report the rest, instead of storing nothing.
+    pub skip_invalid: bool,
+    /// The time the entries are recorded at ("today" for the one-day-ahead rule).
+    pub recorded_at: DateTime<Utc>,
+    /// Called with a progress message for large files.
+    pub progress: Option<Box<dyn Fn(&str) + Send + Sync>>,
+}
+
+/// One refused line: its 1-based number and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LineError {
+    pub line: usize,
+    pub reason: String,
+}
+
+impl std::fmt::Display for LineError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.line, self.reason)
+    }
+}
+
+/// What an import did.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct ImportReport {
+    /// Non-blank lines read.
+    pub lines: usize,
+    /// Entries stored now.
+    pub stored: usize,
+    /// Lines whose entry was already stored (same id and content): nothing stored.
+    pub already_stored: usize,
+    /// Derived events stored (relapse after rehab).
+    pub derived: usize,
+    /// Journeys started by this import.
+    pub journeys_new: usize,
+    /// Refused lines (all of them; nothing was stored unless `skip_invalid`).
+    pub invalid: Vec<LineError>,
+    /// True when something was written.
+    pub committed: bool,
+}
+
+/// A journey as the import holds it while checking lines.
+struct Pending {
+    key: String,
+    id: String,
+    new: bool,
+    state: Journey,
+    sequence: usize,
+    snapshot: usize,
+    events: Vec<SerializedEvent>,
+}
+
+/// Parses `bytes` (a journey file) into numbered lines; invalid ones go to `invalid`.
+fn parse_file(bytes: &[u8], invalid: &mut Vec<LineError>) -> Vec<(usize, Line)> {
+    let mut lines = Vec::new();
+    let mut texts: Vec<&str> = Vec::new();
+    for (index, raw) in bytes.split(|b| *b == b'\n').enumerate() {
+        let number = index + 1;
+        let text = match std::str::from_utf8(raw) {
+            Ok(text) => text.trim_end_matches('\r'),
+            Err(e) => {
+                invalid.push(LineError {
+                    line: number,
+                    reason: format!("not UTF-8 (byte {} of the line)", e.valid_up_to() + 1),
+                });
+                continue;
+            }
+        };
+        if text.trim().is_empty() {
+            continue;
+        }
+        match parse_line(text) {
+            Ok(line) => {
+                lines.push((number, line));
+                texts.push(text);
+            }
+            Err(reason) => invalid.push(LineError { line: number, reason }),
+        }
+    }
+    assign_ids(texts.into_iter().zip(lines.iter_mut().map(|(_, line)| line)));
+    lines
+}
+
+/// Imports a journey file. `Err` only for a failure of the system; invalid lines are in the
+/// report (and then nothing is stored unless `skip_invalid`).
+pub async fn import(pool: &PgPool, bytes: &[u8], options: &ImportOptions) -> Result<ImportReport, StoreError> {
+    let progress = |message: &str| {
+        if let Some(report) = &options.progress {
+            report(message);
+        }
+    };
+    let mut report = ImportReport::default();
+    let lines = parse_file(bytes, &mut report.invalid);
+    report.lines = lines.len() + report.invalid.len();
+    if report.lines == 0 {
+        report.invalid.push(LineError {
+            line: 1,
+            reason: "the file holds no journey lines".into(),
+        });
+        return Ok(report);
+    }
+    progress(&format!("{} lines read", report.lines));
+    let mut journeys = load_journeys(pool, &lines).await?;
+    let lookup = Arc::new(prefetch_entries(pool, &journeys, &lines).await?);
+    let services: JourneyServices = lookup.clone();
+    let metadata = metadata();
+    for (done, (number, line)) in lines.into_iter().enumerate() {
+        if done > 0 && done % PROGRESS_LINES == 0 {
+            progress(&format!("{done} lines checked"));
+        }
+        let pending = journeys.get_mut(&line.journey).expect("every key was loaded");
+        match check(pending, line.entry, options.recorded_at, &services).await {
+            Ok(events) if events.is_empty() => report.already_stored += 1,
+            Ok(events) => {
+                lookup.record(&pending.id, &events);
+                report.stored += 1;
+                report.derived += events.len() - 1;
+                for event in &events {
+                    pending.sequence += 1;
+                    pending.events.push(serialize(&pending.id, pending.sequence, event, &metadata));
+                }
+            }
+            Err(rule) => report.invalid.push(LineError {
+                line: number,
+                reason: rule.to_string(),
+            }),
+        }
+    }
+    report.invalid.sort_by_key(|e| e.line);
+    if !report.invalid.is_empty() && !options.skip_invalid {
+        return Ok(report);
+    }
+    report.journeys_new = journeys.values().filter(|p| p.new && !p.events.is_empty()).count();
+    if report.stored > 0 {
+        progress(&format!("storing {} events", report.stored + report.derived));
+        write(pool, journeys.into_values().filter(|p| !p.events.is_empty()).collect()).await?;
+        report.committed = true;
+    }
+    Ok(report)
+}
+
+fn metadata() -> HashMap<String, String> {
+    HashMap::from([("via".to_string(), "import".to_string())])
+}
+
+/// Runs one line through the aggregate; on success the state already holds its events.
+async fn check(
+    pending: &mut Pending,
+    entry: Entry,
+    recorded_at: DateTime<Utc>,
+    services: &JourneyServices,
+) -> Result<Vec<journey_domain::JourneyEvent>, JourneyError> {
+    let command = JourneyCommand::Record {
+        journey_id: pending.id.clone(),
+        entry,
+        recorded_at,
+    };
+    let sink = EventSink::default();
+    pending.state.handle(command, services, &sink).await?;
+    Ok(sink.collect().await)
+}
+
+/// Loads (or creates, in memory) every journey named in the file, from its snapshot and the
+/// events after it.
+async fn load_journeys(pool: &PgPool, lines: &[(usize, Line)]) -> Result<HashMap<String, Pending>, StoreError> {
+    let keys: Vec<String> = lines
+        .iter()
+        .map(|(_, line)| line.journey.clone())
+        .collect::<HashSet<_>>()
+        .into_iter()
+        .collect();
+    let known: Vec<(String, String)> = sqlx::query_as("SELECT key, journey_id FROM journey_keys WHERE key = ANY($1)")
+        .bind(&keys)
+        .fetch_all(pool)
+        .await?;
+    let known: HashMap<String, String> = known.into_iter().collect();
+    let ids: Vec<String> = known.values().cloned().collect();
+    let snapshots: Vec<(String, i64, i64, serde_json::Value)> = sqlx::query_as(
+        "SELECT aggregate_id, last_sequence, current_snapshot, payload FROM snapshots
+          WHERE aggregate_type = 'Journey' AND aggregate_id = ANY($1)",
+    )
+    .bind(&ids)
+    .fetch_all(pool)
+    .await?;
+    let mut snapshots: HashMap<String, (i64, i64, serde_json::Value)> =
+        snapshots.into_iter().map(|(id, seq, snap, state)| (id, (seq, snap, state))).collect();
+    let mut journeys = HashMap::new();
+    for key in keys {
+        let pending = match known.get(&key) {
+            Some(id) => {
+                let (sequence, snapshot, state) = snapshots.remove(id).unwrap_or((0, 0, serde_json::Value::Null));
+                let state = if state.is_null() {
+                    Journey::default()
+                } else {
+                    serde_json::from_value(state).map_err(|e| StoreError::Corrupt(e.to_string()))?
+                };
+                Pending { key: key.clone(), id: id.clone(), new: false, state, sequence: sequence as usize, snapshot: snapshot as usize, events: Vec::new() }
+            }
+            None => Pending {
+                key: key.clone(),
+                id: Uuid::new_v4().to_string(),
+                new: true,
+                state: Journey::default(),
+                sequence: 0,
+                snapshot: 0,
+                events: Vec::new(),
+            },
+        };
+        journeys.insert(key, pending);
+    }
+    apply_newer_events(pool, &mut journeys).await?;
+    Ok(journeys)
+}
+
+/// Events written without a snapshot update (e.g. by plain postgres-es) are applied on top.
+async fn apply_newer_events(pool: &PgPool, journeys: &mut HashMap<String, Pending>) -> Result<(), StoreError> {
+    let (ids, sequences): (Vec<String>, Vec<i64>) = journeys
+        .values()
+        .filter(|p| !p.new)
+        .map(|p| (p.id.clone(), p.sequence as i64))
+        .unzip();
+    let rows: Vec<(String, i64, serde_json::Value)> = sqlx::query_as(
+        "SELECT e.aggregate_id, e.sequence, e.payload::jsonb
+           FROM unnest($1::text[], $2::bigint[]) AS s(id, seq)
+           JOIN events e ON e.aggregate_type = 'Journey' AND e.aggregate_id = s.id AND e.sequence > s.seq
+          ORDER BY e.aggregate_id, e.sequence",
+    )
+    .bind(&ids)
+    .bind(&sequences)
+    .fetch_all(pool)
+    .await?;
+    let by_id: HashMap<String, String> = journeys.iter().map(|(key, p)| (p.id.clone(), key.clone())).collect();
+    for (id, sequence, payload) in rows {
+        let pending = journeys.get_mut(&by_id[&id]).expect("loaded above");
+        let event = serde_json::from_value(payload).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        pending.state.apply(event);
+        pending.sequence = sequence as usize;
+    }
+    Ok(())
+}
+
+/// The stored entries the file's lines name (their own ids and retract targets).
+async fn prefetch_entries(
+    pool: &PgPool,
+    journeys: &HashMap<String, Pending>,
+    lines: &[(usize, Line)],
+) -> Result<MemoryLookup, StoreError> {
+    let lookup = MemoryLookup::default();
+    let mut ids = Vec::new();
+    let mut entries = Vec::new();
+    for (_, line) in lines {
+        let pending = &journeys[&line.journey];
+        if pending.new {
+            continue;
+        }
+        ids.push(pending.id.clone());
+        entries.push(line.entry.entry.clone());
+        if let Body::Retract { target, .. } = &line.entry.body {
+            ids.push(pending.id.clone());
+            entries.push(target.clone());
+        }
+    }
+    if ids.is_empty() {
+        return Ok(lookup);
+    }
+    let rows: Vec<(String, serde_json::Value, bool)> = sqlx::query_as(
+        "SELECT i.journey_id, i.content, i.retracted
+           FROM unnest($1::text[], $2::text[]) AS w(journey_id, entry)
+           JOIN entry_index i USING (journey_id, entry)",
+    )
+    .bind(&ids)
+    .bind(&entries)
+    .fetch_all(pool)
+    .await?;
+    for (journey_id, content, retracted) in rows {
+        let entry: Entry = serde_json::from_value(content).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        lookup.insert(&journey_id, StoredEntry { entry, retracted });
+    }
+    Ok(lookup)
+}
+
+/// Stores the checked events, new keys and snapshots in one transaction.
+async fn write(pool: &PgPool, journeys: Vec<Pending>) -> Result<(), StoreError> {
+    let mut tx = pool.begin().await?;
+    let (keys, ids): (Vec<String>, Vec<String>) = journeys
+        .iter()
+        .filter(|p| p.new)
+        .map(|p| (p.key.clone(), p.id.clone()))
+        .unzip();
+    sqlx::query("INSERT INTO journey_keys (key, journey_id) SELECT * FROM unnest($1::text[], $2::text[])")
+        .bind(&keys)
+        .bind(&ids)
+        .execute(&mut *tx)
+        .await?;
+    let events: Vec<&SerializedEvent> = journeys.iter().flat_map(|p| p.events.iter()).collect();
+    for chunk in events.chunks(INSERT_ROWS_MAX) {
+        insert_events(&mut tx, chunk).await?;
+    }
+    write_snapshots(&mut tx, &journeys).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+async fn insert_events(tx: &mut Transaction<'_, Postgres>, rows: &[&SerializedEvent]) -> Result<(), StoreError> {
+    let ids: Vec<&str> = rows.iter().map(|e| e.aggregate_id.as_str()).collect();
+    let sequences: Vec<i64> = rows.iter().map(|e| e.sequence as i64).collect();
+    let types: Vec<&str> = rows.iter().map(|e| e.event_type.as_str()).collect();
+    let versions: Vec<&str> = rows.iter().map(|e| e.event_version.as_str()).collect();
+    let payloads: Vec<String> = rows.iter().map(|e| e.payload.to_string()).collect();
+    let metadata: Vec<String> = rows.iter().map(|e| e.metadata.to_string()).collect();
+    sqlx::query(
+        "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata)
+         SELECT 'Journey', id, seq, t, v, p::json, m::json
+           FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[]) AS r(id, seq, t, v, p, m)",
+    )
+    .bind(&ids)
+    .bind(&sequences)
+    .bind(&types)
+    .bind(&versions)
+    .bind(&payloads)
+    .bind(&metadata)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+async fn write_snapshots(tx: &mut Transaction<'_, Postgres>, journeys: &[Pending]) -> Result<(), StoreError> {
+    let ids: Vec<&str> = journeys.iter().map(|p| p.id.as_str()).collect();
+    let sequences: Vec<i64> = journeys.iter().map(|p| p.sequence as i64).collect();
+    let versions: Vec<i64> = journeys.iter().map(|p| p.snapshot as i64 + 1).collect();
+    let states: Vec<String> = journeys
+        .iter()
+        .map(|p| serde_json::to_string(&p.state).expect("state serializes"))
+        .collect();
+    let written = sqlx::query(
+        "INSERT INTO snapshots (aggregate_type, aggregate_id, last_sequence, current_snapshot, payload)
+         SELECT 'Journey', id, seq, v, s::json
+           FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::text[]) AS r(id, seq, v, s)
+         ON CONFLICT (aggregate_type, aggregate_id) DO UPDATE
+            SET last_sequence = excluded.last_sequence, current_snapshot = excluded.current_snapshot,
+                payload = excluded.payload
+          WHERE snapshots.current_snapshot = excluded.current_snapshot - 1",
+    )
+    .bind(&ids)
+    .bind(&sequences)
+    .bind(&versions)
+    .bind(&states)
+    .execute(&mut **tx)
+    .await?
+    .rows_affected();
+    if written != journeys.len() as u64 {
+        return Err(StoreError::Conflict);
+    }
+    Ok(())
+}

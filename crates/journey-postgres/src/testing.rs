@@ -1,0 +1,121 @@
+//! Fresh databases for tests: one per test, on the server in `DATABASE_URL`, else the
+//! machine's PostgreSQL at 127.0.0.1:5432, else an embedded cluster of the tests' own (so
+//! the tests pass where no server runs). Each is dropped when its [`TestDb`] is.
+
+use std::net::{SocketAddr, TcpStream};
+use std::path::PathBuf;
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use sqlx::postgres::PgConnectOptions;
+use sqlx::{ConnectOptions, Connection, PgPool};
+
+/// Where the tests find a server, and the URL form of it.
+#[derive(Clone)]
+struct Server {
+    admin: PgConnectOptions,
+    /// `postgres://...` without the database name, to which `/NAME` (and query) is appended.
+    url_base: String,
+    url_query: String,
+}
+
+fn server() -> &'static Server {
+    static SERVER: OnceLock<Server> = OnceLock::new();
+    SERVER.get_or_init(|| {
+        if let Ok(url) = std::env::var("DATABASE_URL") {
+            let admin: PgConnectOptions = url.parse().expect("DATABASE_URL is a PostgreSQL URL");
+            let (base, query) = match url.split_once('?') {
+                Some((base, query)) => (base.to_string(), format!("?{query}")),
+                None => (url.clone(), String::new()),
+            };
+            let base = match base.rfind('/') {
+                Some(i) if i > "postgres://".len() => base[..i].to_string(),
+                _ => base,
+            };
+            return Server { admin, url_base: base, url_query: query };
+        }
+        let local: SocketAddr = "127.0.0.1:5432".parse().expect("an address");
+        if TcpStream::connect_timeout(&local, Duration::from_secs(1)).is_ok() {
+            return Server {
+                admin: "postgres://postgres@127.0.0.1:5432/postgres".parse().expect("a URL"),
+                url_base: "postgres://postgres@127.0.0.1:5432".into(),
+                url_query: String::new(),
+            };
+        }
+        let dir = std::env::temp_dir().join("journey-test-pg");
+        let options = crate::embedded::ensure_running(&dir)
+            .unwrap_or_else(|e| panic!("no PostgreSQL for the tests: {e}"));
+        let dir = dir.canonicalize().expect("the folder exists");
+        Server {
+            admin: options.database("postgres"),
+            url_base: "postgres://postgres@localhost".into(),
+            url_query: format!("?host={}", dir.display()),
+        }
+    })
+}
+
+/// A database of one test's own, migrated, dropped on drop.
+pub struct TestDb {
+    pub pool: PgPool,
+    pub options: PgConnectOptions,
+    /// A URL for `DATABASE_URL` of a `journey` process under test.
+    pub url: String,
+    name: String,
+}
+
+impl TestDb {
+    /// Creates and migrates a fresh database.
+    pub async fn fresh() -> TestDb {
+        Self::create(true).await
+    }
+
+    /// Creates an empty database without the migrations.
+    pub async fn empty() -> TestDb {
+        Self::create(false).await
+    }
+
+    async fn create(migrated: bool) -> TestDb {
+        let server = server();
+        let name = format!("journey_t_{}", uuid::Uuid::new_v4().simple());
+        let mut admin = server.admin.connect().await.expect("connect to the test server");
+        sqlx::query(&format!("CREATE DATABASE {name}"))
+            .execute(&mut admin)
+            .await
+            .expect("create a test database");
+        admin.close().await.expect("close");
+        let options = server.admin.clone().database(&name);
+        let pool = crate::db::connect(options.clone(), 8).await.expect("connect to the test database");
+        if migrated {
+            crate::db::migrate(&pool).await.expect("migrations apply");
+        }
+        let url = format!("{}/{name}{}", server.url_base, server.url_query);
+        TestDb { pool, options, url, name }
+    }
+
+    /// A data folder for an embedded cluster of a test's own.
+    pub fn scratch_dir(label: &str) -> PathBuf {
+        std::env::temp_dir().join(format!("journey-{label}-{}", uuid::Uuid::new_v4().simple()))
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        let admin = server().admin.clone();
+        let name = self.name.clone();
+        
+        let dropped = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("a runtime");
+            runtime.block_on(async move {
+                if let Ok(mut conn) = admin.connect().await {
+                    let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                        .execute(&mut conn)
+                        .await;
+                }
+            });
+        });
+        let _ = dropped.join();
+    }
+}
