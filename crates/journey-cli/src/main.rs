@@ -22,7 +22,12 @@ use journey_postgres::{db, embedded, projector, read, PgConnectOptions, PgPool, 
 #[command(name = "journey", version, about)]
 struct Cli {
     /// Data folder of the embedded PostgreSQL, used when DATABASE_URL is not set.
-    #[arg(long, global = true, default_value = ".journey/pg", env = "JOURNEY_DATA_DIR")]
+    #[arg(
+        long,
+        global = true,
+        default_value = ".journey/pg",
+        env = "JOURNEY_DATA_DIR"
+    )]
     data_dir: PathBuf,
     #[command(subcommand)]
     command: Command,
@@ -99,7 +104,6 @@ impl From<StoreError> for Failure {
     }
 }
 
-
 type Outcome = Result<(), Failure>;
 
 fn main() -> ExitCode {
@@ -169,21 +173,32 @@ async fn dispatch(command: Command, pool: &PgPool) -> Outcome {
             println!("migrations applied");
             Ok(())
         }
-        Command::Import { files, skip_invalid } => import_files(pool, &files, skip_invalid).await,
+        Command::Import {
+            files,
+            skip_invalid,
+        } => import_files(pool, &files, skip_invalid).await,
         Command::Record { line } => record(pool, &line).await,
-        Command::Export { raw: _, journey, out } => export(pool, journey.as_deref(), out.as_deref()).await,
+        Command::Export {
+            raw: _,
+            journey,
+            out,
+        } => export(pool, journey.as_deref(), out.as_deref()).await,
         Command::Journeys => list_journeys(pool).await,
         Command::Rebuild => {
             let events = projector::rebuild(pool).await?;
             println!("read tables rebuilt from {events} events");
             Ok(())
         }
-        Command::Demo { seed, families, days } => demo(pool, seed, families, days).await,
+        Command::Demo {
+            seed,
+            families,
+            days,
+        } => demo(pool, seed, families, days).await,
         Command::Stop | Command::Bench { .. } => unreachable!("handled before connecting"),
     }
 }
 
-fn progress() -> Option<Box<dyn Fn(&str) + Send + Sync>> {
+fn progress() -> Option<journey_postgres::import::Progress> {
     Some(Box::new(|message: &str| eprintln!("  {message}")))
 }
 
@@ -206,7 +221,11 @@ async fn import_files(pool: &PgPool, files: &[PathBuf], skip_invalid: bool) -> O
     }
     projector::catch_up(pool).await?;
     if bad {
-        let what = if skip_invalid { "some lines were skipped" } else { "nothing was stored" };
+        let what = if skip_invalid {
+            "some lines were skipped"
+        } else {
+            "nothing was stored"
+        };
         return Err(Failure::BadInput(format!("invalid lines ({what})")));
     }
     Ok(())
@@ -276,10 +295,19 @@ async fn export(pool: &PgPool, journey: Option<&str>, out: Option<&Path>) -> Out
 async fn list_journeys(pool: &PgPool) -> Outcome {
     projector::catch_up(pool).await?;
     let rows = read::journeys(pool, None).await?;
-    println!("{:<24} {:<10} {:<10} {:>8}", "journey", "start", "craft", "entries");
+    println!(
+        "{:<24} {:<10} {:<10} {:>8}",
+        "journey", "start", "craft", "entries"
+    );
     for row in &rows {
-        let craft = row.craft_start.map(|d| d.to_string()).unwrap_or_else(|| "-".into());
-        println!("{:<24} {:<10} {:<10} {:>8}", row.key, row.start, craft, row.entries);
+        let craft = row
+            .craft_start
+            .map(|d| d.to_string())
+            .unwrap_or_else(|| "-".into());
+        println!(
+            "{:<24} {:<10} {:<10} {:>8}",
+            row.key, row.start, craft, row.entries
+        );
     }
     println!("{} journeys", rows.len());
     Ok(())
@@ -302,10 +330,17 @@ async fn demo(pool: &PgPool, seed: u64, families: usize, days: u32) -> Outcome {
     let mut text = lines.join("\n");
     text.push('\n');
     let folder = Path::new("reports/demo");
-    std::fs::create_dir_all(folder).map_err(|e| Failure::System(format!("{}: {e}", folder.display())))?;
+    std::fs::create_dir_all(folder)
+        .map_err(|e| Failure::System(format!("{}: {e}", folder.display())))?;
     let file = folder.join(format!("families-seed-{seed}.jsonl"));
-    std::fs::write(&file, &text).map_err(|e| Failure::System(format!("{}: {e}", file.display())))?;
-    println!("generated {} families x {days} days ({} lines, seed {seed}) -> {}", families, lines.len(), file.display());
+    std::fs::write(&file, &text)
+        .map_err(|e| Failure::System(format!("{}: {e}", file.display())))?;
+    println!(
+        "generated {} families x {days} days ({} lines, seed {seed}) -> {}",
+        families,
+        lines.len(),
+        file.display()
+    );
     let options = ImportOptions {
         skip_invalid: false,
         recorded_at: Utc::now(),
@@ -314,7 +349,9 @@ async fn demo(pool: &PgPool, seed: u64, families: usize, days: u32) -> Outcome {
     let report = import(pool, text.as_bytes(), &options).await?;
     if !report.invalid.is_empty() {
         let first = &report.invalid[0];
-        return Err(Failure::System(format!("the generator wrote an invalid line: {first}")));
+        return Err(Failure::System(format!(
+            "the generator wrote an invalid line: {first}"
+        )));
     }
     print_report(&file, &report, false);
     projector::catch_up(pool).await?;
@@ -322,6 +359,8 @@ async fn demo(pool: &PgPool, seed: u64, families: usize, days: u32) -> Outcome {
     println!();
     println!("Next:");
     println!("  cargo run -p journey-cli -- export --raw --journey demo-family-0001   # the entries, as a journey file");
-    println!("  cargo run -p journey-cli -- journeys                                  # the journeys");
+    println!(
+        "  cargo run -p journey-cli -- journeys                                  # the journeys"
+    );
     Ok(())
 }

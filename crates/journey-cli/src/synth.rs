@@ -20,7 +20,14 @@ pub struct Synth {
 }
 
 const RELATIONSHIPS: [&str; 6] = ["parent", "partner", "sibling", "child", "friend", "other"];
-const SUBSTANCES: [&str; 6] = ["alcohol", "cannabis", "opioids", "stimulants", "sedatives", "other"];
+const SUBSTANCES: [&str; 6] = [
+    "alcohol",
+    "cannabis",
+    "opioids",
+    "stimulants",
+    "sedatives",
+    "other",
+];
 const REPORTERS: [&str; 4] = ["mom", "dad", "partner", "sister"];
 
 struct Family<'a> {
@@ -47,13 +54,17 @@ impl Family<'_> {
     fn push_with_id(&mut self, kind: &str, on: NaiveDate, mut fields: Value) -> String {
         self.serial += 1;
         let id = format!("e{}", self.serial);
-        fields.as_object_mut().expect("object").insert("entry".into(), json!(id));
+        fields
+            .as_object_mut()
+            .expect("object")
+            .insert("entry".into(), json!(id));
         self.push(kind, on, fields);
         id
     }
 
     fn retract(&mut self, target: &str, reason: &str) {
-        let line = json!({"journey": self.key, "type": "retract", "target": target, "reason": reason});
+        let line =
+            json!({"journey": self.key, "type": "retract", "target": target, "reason": reason});
         self.lines.push(line.to_string());
     }
 }
@@ -63,7 +74,9 @@ impl Synth {
     pub fn generate(&self) -> Vec<String> {
         let mut lines = Vec::new();
         for index in 0..self.families {
-            let rng = ChaCha8Rng::seed_from_u64(self.seed.wrapping_mul(1_000_003).wrapping_add(index as u64));
+            let rng = ChaCha8Rng::seed_from_u64(
+                self.seed.wrapping_mul(1_000_003).wrapping_add(index as u64),
+            );
             let mut family = Family {
                 rng,
                 key: format!("{}{:04}", self.prefix, index + 1),
@@ -83,7 +96,11 @@ impl Synth {
         if f.rng.gen_bool(0.3) {
             substances.push(SUBSTANCES[(first + 1 + f.rng.gen_range(0..4)) % SUBSTANCES.len()]);
         }
-        f.push("journey_started", start, json!({"relationship": relationship, "substances": substances}));
+        f.push(
+            "journey_started",
+            start,
+            json!({"relationship": relationship, "substances": substances}),
+        );
         let baseline_days = f.rng.gen_range(14..50u32).min(self.days / 3);
         let craft_day = (f.rng.gen_bool(0.9)).then(|| start + Days::new(u64::from(baseline_days)));
         let coverage = f.rng.gen_range(0.45..0.95);
@@ -112,14 +129,21 @@ impl Synth {
                     just_out_of_rehab = true;
                 } else {
                     if f.rng.gen_bool(0.05) {
-                        { let value = f.rng.gen_range(10..120); f.push("self_care", day, json!({"minutes": value})); }
+                        {
+                            let value = f.rng.gen_range(10..120);
+                            f.push("self_care", day, json!({"minutes": value}));
+                        }
                     }
                     continue;
                 }
             }
             if let Some(until) = outpatient_until {
                 if day >= until {
-                    let reason = if f.rng.gen_bool(0.6) { "completed" } else { "left_early" };
+                    let reason = if f.rng.gen_bool(0.6) {
+                        "completed"
+                    } else {
+                        "left_early"
+                    };
                     f.push("treatment_exited", day, json!({"reason": reason}));
                     outpatient_until = None;
                 }
@@ -145,11 +169,15 @@ impl Synth {
                 self.report_day(f, day, used, in_craft, practice);
             }
             if f.rng.gen_bool(0.25) {
-                { let value = f.rng.gen_range(5..90); f.push("self_care", day, json!({"minutes": value})); }
+                {
+                    let value = f.rng.gen_range(5..90);
+                    f.push("self_care", day, json!({"minutes": value}));
+                }
             }
             let no_episode = rehab_until.is_none() && outpatient_until.is_none();
             if in_craft && no_episode && f.rng.gen_bool(0.02 * practice) {
-                let response = ["accepted", "declined", "deferred", "no_response"][f.rng.gen_range(0..4)];
+                let response =
+                    ["accepted", "declined", "deferred", "no_response"][f.rng.gen_range(0..4)];
                 f.push("treatment_suggested", day, json!({"response": response}));
                 if response == "accepted" && day < self.end {
                     let next = day + Days::new(1);
@@ -163,7 +191,11 @@ impl Synth {
                     f.push("treatment_entered", next, json!({"modality": modality}));
                     let until = next + Days::new(length);
                     if modality == "detox" || modality == "residential" {
-                        let reason = if f.rng.gen_bool(0.75) { "completed" } else { "left_early" };
+                        let reason = if f.rng.gen_bool(0.75) {
+                            "completed"
+                        } else {
+                            "left_early"
+                        };
                         rehab_until = Some((until, reason));
                     } else {
                         outpatient_until = Some(until);
@@ -173,7 +205,14 @@ impl Synth {
         }
     }
 
-    fn report_day(&self, f: &mut Family, day: NaiveDate, used: bool, in_craft: bool, practice: f64) {
+    fn report_day(
+        &self,
+        f: &mut Family,
+        day: NaiveDate,
+        used: bool,
+        in_craft: bool,
+        practice: f64,
+    ) {
         let skill = if in_craft { practice } else { practice * 0.2 };
         if used {
             if f.rng.gen_bool(0.01) {
@@ -182,17 +221,29 @@ impl Synth {
                 f.retract(&id, "entered twice");
             }
             if f.rng.gen_bool(0.5) {
-                let basis = ["witnessed", "told", "signs", "third_party", "test"][f.rng.gen_range(0..5)];
-                f.push("use_observed", day, json!({"basis": basis, "confidence": "high"}));
+                let basis =
+                    ["witnessed", "told", "signs", "third_party", "test"][f.rng.gen_range(0..5)];
+                f.push(
+                    "use_observed",
+                    day,
+                    json!({"basis": basis, "confidence": "high"}),
+                );
             } else {
                 f.push("day_status", day, json!({"status": "use"}));
             }
             if f.rng.gen_bool(skill) {
-                let kind = ["reward_withdrawn", "stepped_away", "natural_consequence_allowed"][f.rng.gen_range(0..3)];
+                let kind = [
+                    "reward_withdrawn",
+                    "stepped_away",
+                    "natural_consequence_allowed",
+                ][f.rng.gen_range(0..3)];
                 f.push(kind, day, json!({}));
             }
             if f.rng.gen_bool((1.0 - skill) * 0.3) {
-                { let value = f.rng.gen_bool(0.2); f.push("rescued", day, json!({"for_safety": value})); }
+                {
+                    let value = f.rng.gen_bool(0.2);
+                    f.push("rescued", day, json!({"for_safety": value}));
+                }
             }
             if f.rng.gen_bool(0.03) {
                 let found = ["safe", "unsafe", "not_found"][f.rng.gen_range(0..3)];
@@ -208,7 +259,10 @@ impl Synth {
                 f.push("reward_given", day, json!({}));
             }
             if f.rng.gen_bool(0.1) {
-                { let value = f.rng.gen_bool(0.8); f.push("check_in", day, json!({"kept": value})); }
+                {
+                    let value = f.rng.gen_bool(0.8);
+                    f.push("check_in", day, json!({"kept": value}));
+                }
             }
         }
         if f.rng.gen_bool(0.5 * skill) {
@@ -216,7 +270,11 @@ impl Synth {
             f.push("positive_communication", day, json!({"channel": channel}));
         }
         if f.rng.gen_bool(0.02) {
-            f.push("note", day, json!({"text": "We talked calmly for a while."}));
+            f.push(
+                "note",
+                day,
+                json!({"text": "We talked calmly for a while."}),
+            );
         }
     }
 }

@@ -347,7 +347,8 @@ impl Aggregate for Journey {
             episode,
             entry,
         };
-        sink.write(JourneyEvent::EntryRecorded(recorded), self).await;
+        sink.write(JourneyEvent::EntryRecorded(recorded), self)
+            .await;
         if let Some(relapse) = relapse {
             sink.write(JourneyEvent::RelapseAfterRehab(relapse), self)
                 .await;
@@ -359,7 +360,10 @@ impl Aggregate for Journey {
         match event {
             JourneyEvent::EntryRecorded(recorded) => self.apply_entry(recorded.entry),
             JourneyEvent::RelapseAfterRehab(relapse) => {
-                if let Some(episode) = self.episodes.iter_mut().find(|e| e.entry == relapse.episode)
+                if let Some(episode) = self
+                    .episodes
+                    .iter_mut()
+                    .find(|e| e.entry == relapse.episode)
                 {
                     episode.relapse_recorded = true;
                 }
@@ -397,14 +401,22 @@ impl Journey {
                 }
             }
             Body::Retract { target, .. } => {
-                if self.craft.as_ref().is_some_and(|craft| &craft.entry == target) {
+                if self
+                    .craft
+                    .as_ref()
+                    .is_some_and(|craft| &craft.entry == target)
+                {
                     self.craft = None;
                 }
                 for episode in &mut self.episodes {
                     if &episode.entry == target {
                         episode.retracted = true;
                     }
-                    if episode.exit.as_ref().is_some_and(|exit| &exit.entry == target) {
+                    if episode
+                        .exit
+                        .as_ref()
+                        .is_some_and(|exit| &exit.entry == target)
+                    {
                         episode.exit = None;
                     }
                 }

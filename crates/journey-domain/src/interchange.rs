@@ -196,7 +196,9 @@ mod tests {
 
     #[test]
     fn an_unknown_field_is_named() {
-        let err = parse_line(r#"{"journey":"a","type":"reward_given","on":"2025-03-06","colour":"red"}"#).unwrap_err();
+        let err =
+            parse_line(r#"{"journey":"a","type":"reward_given","on":"2025-03-06","colour":"red"}"#)
+                .unwrap_err();
         assert!(err.contains("colour"), "{err}");
     }
 
@@ -214,7 +216,10 @@ mod tests {
 
     #[test]
     fn a_value_outside_its_list_is_named() {
-        let err = parse_line(r#"{"journey":"a","type":"journey_started","on":"2025-03-06","relationship":"cousin"}"#).unwrap_err();
+        let err = parse_line(
+            r#"{"journey":"a","type":"journey_started","on":"2025-03-06","relationship":"cousin"}"#,
+        )
+        .unwrap_err();
         assert!(err.contains("cousin"), "{err}");
     }
 
@@ -240,11 +245,24 @@ mod tests {
 
     #[test]
     fn limits_on_values_are_enforced() {
-        assert!(parse_line(r#"{"journey":"a","type":"self_care","on":"2025-01-01","minutes":1441}"#).is_err());
-        assert!(parse_line(r#"{"journey":"a","type":"self_care","on":"2025-01-01","minutes":-1}"#).is_err());
-        assert!(parse_line(r#"{"journey":"a","type":"note","on":"2025-01-01","text":""}"#).is_err());
-        assert!(parse_line(r#"{"journey":"a b","type":"note","on":"2025-01-01","text":"x"}"#).is_err());
-        assert!(parse_line(r#"{"journey":"a","type":"note","on":"2025-01-01","text":"x","by":""}"#).is_err());
+        assert!(parse_line(
+            r#"{"journey":"a","type":"self_care","on":"2025-01-01","minutes":1441}"#
+        )
+        .is_err());
+        assert!(
+            parse_line(r#"{"journey":"a","type":"self_care","on":"2025-01-01","minutes":-1}"#)
+                .is_err()
+        );
+        assert!(
+            parse_line(r#"{"journey":"a","type":"note","on":"2025-01-01","text":""}"#).is_err()
+        );
+        assert!(
+            parse_line(r#"{"journey":"a b","type":"note","on":"2025-01-01","text":"x"}"#).is_err()
+        );
+        assert!(parse_line(
+            r#"{"journey":"a","type":"note","on":"2025-01-01","text":"x","by":""}"#
+        )
+        .is_err());
         assert!(parse_line("[1]").is_err());
         assert!(parse_line("{").is_err());
     }

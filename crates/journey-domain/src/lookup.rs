@@ -26,7 +26,10 @@ impl MemoryLookup {
     /// Adds an entry that is already stored elsewhere.
     pub fn insert(&self, journey_id: &str, stored: StoredEntry) {
         let key = (journey_id.to_string(), stored.entry.entry.clone());
-        self.entries.lock().expect("lookup lock").insert(key, stored);
+        self.entries
+            .lock()
+            .expect("lookup lock")
+            .insert(key, stored);
     }
 
     /// Learns the entries (and retractions) of newly recorded events.

@@ -7,8 +7,7 @@ use cqrs_es::test::TestFramework;
 use journey_domain::entry::Modality;
 use journey_domain::interchange::parse_line;
 use journey_domain::{
-    Journey, JourneyCommand, JourneyError, JourneyEvent, MemoryLookup, Recorded,
-    RelapseAfterRehab,
+    Journey, JourneyCommand, JourneyError, JourneyEvent, MemoryLookup, Recorded, RelapseAfterRehab,
 };
 
 const ID: &str = "journey-1";
@@ -62,30 +61,41 @@ fn with(mut events: Vec<JourneyEvent>, more: &[&str]) -> Vec<JourneyEvent> {
 
 #[test]
 fn a_journey_starts_with_journey_started() {
-    let line = r#"{"entry":"s","type":"journey_started","on":"2025-03-01","relationship":"parent"}"#;
-    given(vec![]).when(cmd(line)).then_expect_events(vec![ev(line)]);
+    let line =
+        r#"{"entry":"s","type":"journey_started","on":"2025-03-01","relationship":"parent"}"#;
+    given(vec![])
+        .when(cmd(line))
+        .then_expect_events(vec![ev(line)]);
 }
 
 #[test]
 fn nothing_comes_before_journey_started() {
     given(vec![])
-        .when(cmd(r#"{"entry":"u","type":"use_observed","on":"2025-03-01"}"#))
+        .when(cmd(
+            r#"{"entry":"u","type":"use_observed","on":"2025-03-01"}"#,
+        ))
         .then_expect_error(JourneyError::NotStarted);
 }
 
 #[test]
 fn a_journey_starts_once() {
     given(started())
-        .when(cmd(r#"{"entry":"s2","type":"journey_started","on":"2025-03-02","relationship":"friend"}"#))
+        .when(cmd(
+            r#"{"entry":"s2","type":"journey_started","on":"2025-03-02","relationship":"friend"}"#,
+        ))
         .then_expect_error(JourneyError::AlreadyStarted(day("2025-03-01")));
 }
 
 #[test]
 fn an_entry_on_the_start_day_is_accepted_and_one_before_is_refused() {
     let line = r#"{"entry":"u","type":"use_observed","on":"2025-03-01"}"#;
-    given(started()).when(cmd(line)).then_expect_events(vec![ev(line)]);
     given(started())
-        .when(cmd(r#"{"entry":"u","type":"use_observed","on":"2025-02-28"}"#))
+        .when(cmd(line))
+        .then_expect_events(vec![ev(line)]);
+    given(started())
+        .when(cmd(
+            r#"{"entry":"u","type":"use_observed","on":"2025-02-28"}"#,
+        ))
         .then_expect_error(JourneyError::BeforeStart {
             on: day("2025-02-28"),
             start: day("2025-03-01"),
@@ -95,9 +105,13 @@ fn an_entry_on_the_start_day_is_accepted_and_one_before_is_refused() {
 #[test]
 fn a_day_up_to_tomorrow_is_accepted_and_later_is_refused() {
     let line = r#"{"entry":"u","type":"clean_day_observed","on":"2025-06-02"}"#;
-    given(started()).when(cmd(line)).then_expect_events(vec![ev(line)]);
     given(started())
-        .when(cmd(r#"{"entry":"u","type":"clean_day_observed","on":"2025-06-03"}"#))
+        .when(cmd(line))
+        .then_expect_events(vec![ev(line)]);
+    given(started())
+        .when(cmd(
+            r#"{"entry":"u","type":"clean_day_observed","on":"2025-06-03"}"#,
+        ))
         .then_expect_error(JourneyError::InTheFuture {
             on: day("2025-06-03"),
             today: day("2025-06-01"),
@@ -108,20 +122,29 @@ fn a_day_up_to_tomorrow_is_accepted_and_later_is_refused() {
 fn craft_starts_at_most_once_unless_retracted() {
     let craft = r#"{"entry":"c","type":"craft_started","on":"2025-03-10"}"#;
     let again = r#"{"entry":"c2","type":"craft_started","on":"2025-03-11"}"#;
-    given(started()).when(cmd(craft)).then_expect_events(vec![ev(craft)]);
+    given(started())
+        .when(cmd(craft))
+        .then_expect_events(vec![ev(craft)]);
     given(with(started(), &[craft]))
         .when(cmd(again))
         .then_expect_error(JourneyError::CraftAlreadyStarted(day("2025-03-10")));
-    given(with(started(), &[craft, r#"{"entry":"r","type":"retract","target":"c"}"#]))
-        .when(cmd(again))
-        .then_expect_events(vec![ev(again)]);
+    given(with(
+        started(),
+        &[craft, r#"{"entry":"r","type":"retract","target":"c"}"#],
+    ))
+    .when(cmd(again))
+    .then_expect_events(vec![ev(again)]);
 }
 
 #[test]
 fn one_treatment_episode_is_open_at_a_time() {
-    let enter = r#"{"entry":"t1","type":"treatment_entered","on":"2025-03-10","modality":"outpatient"}"#;
-    let second = r#"{"entry":"t2","type":"treatment_entered","on":"2025-03-12","modality":"detox"}"#;
-    given(started()).when(cmd(enter)).then_expect_events(vec![ev(enter)]);
+    let enter =
+        r#"{"entry":"t1","type":"treatment_entered","on":"2025-03-10","modality":"outpatient"}"#;
+    let second =
+        r#"{"entry":"t2","type":"treatment_entered","on":"2025-03-12","modality":"detox"}"#;
+    given(started())
+        .when(cmd(enter))
+        .then_expect_events(vec![ev(enter)]);
     given(with(started(), &[enter]))
         .when(cmd(second))
         .then_expect_error(JourneyError::EpisodeOpen {
@@ -132,7 +155,8 @@ fn one_treatment_episode_is_open_at_a_time() {
 
 #[test]
 fn an_exit_closes_the_open_episode_and_needs_one() {
-    let enter = r#"{"entry":"t1","type":"treatment_entered","on":"2025-03-10","modality":"outpatient"}"#;
+    let enter =
+        r#"{"entry":"t1","type":"treatment_entered","on":"2025-03-10","modality":"outpatient"}"#;
     let exit = r#"{"entry":"x1","type":"treatment_exited","on":"2025-03-20","reason":"completed"}"#;
     given(with(started(), &[enter]))
         .when(cmd(exit))
@@ -144,9 +168,12 @@ fn an_exit_closes_the_open_episode_and_needs_one() {
 
 #[test]
 fn an_exit_before_its_entry_is_refused() {
-    let enter = r#"{"entry":"t1","type":"treatment_entered","on":"2025-03-10","modality":"outpatient"}"#;
+    let enter =
+        r#"{"entry":"t1","type":"treatment_entered","on":"2025-03-10","modality":"outpatient"}"#;
     given(with(started(), &[enter]))
-        .when(cmd(r#"{"entry":"x1","type":"treatment_exited","on":"2025-03-09","reason":"completed"}"#))
+        .when(cmd(
+            r#"{"entry":"x1","type":"treatment_exited","on":"2025-03-09","reason":"completed"}"#,
+        ))
         .then_expect_error(JourneyError::ExitBeforeEntry {
             entered: day("2025-03-10"),
             exited: day("2025-03-09"),
@@ -160,7 +187,9 @@ fn the_same_entry_again_stores_nothing_and_a_different_one_with_its_id_is_refuse
         .when(cmd(line))
         .then_expect_events(vec![]);
     given(with(started(), &[line]))
-        .when(cmd(r#"{"entry":"u","type":"use_observed","on":"2025-03-06"}"#))
+        .when(cmd(
+            r#"{"entry":"u","type":"use_observed","on":"2025-03-06"}"#,
+        ))
         .then_expect_error(JourneyError::DuplicateEntry("u".into()));
 }
 
@@ -191,14 +220,18 @@ fn journey_started_and_retracts_cannot_be_retracted() {
         .when(cmd(r#"{"entry":"r","type":"retract","target":"s"}"#))
         .then_expect_error(JourneyError::StartNotRetractable);
     let use_line = r#"{"entry":"u","type":"use_observed","on":"2025-03-05"}"#;
-    given(with(started(), &[use_line, r#"{"entry":"r","type":"retract","target":"u"}"#]))
-        .when(cmd(r#"{"entry":"r2","type":"retract","target":"r"}"#))
-        .then_expect_error(JourneyError::RetractNotRetractable("r".into()));
+    given(with(
+        started(),
+        &[use_line, r#"{"entry":"r","type":"retract","target":"u"}"#],
+    ))
+    .when(cmd(r#"{"entry":"r2","type":"retract","target":"r"}"#))
+    .then_expect_error(JourneyError::RetractNotRetractable("r".into()));
 }
 
 #[test]
 fn a_treatment_entry_with_a_standing_exit_cannot_be_retracted() {
-    let enter = r#"{"entry":"t1","type":"treatment_entered","on":"2025-03-10","modality":"outpatient"}"#;
+    let enter =
+        r#"{"entry":"t1","type":"treatment_entered","on":"2025-03-10","modality":"outpatient"}"#;
     let exit = r#"{"entry":"x1","type":"treatment_exited","on":"2025-03-20","reason":"completed"}"#;
     let mut events = with(started(), &[enter]);
     events.push(ev_closing(exit, Some("t1")));
@@ -217,13 +250,16 @@ fn a_treatment_entry_with_a_standing_exit_cannot_be_retracted() {
 
 #[test]
 fn retracting_an_exit_reopens_its_episode() {
-    let enter = r#"{"entry":"t1","type":"treatment_entered","on":"2025-03-10","modality":"outpatient"}"#;
+    let enter =
+        r#"{"entry":"t1","type":"treatment_entered","on":"2025-03-10","modality":"outpatient"}"#;
     let exit = r#"{"entry":"x1","type":"treatment_exited","on":"2025-03-20","reason":"completed"}"#;
     let mut events = with(started(), &[enter]);
     events.push(ev_closing(exit, Some("t1")));
     events.push(ev(r#"{"entry":"r","type":"retract","target":"x1"}"#));
     given(events)
-        .when(cmd(r#"{"entry":"t2","type":"treatment_entered","on":"2025-03-25","modality":"detox"}"#))
+        .when(cmd(
+            r#"{"entry":"t2","type":"treatment_entered","on":"2025-03-25","modality":"detox"}"#,
+        ))
         .then_expect_error(JourneyError::EpisodeOpen {
             since: day("2025-03-10"),
             entry: "t1".into(),
@@ -232,7 +268,8 @@ fn retracting_an_exit_reopens_its_episode() {
 
 #[test]
 fn the_first_use_after_rehab_records_a_relapse_after_rehab() {
-    let enter = r#"{"entry":"t1","type":"treatment_entered","on":"2025-03-10","modality":"residential"}"#;
+    let enter =
+        r#"{"entry":"t1","type":"treatment_entered","on":"2025-03-10","modality":"residential"}"#;
     let exit = r#"{"entry":"x1","type":"treatment_exited","on":"2025-04-09","reason":"completed"}"#;
     let mut events = with(started(), &[enter]);
     events.push(ev_closing(exit, Some("t1")));
@@ -258,7 +295,8 @@ fn the_first_use_after_rehab_records_a_relapse_after_rehab() {
 
 #[test]
 fn a_use_after_outpatient_care_is_no_relapse_after_rehab() {
-    let enter = r#"{"entry":"t1","type":"treatment_entered","on":"2025-03-10","modality":"outpatient"}"#;
+    let enter =
+        r#"{"entry":"t1","type":"treatment_entered","on":"2025-03-10","modality":"outpatient"}"#;
     let exit = r#"{"entry":"x1","type":"treatment_exited","on":"2025-04-09","reason":"completed"}"#;
     let mut events = with(started(), &[enter]);
     events.push(ev_closing(exit, Some("t1")));

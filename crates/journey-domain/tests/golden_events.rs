@@ -24,69 +24,111 @@ fn recorded(line: &str, episode: Option<&str>) -> JourneyEvent {
 fn cases() -> Vec<(&'static str, &'static str, Value)> {
     let r = "2025-03-10T08:30:00Z";
     vec![
-        (r#"{"journey":"j","entry":"e","by":"mom","type":"journey_started","on":"2025-03-01","relationship":"parent","substances":["alcohol","opioids"]}"#,
-         "JourneyStarted",
-         json!({"EntryRecorded": {"recorded_at": r, "entry": "e", "on": "2025-03-01", "by": "mom", "type": "journey_started", "relationship": "parent", "substances": ["alcohol", "opioids"]}})),
-        (r#"{"journey":"j","entry":"e","type":"craft_started","on":"2025-03-02"}"#,
-         "CraftStarted",
-         json!({"EntryRecorded": {"recorded_at": r, "entry": "e", "on": "2025-03-02", "type": "craft_started"}})),
-        (r#"{"journey":"j","entry":"e","type":"use_observed","on":"2025-03-02","substances":["cannabis"],"basis":"third_party","confidence":"low"}"#,
-         "UseObserved",
-         json!({"EntryRecorded": {"recorded_at": r, "entry": "e", "on": "2025-03-02", "type": "use_observed", "substances": ["cannabis"], "basis": "third_party", "confidence": "low"}})),
-        (r#"{"journey":"j","entry":"e","type":"clean_day_observed","on":"2025-03-02","basis":"witnessed","confidence":"high"}"#,
-         "CleanDayObserved",
-         json!({"EntryRecorded": {"recorded_at": r, "entry": "e", "on": "2025-03-02", "type": "clean_day_observed", "basis": "witnessed", "confidence": "high"}})),
-        (r#"{"journey":"j","entry":"e","type":"day_status","on":"2025-03-02","status":"no_use"}"#,
-         "DayStatusRecorded",
-         json!({"EntryRecorded": {"recorded_at": r, "entry": "e", "on": "2025-03-02", "type": "day_status", "status": "no_use"}})),
-        (r#"{"journey":"j","entry":"e","type":"check_in","on":"2025-03-02","kept":true}"#,
-         "CheckInRecorded",
-         json!({"EntryRecorded": {"recorded_at": r, "entry": "e", "on": "2025-03-02", "type": "check_in", "kept": true}})),
-        (r#"{"journey":"j","entry":"e","type":"communication_broken","on":"2025-03-02"}"#,
-         "CommunicationBroken",
-         json!({"EntryRecorded": {"recorded_at": r, "entry": "e", "on": "2025-03-02", "type": "communication_broken"}})),
-        (r#"{"journey":"j","entry":"e","type":"communication_restored","on":"2025-03-02"}"#,
-         "CommunicationRestored",
-         json!({"EntryRecorded": {"recorded_at": r, "entry": "e", "on": "2025-03-02", "type": "communication_restored"}})),
-        (r#"{"journey":"j","entry":"e","type":"treatment_entered","on":"2025-03-02","modality":"mutual_help"}"#,
-         "TreatmentEntered",
-         json!({"EntryRecorded": {"recorded_at": r, "entry": "e", "on": "2025-03-02", "type": "treatment_entered", "modality": "mutual_help"}})),
-        (r#"{"journey":"j","entry":"e","type":"reward_given","on":"2025-03-02"}"#,
-         "RewardGiven",
-         json!({"EntryRecorded": {"recorded_at": r, "entry": "e", "on": "2025-03-02", "type": "reward_given"}})),
-        (r#"{"journey":"j","entry":"e","type":"reward_withdrawn","on":"2025-03-02"}"#,
-         "RewardWithdrawn",
-         json!({"EntryRecorded": {"recorded_at": r, "entry": "e", "on": "2025-03-02", "type": "reward_withdrawn"}})),
-        (r#"{"journey":"j","entry":"e","type":"stepped_away","on":"2025-03-02"}"#,
-         "SteppedAway",
-         json!({"EntryRecorded": {"recorded_at": r, "entry": "e", "on": "2025-03-02", "type": "stepped_away"}})),
-        (r#"{"journey":"j","entry":"e","type":"natural_consequence_allowed","on":"2025-03-02"}"#,
-         "NaturalConsequenceAllowed",
-         json!({"EntryRecorded": {"recorded_at": r, "entry": "e", "on": "2025-03-02", "type": "natural_consequence_allowed"}})),
-        (r#"{"journey":"j","entry":"e","type":"rescued","on":"2025-03-02","for_safety":true}"#,
-         "Rescued",
-         json!({"EntryRecorded": {"recorded_at": r, "entry": "e", "on": "2025-03-02", "type": "rescued", "for_safety": true}})),
-        (r#"{"journey":"j","entry":"e","type":"positive_communication","on":"2025-03-02","channel":"in_person"}"#,
-         "PositiveCommunicationGiven",
-         json!({"EntryRecorded": {"recorded_at": r, "entry": "e", "on": "2025-03-02", "type": "positive_communication", "channel": "in_person"}})),
-        (r#"{"journey":"j","entry":"e","type":"treatment_suggested","on":"2025-03-02","response":"no_response"}"#,
-         "TreatmentSuggested",
-         json!({"EntryRecorded": {"recorded_at": r, "entry": "e", "on": "2025-03-02", "type": "treatment_suggested", "response": "no_response"}})),
-        (r#"{"journey":"j","entry":"e","type":"treatment_enabled","on":"2025-03-02"}"#,
-         "TreatmentEnabled",
-         json!({"EntryRecorded": {"recorded_at": r, "entry": "e", "on": "2025-03-02", "type": "treatment_enabled"}})),
-        (r#"{"journey":"j","entry":"e","type":"safety_check","on":"2025-03-02","found":"not_found"}"#,
-         "SafetyChecked",
-         json!({"EntryRecorded": {"recorded_at": r, "entry": "e", "on": "2025-03-02", "type": "safety_check", "found": "not_found"}})),
-        (r#"{"journey":"j","entry":"e","type":"self_care","on":"2025-03-02","minutes":45}"#,
-         "SelfCareTaken",
-         json!({"EntryRecorded": {"recorded_at": r, "entry": "e", "on": "2025-03-02", "type": "self_care", "minutes": 45}})),
-        (r#"{"journey":"j","entry":"e","type":"note","on":"2025-03-02","text":"A calm call."}"#,
-         "NoteWritten",
-         json!({"EntryRecorded": {"recorded_at": r, "entry": "e", "on": "2025-03-02", "type": "note", "text": "A calm call."}})),
-        (r#"{"journey":"j","entry":"e","type":"retract","target":"x","reason":"typo"}"#,
-         "EntryRetracted",
-         json!({"EntryRecorded": {"recorded_at": r, "entry": "e", "type": "retract", "target": "x", "reason": "typo"}})),
+        (
+            r#"{"journey":"j","entry":"e","by":"mom","type":"journey_started","on":"2025-03-01","relationship":"parent","substances":["alcohol","opioids"]}"#,
+            "JourneyStarted",
+            json!({"EntryRecorded": {"recorded_at": r, "entry": "e", "on": "2025-03-01", "by": "mom", "type": "journey_started", "relationship": "parent", "substances": ["alcohol", "opioids"]}}),
+        ),
+        (
+            r#"{"journey":"j","entry":"e","type":"craft_started","on":"2025-03-02"}"#,
+            "CraftStarted",
+            json!({"EntryRecorded": {"recorded_at": r, "entry": "e", "on": "2025-03-02", "type": "craft_started"}}),
+        ),
+        (
+            r#"{"journey":"j","entry":"e","type":"use_observed","on":"2025-03-02","substances":["cannabis"],"basis":"third_party","confidence":"low"}"#,
+            "UseObserved",
+            json!({"EntryRecorded": {"recorded_at": r, "entry": "e", "on": "2025-03-02", "type": "use_observed", "substances": ["cannabis"], "basis": "third_party", "confidence": "low"}}),
+        ),
+        (
+            r#"{"journey":"j","entry":"e","type":"clean_day_observed","on":"2025-03-02","basis":"witnessed","confidence":"high"}"#,
+            "CleanDayObserved",
+            json!({"EntryRecorded": {"recorded_at": r, "entry": "e", "on": "2025-03-02", "type": "clean_day_observed", "basis": "witnessed", "confidence": "high"}}),
+        ),
+        (
+            r#"{"journey":"j","entry":"e","type":"day_status","on":"2025-03-02","status":"no_use"}"#,
+            "DayStatusRecorded",
+            json!({"EntryRecorded": {"recorded_at": r, "entry": "e", "on": "2025-03-02", "type": "day_status", "status": "no_use"}}),
+        ),
+        (
+            r#"{"journey":"j","entry":"e","type":"check_in","on":"2025-03-02","kept":true}"#,
+            "CheckInRecorded",
+            json!({"EntryRecorded": {"recorded_at": r, "entry": "e", "on": "2025-03-02", "type": "check_in", "kept": true}}),
+        ),
+        (
+            r#"{"journey":"j","entry":"e","type":"communication_broken","on":"2025-03-02"}"#,
+            "CommunicationBroken",
+            json!({"EntryRecorded": {"recorded_at": r, "entry": "e", "on": "2025-03-02", "type": "communication_broken"}}),
+        ),
+        (
+            r#"{"journey":"j","entry":"e","type":"communication_restored","on":"2025-03-02"}"#,
+            "CommunicationRestored",
+            json!({"EntryRecorded": {"recorded_at": r, "entry": "e", "on": "2025-03-02", "type": "communication_restored"}}),
+        ),
+        (
+            r#"{"journey":"j","entry":"e","type":"treatment_entered","on":"2025-03-02","modality":"mutual_help"}"#,
+            "TreatmentEntered",
+            json!({"EntryRecorded": {"recorded_at": r, "entry": "e", "on": "2025-03-02", "type": "treatment_entered", "modality": "mutual_help"}}),
+        ),
+        (
+            r#"{"journey":"j","entry":"e","type":"reward_given","on":"2025-03-02"}"#,
+            "RewardGiven",
+            json!({"EntryRecorded": {"recorded_at": r, "entry": "e", "on": "2025-03-02", "type": "reward_given"}}),
+        ),
+        (
+            r#"{"journey":"j","entry":"e","type":"reward_withdrawn","on":"2025-03-02"}"#,
+            "RewardWithdrawn",
+            json!({"EntryRecorded": {"recorded_at": r, "entry": "e", "on": "2025-03-02", "type": "reward_withdrawn"}}),
+        ),
+        (
+            r#"{"journey":"j","entry":"e","type":"stepped_away","on":"2025-03-02"}"#,
+            "SteppedAway",
+            json!({"EntryRecorded": {"recorded_at": r, "entry": "e", "on": "2025-03-02", "type": "stepped_away"}}),
+        ),
+        (
+            r#"{"journey":"j","entry":"e","type":"natural_consequence_allowed","on":"2025-03-02"}"#,
+            "NaturalConsequenceAllowed",
+            json!({"EntryRecorded": {"recorded_at": r, "entry": "e", "on": "2025-03-02", "type": "natural_consequence_allowed"}}),
+        ),
+        (
+            r#"{"journey":"j","entry":"e","type":"rescued","on":"2025-03-02","for_safety":true}"#,
+            "Rescued",
+            json!({"EntryRecorded": {"recorded_at": r, "entry": "e", "on": "2025-03-02", "type": "rescued", "for_safety": true}}),
+        ),
+        (
+            r#"{"journey":"j","entry":"e","type":"positive_communication","on":"2025-03-02","channel":"in_person"}"#,
+            "PositiveCommunicationGiven",
+            json!({"EntryRecorded": {"recorded_at": r, "entry": "e", "on": "2025-03-02", "type": "positive_communication", "channel": "in_person"}}),
+        ),
+        (
+            r#"{"journey":"j","entry":"e","type":"treatment_suggested","on":"2025-03-02","response":"no_response"}"#,
+            "TreatmentSuggested",
+            json!({"EntryRecorded": {"recorded_at": r, "entry": "e", "on": "2025-03-02", "type": "treatment_suggested", "response": "no_response"}}),
+        ),
+        (
+            r#"{"journey":"j","entry":"e","type":"treatment_enabled","on":"2025-03-02"}"#,
+            "TreatmentEnabled",
+            json!({"EntryRecorded": {"recorded_at": r, "entry": "e", "on": "2025-03-02", "type": "treatment_enabled"}}),
+        ),
+        (
+            r#"{"journey":"j","entry":"e","type":"safety_check","on":"2025-03-02","found":"not_found"}"#,
+            "SafetyChecked",
+            json!({"EntryRecorded": {"recorded_at": r, "entry": "e", "on": "2025-03-02", "type": "safety_check", "found": "not_found"}}),
+        ),
+        (
+            r#"{"journey":"j","entry":"e","type":"self_care","on":"2025-03-02","minutes":45}"#,
+            "SelfCareTaken",
+            json!({"EntryRecorded": {"recorded_at": r, "entry": "e", "on": "2025-03-02", "type": "self_care", "minutes": 45}}),
+        ),
+        (
+            r#"{"journey":"j","entry":"e","type":"note","on":"2025-03-02","text":"A calm call."}"#,
+            "NoteWritten",
+            json!({"EntryRecorded": {"recorded_at": r, "entry": "e", "on": "2025-03-02", "type": "note", "text": "A calm call."}}),
+        ),
+        (
+            r#"{"journey":"j","entry":"e","type":"retract","target":"x","reason":"typo"}"#,
+            "EntryRetracted",
+            json!({"EntryRecorded": {"recorded_at": r, "entry": "e", "type": "retract", "target": "x", "reason": "typo"}}),
+        ),
     ]
 }
 
@@ -109,7 +151,10 @@ fn a_treatment_exit_keeps_the_episode_it_closes() {
     let payload = json!({"EntryRecorded": {"recorded_at": "2025-03-10T08:30:00Z", "episode": "e", "entry": "x", "on": "2025-03-09", "type": "treatment_exited", "reason": "left_early"}});
     assert_eq!(event.event_type(), "TreatmentExited");
     assert_eq!(serde_json::to_value(&event).unwrap(), payload);
-    assert_eq!(serde_json::from_value::<JourneyEvent>(payload).unwrap(), event);
+    assert_eq!(
+        serde_json::from_value::<JourneyEvent>(payload).unwrap(),
+        event
+    );
 }
 
 #[test]
@@ -126,7 +171,10 @@ fn a_relapse_after_rehab_keeps_its_stored_name_and_fields() {
     let payload = json!({"RelapseAfterRehab": {"episode": "e", "modality": "detox", "exited": "2025-03-09", "use_entry": "u", "on": "2025-03-12", "days_since_exit": 3}});
     assert_eq!(event.event_type(), "RelapseAfterRehab");
     assert_eq!(serde_json::to_value(&event).unwrap(), payload);
-    assert_eq!(serde_json::from_value::<JourneyEvent>(payload).unwrap(), event);
+    assert_eq!(
+        serde_json::from_value::<JourneyEvent>(payload).unwrap(),
+        event
+    );
 }
 
 #[test]

@@ -52,7 +52,8 @@ pub fn find_bin_dir() -> Option<PathBuf> {
         return Some(bin);
     }
     std::env::var_os("PATH").and_then(|path| {
-        std::env::split_paths(&path).find(|dir| dir.join("pg_ctl").exists() && dir.join("initdb").exists())
+        std::env::split_paths(&path)
+            .find(|dir| dir.join("pg_ctl").exists() && dir.join("initdb").exists())
     })
 }
 
@@ -87,7 +88,10 @@ fn ok(output: std::process::Output, what: &str) -> Result<(), EmbeddedError> {
     let stderr = String::from_utf8_lossy(&output.stderr);
     let stdout = String::from_utf8_lossy(&output.stdout);
     let detail = format!("{} {}", stderr.trim(), stdout.trim());
-    Err(EmbeddedError::Failed(format!("{what} failed: {}", detail.trim())))
+    Err(EmbeddedError::Failed(format!(
+        "{what} failed: {}",
+        detail.trim()
+    )))
 }
 
 /// Makes sure the cluster in `data_dir` exists and runs; returns how to connect to its
@@ -99,7 +103,9 @@ pub fn ensure_running(data_dir: &Path) -> Result<PgConnectOptions, EmbeddedError
     let dir = data_dir
         .canonicalize()
         .map_err(|e| EmbeddedError::Failed(format!("{}: {e}", data_dir.display())))?;
-    let dir_text = dir.to_str().ok_or_else(|| EmbeddedError::Failed("data folder path is not UTF-8".into()))?;
+    let dir_text = dir
+        .to_str()
+        .ok_or_else(|| EmbeddedError::Failed("data folder path is not UTF-8".into()))?;
     if dir_text.len() + "/.s.PGSQL.5432".len() > SOCKET_PATH_BYTES_MAX {
         return Err(EmbeddedError::Failed(format!(
             "data folder path {dir_text} is too long for a Unix socket: use a shorter --data-dir"
@@ -117,17 +123,39 @@ pub fn ensure_running(data_dir: &Path) -> Result<PgConnectOptions, EmbeddedError
     if !dir.join("PG_VERSION").exists() {
         let output = run(
             &bin.join("initdb"),
-            &["-D", dir_text, "-U", "postgres", "--auth=trust", "-E", "UTF8", "--locale=C.UTF-8"],
+            &[
+                "-D",
+                dir_text,
+                "-U",
+                "postgres",
+                "--auth=trust",
+                "-E",
+                "UTF8",
+                "--locale=C.UTF-8",
+            ],
         )?;
         ok(output, "initdb")?;
     }
-    let running = run(&bin.join("pg_ctl"), &["-D", dir_text, "status"])?.status.success();
+    let running = run(&bin.join("pg_ctl"), &["-D", dir_text, "status"])?
+        .status
+        .success();
     if !running {
         let options = format!("-c listen_addresses='' -c unix_socket_directories='{dir_text}'");
         let log = dir.join("server.log");
         let output = run(
             &bin.join("pg_ctl"),
-            &["-D", dir_text, "-l", log.to_str().unwrap_or("server.log"), "-w", "-t", &START_TIMEOUT_S.to_string(), "-o", &options, "start"],
+            &[
+                "-D",
+                dir_text,
+                "-l",
+                log.to_str().unwrap_or("server.log"),
+                "-w",
+                "-t",
+                &START_TIMEOUT_S.to_string(),
+                "-o",
+                &options,
+                "start",
+            ],
         )?;
         ok(output, "pg_ctl start")?;
     }
@@ -156,8 +184,17 @@ fn wait_for_socket(dir: &Path) -> Result<(), EmbeddedError> {
 pub fn stop(data_dir: &Path) -> Result<(), EmbeddedError> {
     let bin = find_bin_dir().ok_or(EmbeddedError::NotInstalled)?;
     let dir = data_dir.to_str().unwrap_or_default();
-    if run(&bin.join("pg_ctl"), &["-D", dir, "status"])?.status.success() {
-        ok(run(&bin.join("pg_ctl"), &["-D", dir, "-m", "fast", "-w", "stop"])?, "pg_ctl stop")?;
+    if run(&bin.join("pg_ctl"), &["-D", dir, "status"])?
+        .status
+        .success()
+    {
+        ok(
+            run(
+                &bin.join("pg_ctl"),
+                &["-D", dir, "-m", "fast", "-w", "stop"],
+            )?,
+            "pg_ctl stop",
+        )?;
     }
     Ok(())
 }
@@ -167,15 +204,19 @@ pub async fn ensure_database(options: &PgConnectOptions) -> Result<(), sqlx::Err
     use sqlx::Connection;
     let name = options.get_database().unwrap_or(DATABASE).to_string();
     let mut admin = sqlx::PgConnection::connect_with(&options.clone().database("postgres")).await?;
-    let exists: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
-        .bind(&name)
-        .fetch_one(&mut admin)
-        .await?;
+    let exists: bool =
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
+            .bind(&name)
+            .fetch_one(&mut admin)
+            .await?;
     if !exists {
         let create = format!("CREATE DATABASE \"{}\"", name.replace('"', ""));
         if let Err(err) = sqlx::query(&create).execute(&mut admin).await {
             // A concurrent run may have created it in between.
-            let code = err.as_database_error().and_then(|e| e.code()).map(|c| c.to_string());
+            let code = err
+                .as_database_error()
+                .and_then(|e| e.code())
+                .map(|c| c.to_string());
             if code.as_deref() != Some("42P04") {
                 return Err(err);
             }

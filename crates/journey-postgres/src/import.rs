@@ -10,7 +10,9 @@ use cqrs_es::event_sink::EventSink;
 use cqrs_es::persist::SerializedEvent;
 use cqrs_es::Aggregate;
 use journey_domain::interchange::{assign_ids, parse_line, Line};
-use journey_domain::{Body, Entry, Journey, JourneyCommand, JourneyError, JourneyServices, MemoryLookup, StoredEntry};
+use journey_domain::{
+    Body, Entry, Journey, JourneyCommand, JourneyError, JourneyServices, MemoryLookup, StoredEntry,
+};
 use sqlx::{PgPool, Postgres, Transaction};
 use uuid::Uuid;
 
@@ -22,6 +24,9 @@ const INSERT_ROWS_MAX: usize = 10_000;
 /// Lines between two progress reports.
 const PROGRESS_LINES: usize = 200_000;
 
+/// Receives progress messages of a large import.
+pub type Progress = Box<dyn Fn(&str) + Send + Sync>;
+
 /// How an import behaves.
 pub struct ImportOptions {
     /// Store the valid lines and report the rest, instead of storing nothing.
@@ -29,7 +34,7 @@ pub struct ImportOptions {
     /// The time the entries are recorded at ("today" for the one-day-ahead rule).
     pub recorded_at: DateTime<Utc>,
     /// Called with a progress message for large files.
-    pub progress: Option<Box<dyn Fn(&str) + Send + Sync>>,
+    pub progress: Option<Progress>,
 }
 
 /// One refused line: its 1-based number and why.
@@ -99,16 +104,27 @@ fn parse_file(bytes: &[u8], invalid: &mut Vec<LineError>) -> Vec<(usize, Line)> 
                 lines.push((number, line));
                 texts.push(text);
             }
-            Err(reason) => invalid.push(LineError { line: number, reason }),
+            Err(reason) => invalid.push(LineError {
+                line: number,
+                reason,
+            }),
         }
     }
-    assign_ids(texts.into_iter().zip(lines.iter_mut().map(|(_, line)| line)));
+    assign_ids(
+        texts
+            .into_iter()
+            .zip(lines.iter_mut().map(|(_, line)| line)),
+    );
     lines
 }
 
 /// Imports a journey file. `Err` only for a failure of the system; invalid lines are in the
 /// report (and then nothing is stored unless `skip_invalid`).
-pub async fn import(pool: &PgPool, bytes: &[u8], options: &ImportOptions) -> Result<ImportReport, StoreError> {
+pub async fn import(
+    pool: &PgPool,
+    bytes: &[u8],
+    options: &ImportOptions,
+) -> Result<ImportReport, StoreError> {
     let progress = |message: &str| {
         if let Some(report) = &options.progress {
             report(message);
@@ -133,7 +149,9 @@ pub async fn import(pool: &PgPool, bytes: &[u8], options: &ImportOptions) -> Res
         if done > 0 && done % PROGRESS_LINES == 0 {
             progress(&format!("{done} lines checked"));
         }
-        let pending = journeys.get_mut(&line.journey).expect("every key was loaded");
+        let pending = journeys
+            .get_mut(&line.journey)
+            .expect("every key was loaded");
         match check(pending, line.entry, options.recorded_at, &services).await {
             Ok(events) if events.is_empty() => report.already_stored += 1,
             Ok(events) => {
@@ -142,7 +160,9 @@ pub async fn import(pool: &PgPool, bytes: &[u8], options: &ImportOptions) -> Res
                 report.derived += events.len() - 1;
                 for event in &events {
                     pending.sequence += 1;
-                    pending.events.push(serialize(&pending.id, pending.sequence, event, &metadata));
+                    pending
+                        .events
+                        .push(serialize(&pending.id, pending.sequence, event, &metadata));
                 }
             }
             Err(rule) => report.invalid.push(LineError {
@@ -155,10 +175,23 @@ pub async fn import(pool: &PgPool, bytes: &[u8], options: &ImportOptions) -> Res
     if !report.invalid.is_empty() && !options.skip_invalid {
         return Ok(report);
     }
-    report.journeys_new = journeys.values().filter(|p| p.new && !p.events.is_empty()).count();
+    report.journeys_new = journeys
+        .values()
+        .filter(|p| p.new && !p.events.is_empty())
+        .count();
     if report.stored > 0 {
-        progress(&format!("storing {} events", report.stored + report.derived));
-        write(pool, journeys.into_values().filter(|p| !p.events.is_empty()).collect()).await?;
+        progress(&format!(
+            "storing {} events",
+            report.stored + report.derived
+        ));
+        write(
+            pool,
+            journeys
+                .into_values()
+                .filter(|p| !p.events.is_empty())
+                .collect(),
+        )
+        .await?;
         report.committed = true;
     }
     Ok(report)
@@ -187,17 +220,21 @@ async fn check(
 
 /// Loads (or creates, in memory) every journey named in the file, from its snapshot and the
 /// events after it.
-async fn load_journeys(pool: &PgPool, lines: &[(usize, Line)]) -> Result<HashMap<String, Pending>, StoreError> {
+async fn load_journeys(
+    pool: &PgPool,
+    lines: &[(usize, Line)],
+) -> Result<HashMap<String, Pending>, StoreError> {
     let keys: Vec<String> = lines
         .iter()
         .map(|(_, line)| line.journey.clone())
         .collect::<HashSet<_>>()
         .into_iter()
         .collect();
-    let known: Vec<(String, String)> = sqlx::query_as("SELECT key, journey_id FROM journey_keys WHERE key = ANY($1)")
-        .bind(&keys)
-        .fetch_all(pool)
-        .await?;
+    let known: Vec<(String, String)> =
+        sqlx::query_as("SELECT key, journey_id FROM journey_keys WHERE key = ANY($1)")
+            .bind(&keys)
+            .fetch_all(pool)
+            .await?;
     let known: HashMap<String, String> = known.into_iter().collect();
     let ids: Vec<String> = known.values().cloned().collect();
     let snapshots: Vec<(String, i64, i64, serde_json::Value)> = sqlx::query_as(
@@ -207,19 +244,32 @@ async fn load_journeys(pool: &PgPool, lines: &[(usize, Line)]) -> Result<HashMap
     .bind(&ids)
     .fetch_all(pool)
     .await?;
-    let mut snapshots: HashMap<String, (i64, i64, serde_json::Value)> =
-        snapshots.into_iter().map(|(id, seq, snap, state)| (id, (seq, snap, state))).collect();
+    let mut snapshots: HashMap<String, (i64, i64, serde_json::Value)> = snapshots
+        .into_iter()
+        .map(|(id, seq, snap, state)| (id, (seq, snap, state)))
+        .collect();
     let mut journeys = HashMap::new();
     for key in keys {
         let pending = match known.get(&key) {
             Some(id) => {
-                let (sequence, snapshot, state) = snapshots.remove(id).unwrap_or((0, 0, serde_json::Value::Null));
+                let (sequence, snapshot, state) =
+                    snapshots
+                        .remove(id)
+                        .unwrap_or((0, 0, serde_json::Value::Null));
                 let state = if state.is_null() {
                     Journey::default()
                 } else {
                     serde_json::from_value(state).map_err(|e| StoreError::Corrupt(e.to_string()))?
                 };
-                Pending { key: key.clone(), id: id.clone(), new: false, state, sequence: sequence as usize, snapshot: snapshot as usize, events: Vec::new() }
+                Pending {
+                    key: key.clone(),
+                    id: id.clone(),
+                    new: false,
+                    state,
+                    sequence: sequence as usize,
+                    snapshot: snapshot as usize,
+                    events: Vec::new(),
+                }
             }
             None => Pending {
                 key: key.clone(),
@@ -238,7 +288,10 @@ async fn load_journeys(pool: &PgPool, lines: &[(usize, Line)]) -> Result<HashMap
 }
 
 /// Events written without a snapshot update (e.g. by plain postgres-es) are applied on top.
-async fn apply_newer_events(pool: &PgPool, journeys: &mut HashMap<String, Pending>) -> Result<(), StoreError> {
+async fn apply_newer_events(
+    pool: &PgPool,
+    journeys: &mut HashMap<String, Pending>,
+) -> Result<(), StoreError> {
     let (ids, sequences): (Vec<String>, Vec<i64>) = journeys
         .values()
         .filter(|p| !p.new)
@@ -254,10 +307,14 @@ async fn apply_newer_events(pool: &PgPool, journeys: &mut HashMap<String, Pendin
     .bind(&sequences)
     .fetch_all(pool)
     .await?;
-    let by_id: HashMap<String, String> = journeys.iter().map(|(key, p)| (p.id.clone(), key.clone())).collect();
+    let by_id: HashMap<String, String> = journeys
+        .iter()
+        .map(|(key, p)| (p.id.clone(), key.clone()))
+        .collect();
     for (id, sequence, payload) in rows {
         let pending = journeys.get_mut(&by_id[&id]).expect("loaded above");
-        let event = serde_json::from_value(payload).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let event =
+            serde_json::from_value(payload).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         pending.state.apply(event);
         pending.sequence = sequence as usize;
     }
@@ -298,7 +355,8 @@ async fn prefetch_entries(
     .fetch_all(pool)
     .await?;
     for (journey_id, content, retracted) in rows {
-        let entry: Entry = serde_json::from_value(content).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let entry: Entry =
+            serde_json::from_value(content).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         lookup.insert(&journey_id, StoredEntry { entry, retracted });
     }
     Ok(lookup)
@@ -312,11 +370,13 @@ async fn write(pool: &PgPool, journeys: Vec<Pending>) -> Result<(), StoreError> 
         .filter(|p| p.new)
         .map(|p| (p.key.clone(), p.id.clone()))
         .unzip();
-    sqlx::query("INSERT INTO journey_keys (key, journey_id) SELECT * FROM unnest($1::text[], $2::text[])")
-        .bind(&keys)
-        .bind(&ids)
-        .execute(&mut *tx)
-        .await?;
+    sqlx::query(
+        "INSERT INTO journey_keys (key, journey_id) SELECT * FROM unnest($1::text[], $2::text[])",
+    )
+    .bind(&keys)
+    .bind(&ids)
+    .execute(&mut *tx)
+    .await?;
     let events: Vec<&SerializedEvent> = journeys.iter().flat_map(|p| p.events.iter()).collect();
     for chunk in events.chunks(INSERT_ROWS_MAX) {
         insert_events(&mut tx, chunk).await?;
@@ -326,7 +386,10 @@ async fn write(pool: &PgPool, journeys: Vec<Pending>) -> Result<(), StoreError> 
     Ok(())
 }
 
-async fn insert_events(tx: &mut Transaction<'_, Postgres>, rows: &[&SerializedEvent]) -> Result<(), StoreError> {
+async fn insert_events(
+    tx: &mut Transaction<'_, Postgres>,
+    rows: &[&SerializedEvent],
+) -> Result<(), StoreError> {
     let ids: Vec<&str> = rows.iter().map(|e| e.aggregate_id.as_str()).collect();
     let sequences: Vec<i64> = rows.iter().map(|e| e.sequence as i64).collect();
     let types: Vec<&str> = rows.iter().map(|e| e.event_type.as_str()).collect();
@@ -349,7 +412,10 @@ async fn insert_events(tx: &mut Transaction<'_, Postgres>, rows: &[&SerializedEv
     Ok(())
 }
 
-async fn write_snapshots(tx: &mut Transaction<'_, Postgres>, journeys: &[Pending]) -> Result<(), StoreError> {
+async fn write_snapshots(
+    tx: &mut Transaction<'_, Postgres>,
+    journeys: &[Pending],
+) -> Result<(), StoreError> {
     let ids: Vec<&str> = journeys.iter().map(|p| p.id.as_str()).collect();
     let sequences: Vec<i64> = journeys.iter().map(|p| p.sequence as i64).collect();
     let versions: Vec<i64> = journeys.iter().map(|p| p.snapshot as i64 + 1).collect();

@@ -16,10 +16,14 @@ pub async fn journey_id(pool: &PgPool, key: &str) -> Result<Option<String>, sqlx
 /// next `journey_started` uses it.
 pub async fn reserve(pool: &PgPool, key: &str) -> Result<String, sqlx::Error> {
     let fresh = Uuid::new_v4().to_string();
-    sqlx::query("INSERT INTO journey_keys (key, journey_id) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING")
-        .bind(key)
-        .bind(&fresh)
-        .execute(pool)
-        .await?;
-    Ok(journey_id(pool, key).await?.expect("the key was just reserved"))
+    sqlx::query(
+        "INSERT INTO journey_keys (key, journey_id) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING",
+    )
+    .bind(key)
+    .bind(&fresh)
+    .execute(pool)
+    .await?;
+    Ok(journey_id(pool, key)
+        .await?
+        .expect("the key was just reserved"))
 }

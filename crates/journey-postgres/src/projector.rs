@@ -106,7 +106,14 @@ async fn project_batch(
         .await?
         .rows_affected();
     if selected > 0 {
-        for statement in [INSERT_JOURNEYS, INSERT_ENTRIES, APPLY_RETRACTS, INSERT_RELAPSES, REFRESH_JOURNEYS, ADVANCE_CHECKPOINT] {
+        for statement in [
+            INSERT_JOURNEYS,
+            INSERT_ENTRIES,
+            APPLY_RETRACTS,
+            INSERT_RELAPSES,
+            REFRESH_JOURNEYS,
+            ADVANCE_CHECKPOINT,
+        ] {
             sqlx::query(statement).execute(&mut **tx).await?;
         }
     }
@@ -137,9 +144,11 @@ pub async fn rebuild(pool: &PgPool) -> Result<u64, StoreError> {
     sqlx::query("TRUNCATE journeys, entries, relapses_after_rehab")
         .execute(&mut *tx)
         .await?;
-    sqlx::query("UPDATE projector_checkpoint SET tx_id = '0', position = 0 WHERE name = 'read_tables'")
-        .execute(&mut *tx)
-        .await?;
+    sqlx::query(
+        "UPDATE projector_checkpoint SET tx_id = '0', position = 0 WHERE name = 'read_tables'",
+    )
+    .execute(&mut *tx)
+    .await?;
     let mut total = 0;
     loop {
         let projected = project_batch(&mut tx, &horizon, BATCH_EVENTS_MAX).await?;

@@ -42,7 +42,14 @@ pub struct StoredLine {
 /// Every stored entry (retracts included) of every journey or of `only`, by journey key and
 /// then in recorded order: what `journey export --raw` writes.
 pub async fn entries(pool: &PgPool, only: Option<&str>) -> Result<Vec<StoredLine>, StoreError> {
-    type Row = (String, String, String, Option<NaiveDate>, Option<String>, Value);
+    type Row = (
+        String,
+        String,
+        String,
+        Option<NaiveDate>,
+        Option<String>,
+        Value,
+    );
     let rows: Vec<Row> = sqlx::query_as(
         r#"SELECT j.key, e.entry, e.type, e."on", e."by", e.fields
              FROM entries e JOIN journeys j USING (journey_id)

@@ -32,7 +32,8 @@ pub async fn drop_database(server: &PgConnectOptions, name: &str) -> Result<(), 
     Ok(())
 }
 
-const EVENT_COLUMNS: &str = "aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata";
+const EVENT_COLUMNS: &str =
+    "aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata";
 
 /// Reads every event row of `from` as COPY text, in memory.
 pub async fn copy_out_events(from: &PgPool) -> Result<Vec<u8>, StoreError> {
@@ -62,7 +63,10 @@ pub async fn copy_in_events(to: &PgPool, data: &[u8]) -> Result<u64, StoreError>
 pub struct PlainRecorder {
     cqrs: cqrs_es::CqrsFramework<
         journey_domain::Journey,
-        cqrs_es::persist::PersistedEventStore<postgres_es::PostgresEventRepository, journey_domain::Journey>,
+        cqrs_es::persist::PersistedEventStore<
+            postgres_es::PostgresEventRepository,
+            journey_domain::Journey,
+        >,
     >,
 }
 
@@ -87,6 +91,9 @@ impl PlainRecorder {
             entry,
             recorded_at,
         };
-        self.cqrs.execute(journey_id, command).await.map_err(StoreError::from)
+        self.cqrs
+            .execute(journey_id, command)
+            .await
+            .map_err(StoreError::from)
     }
 }

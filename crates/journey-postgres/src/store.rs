@@ -12,7 +12,10 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use cqrs_es::persist::{PersistedEventRepository, PersistenceError, SerializedEvent};
-use cqrs_es::{Aggregate, AggregateContext, AggregateError, CqrsFramework, DomainEvent, EventEnvelope, EventStore};
+use cqrs_es::{
+    Aggregate, AggregateContext, AggregateError, CqrsFramework, DomainEvent, EventEnvelope,
+    EventStore,
+};
 use journey_domain::{
     Body, Entry, EntryLookup, Journey, JourneyCommand, JourneyError, JourneyEvent, StoredEntry,
 };
@@ -134,12 +137,21 @@ impl EventStore<Journey> for JourneyStore {
             .iter()
             .enumerate()
             .map(|(i, event)| {
-                serialize(&context.aggregate_id, context.current_sequence + i + 1, event, &metadata)
+                serialize(
+                    &context.aggregate_id,
+                    context.current_sequence + i + 1,
+                    event,
+                    &metadata,
+                )
             })
             .collect();
         // The aggregate already holds the new events (EventSink::write applied them).
         let state = serde_json::to_value(&context.aggregate)?;
-        let snapshot = (context.aggregate_id.clone(), state, context.current_snapshot + 1);
+        let snapshot = (
+            context.aggregate_id.clone(),
+            state,
+            context.current_snapshot + 1,
+        );
         self.repo.persist::<Journey>(&rows, Some(snapshot)).await?;
         Ok(events
             .into_iter()

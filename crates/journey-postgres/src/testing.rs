@@ -32,12 +32,18 @@ fn server() -> &'static Server {
                 Some(i) if i > "postgres://".len() => base[..i].to_string(),
                 _ => base,
             };
-            return Server { admin, url_base: base, url_query: query };
+            return Server {
+                admin,
+                url_base: base,
+                url_query: query,
+            };
         }
         let local: SocketAddr = "127.0.0.1:5432".parse().expect("an address");
         if TcpStream::connect_timeout(&local, Duration::from_secs(1)).is_ok() {
             return Server {
-                admin: "postgres://postgres@127.0.0.1:5432/postgres".parse().expect("a URL"),
+                admin: "postgres://postgres@127.0.0.1:5432/postgres"
+                    .parse()
+                    .expect("a URL"),
                 url_base: "postgres://postgres@127.0.0.1:5432".into(),
                 url_query: String::new(),
             };
@@ -77,19 +83,30 @@ impl TestDb {
     async fn create(migrated: bool) -> TestDb {
         let server = server();
         let name = format!("journey_t_{}", uuid::Uuid::new_v4().simple());
-        let mut admin = server.admin.connect().await.expect("connect to the test server");
+        let mut admin = server
+            .admin
+            .connect()
+            .await
+            .expect("connect to the test server");
         sqlx::query(&format!("CREATE DATABASE {name}"))
             .execute(&mut admin)
             .await
             .expect("create a test database");
         admin.close().await.expect("close");
         let options = server.admin.clone().database(&name);
-        let pool = crate::db::connect(options.clone(), 8).await.expect("connect to the test database");
+        let pool = crate::db::connect(options.clone(), 8)
+            .await
+            .expect("connect to the test database");
         if migrated {
             crate::db::migrate(&pool).await.expect("migrations apply");
         }
         let url = format!("{}/{name}{}", server.url_base, server.url_query);
-        TestDb { pool, options, url, name }
+        TestDb {
+            pool,
+            options,
+            url,
+            name,
+        }
     }
 
     /// A data folder for an embedded cluster of a test's own.
@@ -102,7 +119,7 @@ impl Drop for TestDb {
     fn drop(&mut self) {
         let admin = server().admin.clone();
         let name = self.name.clone();
-        
+
         let dropped = std::thread::spawn(move || {
             let runtime = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
@@ -118,4 +135,42 @@ impl Drop for TestDb {
         });
         let _ = dropped.join();
     }
+}
+
+/// The first column of the first row of `query`, as an i64 (tests count rows with it).
+pub async fn scalar_i64(pool: &PgPool, query: &str) -> i64 {
+    sqlx::query_scalar(query)
+        .fetch_one(pool)
+        .await
+        .expect("the query runs")
+}
+
+/// The rows of `query`, each as one JSON value (`SELECT to_jsonb(t) FROM ... t`).
+pub async fn json_rows(pool: &PgPool, query: &str) -> Vec<serde_json::Value> {
+    sqlx::query_scalar(query)
+        .fetch_all(pool)
+        .await
+        .expect("the query runs")
+}
+
+/// A transaction on a test database.
+pub type Tx = sqlx::Transaction<'static, sqlx::Postgres>;
+
+/// Inserts event 1 of journey `id` (key `key`) inside `tx`, as another writer would.
+pub async fn insert_event(tx: &mut Tx, id: &str, key: &str, payload: &serde_json::Value) {
+    sqlx::query("INSERT INTO journey_keys (key, journey_id) VALUES ($1, $2)")
+        .bind(key)
+        .bind(id)
+        .execute(&mut **tx)
+        .await
+        .expect("key inserted");
+    sqlx::query(
+        "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata)
+         VALUES ('Journey', $1, 1, 'JourneyStarted', '1', $2, '{}')",
+    )
+    .bind(id)
+    .bind(payload)
+    .execute(&mut **tx)
+    .await
+    .expect("event inserted");
 }

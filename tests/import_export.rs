@@ -1,0 +1,231 @@
+//! Import, export, idempotency and the read tables, through the `journey` binary.
+
+mod common;
+
+use common::*;
+
+#[tokio::test]
+async fn the_fixtures_import_and_export_back_to_the_same_entries() {
+    let db = TestDb::fresh().await;
+    let small = fixture("small.jsonl");
+    let sample = fixture("sample-12.jsonl");
+    let out = journey(
+        &db,
+        &["import", small.to_str().unwrap(), sample.to_str().unwrap()],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("29 entries stored"),
+        "{}",
+        stdout(&out)
+    );
+
+    let exported = journey(&db, &["export", "--raw"]);
+    assert!(exported.status.success(), "{}", stderr(&exported));
+    let text = stdout(&exported);
+    assert_eq!(text.lines().count(), 29 + 8723);
+    assert!(
+        text.contains(r#""type":"retract""#),
+        "retract lines are exported"
+    );
+    assert!(
+        text.lines().all(|line| line.contains(r#""entry":""#)),
+        "every line has its id"
+    );
+
+    // Into the same store: nothing new.
+    let file = file_with(&text);
+    let again = journey(&db, &["import", file.to_str().unwrap()]);
+    assert!(again.status.success(), "{}", stderr(&again));
+    assert!(
+        stdout(&again).contains(" 0 entries stored"),
+        "{}",
+        stdout(&again)
+    );
+
+    // Into an empty store: the same entries.
+    let other = TestDb::fresh().await;
+    let copy = journey(&other, &["import", file.to_str().unwrap()]);
+    assert!(copy.status.success(), "{}", stderr(&copy));
+    let exported_again = stdout(&journey(&other, &["export", "--raw"]));
+    assert_eq!(exported_again, text);
+}
+
+#[tokio::test]
+async fn importing_the_same_file_twice_stores_nothing_new() {
+    let db = TestDb::fresh().await;
+    let small = fixture("small.jsonl");
+    assert!(journey(&db, &["import", small.to_str().unwrap()])
+        .status
+        .success());
+    let events = event_count(&db).await;
+    let again = journey(&db, &["import", small.to_str().unwrap()]);
+    assert!(again.status.success(), "{}", stderr(&again));
+    assert!(
+        stdout(&again).contains("29 already stored"),
+        "{}",
+        stdout(&again)
+    );
+    assert_eq!(event_count(&db).await, events);
+}
+
+#[tokio::test]
+async fn two_identical_lines_in_one_file_are_two_entries() {
+    let db = TestDb::fresh().await;
+    let file = file_with(concat!(
+        r#"{"journey":"twin","type":"journey_started","on":"2025-01-01","relationship":"sibling"}"#,
+        "\n",
+        r#"{"journey":"twin","type":"positive_communication","on":"2025-01-02"}"#,
+        "\n",
+        r#"{"journey":"twin","type":"positive_communication","on":"2025-01-02"}"#,
+        "\n",
+    ));
+    let out = journey(&db, &["import", file.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("3 entries stored"),
+        "{}",
+        stdout(&out)
+    );
+    let list = stdout(&journey(&db, &["journeys"]));
+    assert!(list.contains("twin"), "{list}");
+    assert!(
+        list.lines()
+            .any(|l| l.starts_with("twin") && l.trim_end().ends_with(" 3")),
+        "{list}"
+    );
+}
+
+#[tokio::test]
+async fn journeys_lists_key_start_craft_start_and_entries() {
+    let db = TestDb::fresh().await;
+    let small = fixture("small.jsonl");
+    assert!(journey(&db, &["import", small.to_str().unwrap()])
+        .status
+        .success());
+    let list = stdout(&journey(&db, &["journeys"]));
+    // 29 lines: one retract (not counted) and its retracted target (not counted).
+    assert!(list.contains("small"), "{list}");
+    let row = list
+        .lines()
+        .find(|l| l.starts_with("small"))
+        .expect("a row");
+    let cells: Vec<&str> = row.split_whitespace().collect();
+    assert_eq!(cells, ["small", "2025-03-03", "2025-03-10", "27"]);
+}
+
+#[tokio::test]
+async fn rebuild_gives_the_same_read_tables() {
+    let db = TestDb::fresh().await;
+    let sample = fixture("sample-12.jsonl");
+    assert!(journey(&db, &["import", sample.to_str().unwrap()])
+        .status
+        .success());
+    let tables = "SELECT to_jsonb(t) FROM (SELECT * FROM journeys ORDER BY journey_id) t
+                  UNION ALL SELECT to_jsonb(t) FROM (SELECT * FROM entries ORDER BY journey_id, entry) t
+                  UNION ALL SELECT to_jsonb(t) FROM (SELECT * FROM relapses_after_rehab ORDER BY journey_id, episode) t";
+    let before = journey_postgres::testing::json_rows(&db.pool, tables).await;
+    assert!(before.len() > 8723);
+    let out = journey(&db, &["rebuild"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let after = journey_postgres::testing::json_rows(&db.pool, tables).await;
+    assert_eq!(before, after);
+}
+
+#[tokio::test]
+async fn a_relapse_after_rehab_is_derived_and_not_exported() {
+    let db = TestDb::fresh().await;
+    let small = fixture("small.jsonl");
+    assert!(journey(&db, &["import", small.to_str().unwrap()])
+        .status
+        .success());
+    let relapses = journey_postgres::testing::json_rows(
+        &db.pool,
+        "SELECT to_jsonb(r) - 'journey_id' - 'episode' - 'use_entry' FROM relapses_after_rehab r",
+    )
+    .await;
+    assert_eq!(
+        relapses,
+        [
+            serde_json::json!({"modality": "residential", "exited": "2025-03-24", "on": "2025-03-28", "days_since_exit": 4})
+        ]
+    );
+    let exported = stdout(&journey(&db, &["export", "--raw"]));
+    assert!(
+        !exported.contains("Relapse"),
+        "derived events are not entries"
+    );
+}
+
+#[tokio::test]
+async fn record_stores_one_entry_and_the_same_entry_again_stores_nothing() {
+    let db = TestDb::fresh().await;
+    let start = r#"{"journey":"r1","type":"journey_started","on":"2025-01-01","relationship":"partner","entry":"s"}"#;
+    let line = r#"{"journey":"r1","type":"reward_given","on":"2025-01-02","entry":"e1"}"#;
+    for text in [start, line, line] {
+        let out = journey(&db, &["record", text]);
+        assert!(out.status.success(), "{}", stderr(&out));
+    }
+    assert_eq!(event_count(&db).await, 2);
+    let clash = journey(
+        &db,
+        &[
+            "record",
+            r#"{"journey":"r1","type":"reward_given","on":"2025-01-03","entry":"e1"}"#,
+        ],
+    );
+    assert_eq!(clash.status.code(), Some(1));
+    assert!(
+        stderr(&clash).contains("duplicate entry id"),
+        "{}",
+        stderr(&clash)
+    );
+    let unknown = journey(
+        &db,
+        &[
+            "record",
+            r#"{"journey":"nobody","type":"reward_given","on":"2025-01-03"}"#,
+        ],
+    );
+    assert_eq!(unknown.status.code(), Some(1));
+    assert!(
+        stderr(&unknown).contains("not started"),
+        "{}",
+        stderr(&unknown)
+    );
+}
+
+#[tokio::test]
+async fn export_of_an_unknown_journey_names_it() {
+    let db = TestDb::fresh().await;
+    let out = journey(&db, &["export", "--raw", "--journey", "ghost"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("ghost"), "{}", stderr(&out));
+}
+
+#[tokio::test]
+async fn a_database_that_is_down_is_exit_code_two_with_a_message() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_journey"))
+        .args(["journeys"])
+        .env("DATABASE_URL", "postgres://postgres@127.0.0.1:1/none")
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(2));
+    let message = stderr(&out);
+    assert_eq!(message.lines().count(), 1, "{message}");
+    assert!(message.contains("PostgreSQL"), "{message}");
+}
+
+#[test]
+fn every_subcommand_has_help() {
+    for command in [
+        "migrate", "import", "record", "export", "journeys", "rebuild", "demo", "stop", "bench",
+    ] {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_journey"))
+            .args([command, "--help"])
+            .output()
+            .expect("runs");
+        assert!(out.status.success(), "{command}");
+        assert!(stdout(&out).contains("Usage"), "{command}");
+    }
+}
