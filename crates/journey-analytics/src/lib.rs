@@ -1,1 +1,171 @@
-pub fn x() {}
+//! Journey metrics, exactly as `shared/spec/metrics.md` defines them.
+//!
+//! Plain structs in and out; polars stays inside. The per-day facts of every journey of the
+//! cohort are aggregated in one polars pass (`daily.rs`); day statuses, weeks and the small
+//! per-journey statistics are plain Rust (`journey.rs`, `stats.rs`).
+
+mod daily;
+mod journey;
+pub mod stats;
+
+use chrono::NaiveDate;
+use serde::Serialize;
+
+pub use journey::{Effect, Episode, Milestones, Summary, Week};
+
+/// One stored entry of a journey, as the analytics need it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EntryInput {
+    pub entry: String,
+    /// The interchange `type`.
+    pub kind: String,
+    /// `None` only for `retract`.
+    pub on: Option<NaiveDate>,
+    pub retracted: bool,
+    /// `day_status`: its `status`.
+    pub status: Option<String>,
+    /// `treatment_entered`: its `modality`.
+    pub modality: Option<String>,
+    /// `treatment_exited`: its `reason`.
+    pub reason: Option<String>,
+    /// `treatment_exited`: the `entry` id of the `treatment_entered` it closes.
+    pub episode: Option<String>,
+    /// `rescued`: `for_safety`.
+    pub for_safety: bool,
+}
+
+/// One journey's entries (retracts and retracted entries included), in recorded order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct JourneyInput {
+    pub key: String,
+    pub entries: Vec<EntryInput>,
+}
+
+/// The `association` object.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Association {
+    pub pairs: usize,
+    pub spearman_rho: Option<f64>,
+    pub reason: Option<&'static str>,
+}
+
+/// The metrics of one journey.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct JourneyMetrics {
+    pub journey: String,
+    pub start: NaiveDate,
+    pub craft_start: Option<NaiveDate>,
+    pub summary: Summary,
+    pub weeks: Vec<Week>,
+    pub effect: Effect,
+    pub association: Association,
+    pub milestones: Milestones,
+}
+
+/// Treatment entry by a horizon.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TreatmentEntry {
+    pub horizon_days: i64,
+    pub eligible: usize,
+    pub entered: usize,
+    pub rate: Option<f64>,
+}
+
+/// The `cohort` object.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Cohort {
+    pub journeys: usize,
+    pub with_craft_start: usize,
+    pub treatment_entry: Vec<TreatmentEntry>,
+    pub km_median_days_to_entry: Option<i64>,
+}
+
+/// What `journey metrics --format json` prints.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Report {
+    pub as_of: NaiveDate,
+    pub journeys: Vec<JourneyMetrics>,
+    pub cohort: Cohort,
+}
+
+/// Errors of the analytics.
+#[derive(Debug, thiserror::Error)]
+pub enum AnalyticsError {
+    /// polars failed (a bug, or memory).
+    #[error("polars: {0}")]
+    Polars(String),
+}
+
+/// The horizons of the cohort's treatment-entry rates, in days.
+pub const HORIZONS_DAYS: [i64; 3] = [90, 180, 365];
+
+/// Computes the report of `journeys` as it stood on `as_of`, in key order. Journeys that
+/// start after `as_of` (or have no `journey_started`) are left out.
+pub fn metrics(journeys: &[JourneyInput], as_of: NaiveDate) -> Result<Report, AnalyticsError> {
+    let mut sorted: Vec<&JourneyInput> = journeys.iter().collect();
+    sorted.sort_by(|a, b| a.key.cmp(&b.key));
+    let days = daily::aggregate(&sorted, as_of)?;
+    let mut out = Vec::new();
+    for (index, input) in sorted.iter().enumerate() {
+        let empty = Default::default();
+        let facts = days.get(&(index as u32)).unwrap_or(&empty);
+        if let Some(metrics) = journey::compute(input, facts, as_of) {
+            out.push(metrics);
+        }
+    }
+    let cohort = cohort(&out, as_of);
+    Ok(Report {
+        as_of,
+        journeys: out,
+        cohort,
+    })
+}
+
+fn cohort(journeys: &[JourneyMetrics], as_of: NaiveDate) -> Cohort {
+    let with_craft: Vec<&JourneyMetrics> = journeys
+        .iter()
+        .filter(|j| j.craft_start.is_some())
+        .collect();
+    let treatment_entry = HORIZONS_DAYS
+        .iter()
+        .map(|&horizon| {
+            let eligible: Vec<&&JourneyMetrics> = with_craft
+                .iter()
+                .filter(|j| (as_of - j.craft_start.expect("filtered")).num_days() >= horizon)
+                .collect();
+            let entered = eligible
+                .iter()
+                .filter(|j| {
+                    j.milestones
+                        .days_to_treatment_entry
+                        .is_some_and(|d| d <= horizon)
+                })
+                .count();
+            TreatmentEntry {
+                horizon_days: horizon,
+                eligible: eligible.len(),
+                entered,
+                rate: (!eligible.is_empty()).then(|| entered as f64 / eligible.len() as f64),
+            }
+        })
+        .collect();
+    let times: Vec<(i64, bool)> = with_craft
+        .iter()
+        .filter_map(|j| {
+            match (
+                j.milestones.days_to_treatment_entry,
+                j.milestones.treatment_entry_censored_days,
+            ) {
+                (Some(days), _) => Some((days, true)),
+                (None, Some(censored)) => Some((censored, false)),
+                (None, None) => None,
+            }
+        })
+        .collect();
+    Cohort {
+        journeys: journeys.len(),
+        with_craft_start: with_craft.len(),
+        treatment_entry,
+        km_median_days_to_entry: stats::km_median(&times),
+    }
+}

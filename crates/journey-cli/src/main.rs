@@ -4,6 +4,7 @@
 //! 1 bad input, 2 a failure of the system (database down, ...).
 
 mod bench;
+mod metrics;
 mod synth;
 
 use std::collections::HashMap;
@@ -65,6 +66,17 @@ enum Command {
     },
     /// List the journeys: key, start, CRAFT start, entries.
     Journeys,
+    /// The figures of shared/spec/metrics.md for every journey and the cohort.
+    Metrics {
+        /// Only this journey (the cohort is then that one journey's).
+        #[arg(long)]
+        journey: Option<String>,
+        /// The day the report is computed as of (default: today).
+        #[arg(long, value_parser = parse_as_of)]
+        as_of: Option<NaiveDate>,
+        #[arg(long, value_enum, default_value = "json")]
+        format: metrics::Format,
+    },
     /// Rebuild the read tables from the events, from zero.
     Rebuild,
     /// Generate synthetic families, import them and say where to look next.
@@ -107,7 +119,15 @@ impl From<StoreError> for Failure {
 type Outcome = Result<(), Failure>;
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(err) => {
+            // --help and --version print and succeed; a bad argument is bad input (1).
+            let code = if err.use_stderr() { 1 } else { 0 };
+            let _ = err.print();
+            return ExitCode::from(code);
+        }
+    };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -184,6 +204,19 @@ async fn dispatch(command: Command, pool: &PgPool) -> Outcome {
             out,
         } => export(pool, journey.as_deref(), out.as_deref()).await,
         Command::Journeys => list_journeys(pool).await,
+        Command::Metrics {
+            journey,
+            as_of,
+            format,
+        } => {
+            metrics::run(
+                pool,
+                journey.as_deref(),
+                as_of.unwrap_or_else(today),
+                format,
+            )
+            .await
+        }
         Command::Rebuild => {
             let events = projector::rebuild(pool).await?;
             println!("read tables rebuilt from {events} events");
@@ -313,6 +346,11 @@ async fn list_journeys(pool: &PgPool) -> Outcome {
     Ok(())
 }
 
+fn parse_as_of(text: &str) -> Result<NaiveDate, String> {
+    journey_domain::interchange::parse_day(text)
+        .map_err(|_| format!("{text:?} is not a date YYYY-MM-DD"))
+}
+
 /// Today's date on this machine (the family's calendar day).
 fn today() -> NaiveDate {
     chrono::Local::now().date_naive()
@@ -357,7 +395,11 @@ async fn demo(pool: &PgPool, seed: u64, families: usize, days: u32) -> Outcome {
     projector::catch_up(pool).await?;
     list_journeys(pool).await?;
     println!();
+    let report = metrics::report(pool, None, today()).await?;
+    print!("{}", metrics::table(&report));
+    println!();
     println!("Next:");
+    println!("  cargo run -p journey-cli -- metrics --format table                   # the figures, per journey");
     println!("  cargo run -p journey-cli -- export --raw --journey demo-family-0001   # the entries, as a journey file");
     println!(
         "  cargo run -p journey-cli -- journeys                                  # the journeys"

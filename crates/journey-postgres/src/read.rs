@@ -79,3 +79,34 @@ pub async fn entries(pool: &PgPool, only: Option<&str>) -> Result<Vec<StoredLine
         })
         .collect()
 }
+
+/// One stored entry with the fields the metrics read.
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+pub struct MetricRow {
+    pub key: String,
+    pub entry: String,
+    pub kind: String,
+    pub on: Option<NaiveDate>,
+    pub retracted: bool,
+    pub status: Option<String>,
+    pub modality: Option<String>,
+    pub reason: Option<String>,
+    pub episode: Option<String>,
+    pub for_safety: bool,
+}
+
+/// The entries of every journey (or of `only`) for the metrics, by key then recorded order.
+pub async fn metric_rows(pool: &PgPool, only: Option<&str>) -> Result<Vec<MetricRow>, StoreError> {
+    Ok(sqlx::query_as(
+        r#"SELECT j.key, e.entry, e.type AS kind, e."on", e.retracted,
+                  e.fields ->> 'status' AS status, e.fields ->> 'modality' AS modality,
+                  e.fields ->> 'reason' AS reason, e.episode,
+                  coalesce((e.fields ->> 'for_safety')::boolean, false) AS for_safety
+             FROM entries e JOIN journeys j USING (journey_id)
+            WHERE $1::text IS NULL OR j.key = $1
+            ORDER BY j.key, e.sequence"#,
+    )
+    .bind(only)
+    .fetch_all(pool)
+    .await?)
+}

@@ -1,0 +1,169 @@
+//! The edge cases of each definition of metrics.md, on small hand-made journeys.
+
+use chrono::NaiveDate;
+use journey_analytics::{metrics, EntryInput, JourneyInput, Report};
+use proptest::prelude::*;
+
+fn day(text: &str) -> NaiveDate {
+    text.parse().unwrap()
+}
+
+fn e(kind: &str, on: &str) -> EntryInput {
+    EntryInput {
+        entry: format!("{kind}-{on}"),
+        kind: kind.into(),
+        on: Some(day(on)),
+        retracted: false,
+        status: None,
+        modality: None,
+        reason: None,
+        episode: None,
+        for_safety: false,
+    }
+}
+
+fn status(on: &str, value: &str) -> EntryInput {
+    EntryInput {
+        status: Some(value.into()),
+        entry: format!("s-{on}-{value}"),
+        ..e("day_status", on)
+    }
+}
+
+fn journey(key: &str, entries: Vec<EntryInput>) -> JourneyInput {
+    let mut all = vec![e("journey_started", "2025-03-03")];
+    all.extend(entries);
+    JourneyInput {
+        key: key.into(),
+        entries: all,
+    }
+}
+
+fn run(entries: Vec<EntryInput>, as_of: &str) -> Report {
+    metrics(&[journey("k", entries)], day(as_of)).expect("metrics")
+}
+
+#[test]
+fn use_wins_over_a_disagreeing_reporter() {
+    let report = run(
+        vec![
+            status("2025-03-04", "no_use"),
+            e("use_observed", "2025-03-04"),
+        ],
+        "2025-03-05",
+    );
+    let summary = &report.journeys[0].summary;
+    assert_eq!(
+        (summary.use_days, summary.no_use_days, summary.unknown_days),
+        (1, 0, 2)
+    );
+}
+
+#[test]
+fn controlled_days_leave_every_rate() {
+    let mut entered = e("treatment_entered", "2025-03-04");
+    entered.modality = Some("detox".into());
+    let report = run(
+        vec![
+            entered,
+            e("clean_day_observed", "2025-03-05"),
+            e("reward_given", "2025-03-05"),
+            e("clean_day_observed", "2025-03-03"),
+        ],
+        "2025-03-06",
+    );
+    let journey = &report.journeys[0];
+    assert_eq!(journey.summary.controlled_days, 3);
+    assert_eq!(
+        journey.summary.no_use_days, 1,
+        "the clean day in detox is controlled"
+    );
+    assert_eq!(journey.summary.pda, Some(1.0));
+    assert_eq!(
+        journey.weeks[0].reward_rate,
+        Some(0.0),
+        "the reward on a controlled day is no reward of a no-use day"
+    );
+}
+
+#[test]
+fn a_retracted_entry_is_gone() {
+    let mut wrong = e("use_observed", "2025-03-04");
+    wrong.retracted = true;
+    let report = run(vec![wrong], "2025-03-05");
+    let summary = &report.journeys[0].summary;
+    assert_eq!(summary.use_days, 0);
+    assert_eq!((summary.entries, summary.retracted), (1, 1));
+}
+
+#[test]
+fn as_of_hides_later_entries_and_journeys_that_start_later() {
+    let later = JourneyInput {
+        key: "later".into(),
+        entries: vec![e("journey_started", "2025-04-01")],
+    };
+    let report = metrics(
+        &[journey("k", vec![e("use_observed", "2025-03-10")]), later],
+        day("2025-03-05"),
+    )
+    .unwrap();
+    assert_eq!(report.journeys.len(), 1);
+    assert_eq!(report.journeys[0].summary.use_days, 0);
+    assert_eq!(report.journeys[0].summary.days, 3);
+}
+
+#[test]
+fn weeks_before_the_journey_start_begin_on_their_anchor_day() {
+    // CRAFT starts on a Wednesday 9 days after the start: week -2 begins before the start.
+    let report = run(vec![e("craft_started", "2025-03-12")], "2025-03-20");
+    let weeks = &report.journeys[0].weeks;
+    assert_eq!(weeks[0].week, -2);
+    assert_eq!(weeks[0].start, day("2025-02-26"));
+    assert_eq!(
+        weeks[0].days, 2,
+        "only days inside [start, as_of] belong to a week"
+    );
+    assert_eq!(weeks[0].phase, Some("baseline"));
+    assert_eq!(weeks.last().unwrap().phase, Some("craft"));
+}
+
+#[test]
+fn without_craft_the_effect_says_why() {
+    let report = run(vec![], "2025-04-30");
+    let effect = &report.journeys[0].effect;
+    assert_eq!(effect.reason, Some("no_craft_start"));
+    assert_eq!(effect.nap, None);
+    assert_eq!(report.journeys[0].weeks[0].phase, None);
+}
+
+proptest! {
+    #[test]
+    fn nap_lies_in_zero_one_and_tau_is_two_nap_minus_one(
+        a in prop::collection::vec(0u8..=7, 1..12),
+        b in prop::collection::vec(0u8..=7, 1..12),
+    ) {
+        let a: Vec<f64> = a.into_iter().map(|x| f64::from(x) / 7.0).collect();
+        let b: Vec<f64> = b.into_iter().map(|x| f64::from(x) / 7.0).collect();
+        let nap = journey_analytics::stats::nap(&a, &b);
+        prop_assert!((0.0..=1.0).contains(&nap));
+        prop_assert!((journey_analytics::stats::tau(&a, &b) - (2.0 * nap - 1.0)).abs() < 1e-12);
+    }
+
+    #[test]
+    fn the_order_of_entries_changes_no_figure(seed in 0u64..1000) {
+        let mut entries = vec![
+            e("use_observed", "2025-03-04"), e("clean_day_observed", "2025-03-05"),
+            e("reward_given", "2025-03-05"), e("craft_started", "2025-03-06"),
+            status("2025-03-07", "no_use"), e("positive_communication", "2025-03-07"),
+            e("stepped_away", "2025-03-04"), e("self_care", "2025-03-08"),
+        ];
+        let before = run(entries.clone(), "2025-03-20");
+        // A deterministic shuffle by the seed.
+        let n = entries.len();
+        for i in 0..n {
+            let j = ((seed.wrapping_mul(6364136223846793005).wrapping_add(i as u64 * 1442695040888963407)) >> 33) as usize % n;
+            entries.swap(i, j);
+        }
+        prop_assert_eq!(before, run(entries, "2025-03-20"));
+    }
+}
