@@ -121,8 +121,14 @@ async fn project_batch(
     Ok(selected)
 }
 
-/// Projects every event committed so far; returns how many.
+/// How long `catch_up` waits for older transactions (of any database of the cluster: the
+/// horizon is cluster-wide) to end before it returns with what it could project.
+pub const CATCH_UP_WAIT_MS: u64 = 10_000;
+
+/// Projects every event committed so far; returns how many. Events committed but still
+/// above the horizon (an older transaction runs elsewhere) are waited for, briefly.
 pub async fn catch_up(pool: &PgPool) -> Result<u64, StoreError> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_millis(CATCH_UP_WAIT_MS);
     let mut total = 0;
     loop {
         let mut tx = pool.begin().await?;
@@ -130,9 +136,20 @@ pub async fn catch_up(pool: &PgPool) -> Result<u64, StoreError> {
         let projected = project_batch(&mut tx, &horizon, BATCH_EVENTS_MAX).await?;
         tx.commit().await?;
         total += projected;
-        if projected < BATCH_EVENTS_MAX as u64 {
+        if projected == BATCH_EVENTS_MAX as u64 {
+            continue;
+        }
+        let behind: bool = sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM events e, projector_checkpoint c
+                             WHERE c.name = 'read_tables' AND e.aggregate_type = 'Journey'
+                               AND (e.tx_id, e.global_position) > (c.tx_id, c.position))",
+        )
+        .fetch_one(pool)
+        .await?;
+        if !behind || std::time::Instant::now() > deadline {
             return Ok(total);
         }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
 }
 
