@@ -127,3 +127,165 @@ async fn one_journey_and_the_table_format() {
     assert_eq!(bad.status.code(), Some(1), "a bad date is bad input");
     assert!(stderr(&bad).contains("2026-13-01"), "{}", stderr(&bad));
 }
+
+/// The fixture files with an expected metrics file: (journey file, as-of day, expected JSON).
+fn golden_cases() -> Vec<(std::path::PathBuf, String, Value)> {
+    let folder = fixture("small.jsonl")
+        .parent()
+        .expect("a folder")
+        .to_path_buf();
+    let mut cases = Vec::new();
+    for item in std::fs::read_dir(&folder).expect("the fixtures folder") {
+        let path = item.expect("an entry").path();
+        let name = path.file_name().unwrap().to_str().unwrap().to_string();
+        if let Some((stem, rest)) = name.split_once(".metrics-") {
+            let expected = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+            cases.push((
+                folder.join(format!("{stem}.jsonl")),
+                rest.trim_end_matches(".json").to_string(),
+                expected,
+            ));
+        }
+    }
+    cases
+}
+
+/// `journey bench metrics` times one SQL query for the weekly table as its baseline; it only
+/// means something if that query computes the same weeks.
+#[tokio::test]
+async fn the_sql_baseline_of_the_benchmark_gives_the_expected_weeks() {
+    use journey_postgres::{read::Scope, scratch::sql_weekly};
+    let cases = golden_cases();
+    assert!(cases.len() >= 2);
+    for (file, as_of, expected) in cases {
+        let db = TestDb::fresh().await;
+        assert!(journey(&db, &["import", file.to_str().unwrap()])
+            .status
+            .success());
+        journey_postgres::projector::catch_up(&db.pool)
+            .await
+            .expect("projected");
+        let day = as_of.parse().expect("a date");
+        let rows = sql_weekly(&db.pool, Scope::All, day)
+            .await
+            .expect("the query");
+        let weeks: Vec<(&Value, &Value)> = expected["journeys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|j| {
+                j["weeks"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(move |w| (&j["journey"], w))
+            })
+            .collect();
+        assert_eq!(rows.len(), weeks.len(), "{}", file.display());
+        for (row, (key, week)) in rows.iter().zip(weeks) {
+            assert_eq!(*key, row.key.as_str());
+            assert_eq!(week["week"], row.week, "{row:?}");
+            for (field, value) in [
+                ("days", row.days),
+                ("use_days", row.use_days),
+                ("no_use_days", row.no_use_days),
+                ("unknown_days", row.unknown_days),
+                ("controlled_days", row.controlled_days),
+            ] {
+                assert_eq!(week[field], value, "{field} of {row:?}");
+            }
+            assert!((week["coverage"].as_f64().unwrap() - row.coverage).abs() < 1e-9);
+            assert_eq!(week["pda"].as_f64().is_none(), row.pda.is_none(), "{row:?}");
+            if let (Some(a), Some(b)) = (week["pda"].as_f64(), row.pda) {
+                assert!((a - b).abs() < 1e-9, "{row:?}");
+            }
+        }
+    }
+}
+
+/// Shuffles `lines`: `journey_started` lines first, everything else in random order, except
+/// that the lines of one journey whose order matters (treatment entries and exits, retracts,
+/// lines with an explicit `entry` id a retract may target) keep their relative order.
+fn shuffled(lines: &[String], seed: u64) -> Vec<String> {
+    use rand::seq::SliceRandom;
+    use rand::SeedableRng;
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+    let parsed: Vec<Value> = lines
+        .iter()
+        .map(|l| serde_json::from_str(l).expect("a JSON line"))
+        .collect();
+    let ordered = |v: &Value| {
+        let kind = v["type"].as_str().unwrap_or_default();
+        kind.starts_with("treatment_") || kind == "retract" || v.get("entry").is_some()
+    };
+    let mut started: Vec<usize> = Vec::new();
+    let mut rest: Vec<usize> = Vec::new();
+    for (i, v) in parsed.iter().enumerate() {
+        if v["type"] == "journey_started" {
+            started.push(i);
+        } else {
+            rest.push(i);
+        }
+    }
+    started.shuffle(&mut rng);
+    rest.shuffle(&mut rng);
+    // Put each journey's ordered lines back in their original order, in the slots they took.
+    let mut by_journey: std::collections::HashMap<String, Vec<usize>> = Default::default();
+    for &i in &rest {
+        if ordered(&parsed[i]) {
+            by_journey
+                .entry(parsed[i]["journey"].to_string())
+                .or_default()
+                .push(i);
+        }
+    }
+    for list in by_journey.values_mut() {
+        list.sort_unstable();
+        list.reverse();
+    }
+    for slot in rest.iter_mut() {
+        if ordered(&parsed[*slot]) {
+            let list = by_journey
+                .get_mut(&parsed[*slot]["journey"].to_string())
+                .expect("listed");
+            *slot = list.pop().expect("one per slot");
+        }
+    }
+    started
+        .into_iter()
+        .chain(rest)
+        .map(|i| lines[i].clone())
+        .collect()
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::test_runner::Config { cases: 4, ..Default::default() })]
+
+    /// Shuffling the lines of a file (each journey's treatment lines kept in order) changes no
+    /// figure, through import and the database.
+    #[test]
+    fn shuffling_a_file_changes_no_figure(seed in proptest::prelude::any::<u64>()) {
+        let runtime = tokio::runtime::Runtime::new().expect("a runtime");
+        let sample = fixture("sample-12.jsonl");
+        let lines: Vec<String> = std::fs::read_to_string(&sample)
+            .expect("the fixture")
+            .lines()
+            .map(str::to_string)
+            .collect();
+        let mixed = shuffled(&lines, seed);
+        proptest::prop_assert_ne!(&mixed, &lines);
+        let file = file_with(mixed.join("\n") + "\n");
+        let db = runtime.block_on(TestDb::fresh());
+        let imported = journey(&db, &["import", file.to_str().unwrap()]);
+        proptest::prop_assert!(imported.status.success(), "{}", stderr(&imported));
+        let out = journey(&db, &["metrics", "--as-of", "2026-06-30"]);
+        let actual: Value = serde_json::from_slice(&out.stdout).expect("JSON");
+        let expected: Value = serde_json::from_str(
+            &std::fs::read_to_string(fixture("sample-12.metrics-2026-06-30.json")).unwrap(),
+        )
+        .unwrap();
+        let mut differences = Vec::new();
+        same(&actual, &expected, "", &mut differences);
+        proptest::prop_assert!(differences.is_empty(), "{}", differences.join("\n"));
+    }
+}

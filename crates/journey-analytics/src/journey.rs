@@ -9,8 +9,10 @@ use crate::daily::{day_number, DayFacts};
 use crate::stats;
 use crate::{Association, JourneyInput, JourneyMetrics};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Status {
+/// The status of one day (metrics.md, "Day status").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
     Use,
     Controlled,
     NoUse,
@@ -94,11 +96,12 @@ pub struct Milestones {
 }
 
 /// A treatment episode: entered, its exit if any (both dated on or before `as_of`).
-struct Span {
-    entered: NaiveDate,
-    exited: Option<NaiveDate>,
-    modality: String,
-    reason: Option<String>,
+#[derive(Debug, Clone, PartialEq)]
+pub struct Span {
+    pub entered: NaiveDate,
+    pub exited: Option<NaiveDate>,
+    pub modality: String,
+    pub reason: Option<String>,
 }
 
 fn is_rehab(modality: &str) -> bool {
@@ -394,6 +397,7 @@ pub fn compute(
         .collect();
     let first_entry = craft.and_then(|c| spans.iter().map(|s| s.entered).filter(|d| *d >= c).min());
     let (longest, current) = streaks(&statuses);
+    let treatment = spans.clone();
     let rehab_episodes = spans
         .iter()
         .filter(|s| is_rehab(&s.modality))
@@ -457,5 +461,7 @@ pub fn compute(
         effect,
         association,
         milestones,
+        days: statuses,
+        treatment,
     })
 }

@@ -11,7 +11,7 @@ pub mod stats;
 use chrono::NaiveDate;
 use serde::Serialize;
 
-pub use journey::{Effect, Episode, Milestones, Summary, Week};
+pub use journey::{Effect, Episode, Milestones, Span, Status, Summary, Week};
 
 /// One stored entry of a journey, as the analytics need it.
 #[derive(Debug, Clone, PartialEq)]
@@ -60,6 +60,12 @@ pub struct JourneyMetrics {
     pub effect: Effect,
     pub association: Association,
     pub milestones: Milestones,
+    /// The status of each day from `start` to `as_of` (for charts; not in the JSON).
+    #[serde(skip)]
+    pub days: Vec<Status>,
+    /// Every treatment episode entered by `as_of`, open ones included (for charts).
+    #[serde(skip)]
+    pub treatment: Vec<Span>,
 }
 
 /// Treatment entry by a horizon.
@@ -149,8 +155,21 @@ fn cohort(journeys: &[JourneyMetrics], as_of: NaiveDate) -> Cohort {
             }
         })
         .collect();
-    let times: Vec<(i64, bool)> = with_craft
+    let times = time_to_treatment(journeys);
+    Cohort {
+        journeys: journeys.len(),
+        with_craft_start: with_craft.len(),
+        treatment_entry,
+        km_median_days_to_entry: stats::km_median(&times),
+    }
+}
+
+/// The Kaplan-Meier observations of the journeys with a CRAFT start: `(days, entered)`, days
+/// to treatment entry when `entered`, else the days censored at.
+pub fn time_to_treatment(journeys: &[JourneyMetrics]) -> Vec<(i64, bool)> {
+    journeys
         .iter()
+        .filter(|j| j.craft_start.is_some())
         .filter_map(|j| {
             match (
                 j.milestones.days_to_treatment_entry,
@@ -161,11 +180,5 @@ fn cohort(journeys: &[JourneyMetrics], as_of: NaiveDate) -> Cohort {
                 (None, None) => None,
             }
         })
-        .collect();
-    Cohort {
-        journeys: journeys.len(),
-        with_craft_start: with_craft.len(),
-        treatment_entry,
-        km_median_days_to_entry: stats::km_median(&times),
-    }
+        .collect()
 }

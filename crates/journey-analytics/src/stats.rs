@@ -116,6 +116,24 @@ pub fn km_median(observations: &[(i64, bool)]) -> Option<i64> {
     None
 }
 
+/// The Kaplan-Meier survival curve of `(time, event)` observations: one step per event time,
+/// `(time, number at risk just before it, survival from that time on)`, in time order.
+pub fn km_curve(observations: &[(i64, bool)]) -> Vec<(i64, usize, f64)> {
+    let mut times: Vec<i64> = observations.iter().filter(|o| o.1).map(|o| o.0).collect();
+    times.sort_unstable();
+    times.dedup();
+    let mut survival = 1.0;
+    times
+        .into_iter()
+        .map(|t| {
+            let at_risk = observations.iter().filter(|o| o.0 >= t).count();
+            let events = observations.iter().filter(|o| o.1 && o.0 == t).count();
+            survival *= 1.0 - events as f64 / at_risk as f64;
+            (t, at_risk, survival)
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -156,5 +174,9 @@ mod tests {
         assert_eq!(km_median(&[(5, false), (6, false), (7, true)]), Some(7));
         assert_eq!(km_median(&[(5, true), (6, false), (7, false)]), None);
         assert_eq!(km_median(&[]), None);
+        let curve = km_curve(&observations);
+        assert_eq!(curve.len(), 2);
+        assert_eq!((curve[0].0, curve[0].1), (10, 4));
+        assert!(close(curve[0].2, 0.75) && close(curve[1].2, 0.375));
     }
 }

@@ -29,6 +29,18 @@ pub enum Bench {
         #[arg(long, default_value_t = 200)]
         samples: usize,
     },
+    /// Metrics of cohorts of growing size, database to JSON, next to one SQL query for the
+    /// weekly table. The generated journeys are kept in database journey_bench_metrics.
+    Metrics {
+        /// Cohort sizes, in journeys (each a prefix of the largest).
+        #[arg(long, value_delimiter = ',', default_value = "1000,10000,30000")]
+        sizes: Vec<usize>,
+        #[arg(long, default_value_t = 365)]
+        days: u32,
+        /// Runs of each measurement; the best is reported.
+        #[arg(long, default_value_t = 2)]
+        runs: usize,
+    },
 }
 
 pub async fn run(which: Bench, data_dir: &Path) -> Outcome {
@@ -36,6 +48,7 @@ pub async fn run(which: Bench, data_dir: &Path) -> Outcome {
     match which {
         Bench::Import { journeys, days } => bench_import(&server, journeys, days).await,
         Bench::Append { samples } => bench_append(&server, samples).await,
+        Bench::Metrics { sizes, days, runs } => bench_metrics(&server, sizes, days, runs).await,
     }
 }
 
@@ -231,5 +244,195 @@ async fn bench_append(server: &journey_postgres::PgConnectOptions, samples: usiz
         "samples: {samples} per size (snapshot), {} per size (plain)",
         samples.min(50)
     );
+    Ok(())
+}
+
+/// The peak resident memory of this process since the last `reset_peak_memory`, in MB.
+fn peak_memory_mb() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb / 1024.0)
+}
+
+/// Resets the peak resident memory of this process (Linux: `5` into clear_refs).
+fn reset_peak_memory() {
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+}
+
+const METRICS_DB: &str = "journey_bench_metrics";
+
+async fn bench_metrics(
+    server: &journey_postgres::PgConnectOptions,
+    mut sizes: Vec<usize>,
+    days: u32,
+    runs: usize,
+) -> Outcome {
+    use crate::metrics::inputs;
+    use journey_postgres::read::Scope;
+
+    sizes.sort_unstable();
+    let largest = *sizes
+        .last()
+        .ok_or_else(|| Failure::BadInput("no --sizes".into()))?;
+    let runs = runs.max(1);
+    // A fixed last day, so that the kept data stays valid on later days.
+    let as_of = chrono::NaiveDate::from_ymd_opt(2026, 6, 30).expect("a date");
+    let synth = synth::Synth {
+        seed: 7,
+        families: largest,
+        days,
+        end: as_of,
+        prefix: "m-".into(),
+    };
+    let pool = scratch::keep_database(server, METRICS_DB).await?;
+    let (have, width_ok) = scratch::cohort_stored(&pool, "m-", synth.key(0).len()).await?;
+    if !width_ok {
+        return Err(Failure::BadInput(format!(
+            "database {METRICS_DB} holds a cohort of another size; drop it first \
+             (dropdb {METRICS_DB}, or DROP DATABASE in psql)"
+        )));
+    }
+    let mut next = have;
+    if next < largest {
+        println!(
+            "generating and importing journeys {}..{largest} x {days} days (kept for later runs)",
+            next + 1
+        );
+        let options = ImportOptions {
+            skip_invalid: false,
+            recorded_at: Utc::now(),
+            progress: None,
+        };
+        let clock = Instant::now();
+        while next < largest {
+            let end = (next + 1000).min(largest);
+            let mut text = synth.generate_range(next..end).join("\n");
+            text.push('\n');
+            let report = import(&pool, text.as_bytes(), &options).await?;
+            if !report.invalid.is_empty() {
+                return Err(Failure::System(format!(
+                    "generated line invalid: {}",
+                    report.invalid[0]
+                )));
+            }
+            projector::catch_up(&pool).await?;
+            next = end;
+            println!("  {next} journeys stored ({:.0?})", clock.elapsed());
+        }
+        scratch::analyze(&pool).await?;
+    }
+    projector::catch_up(&pool).await?;
+    println!("as of {as_of}; best of {runs} runs; peak = peak resident memory of this process during the step");
+    println!(
+        "{:>8} {:>10} {:>9} {:>9} {:>9} {:>10} {:>9} {:>10} {:>10} {:>8}",
+        "journeys",
+        "entries",
+        "read s",
+        "polars s",
+        "json s",
+        "total s",
+        "peak MB",
+        "ms/journey",
+        "SQL week s",
+        "SQL/ours"
+    );
+    let mut first_per_journey = None;
+    for &size in &sizes {
+        let bound = synth.key(size);
+        let scope = Scope::Below(&bound);
+        let mut best: Option<(Duration, Duration, Duration, f64, usize)> = None;
+        let mut report = None;
+        for _ in 0..runs {
+            reset_peak_memory();
+            let clock = Instant::now();
+            let journeys = inputs(&pool, scope).await?;
+            let read = clock.elapsed();
+            let entries: usize = journeys.iter().map(|j| j.entries.len()).sum();
+            let clock = Instant::now();
+            let computed = journey_analytics::metrics(&journeys, as_of)
+                .map_err(|e| Failure::System(e.to_string()))?;
+            let compute = clock.elapsed();
+            drop(journeys);
+            let clock = Instant::now();
+            let json = serde_json::to_vec(&computed).expect("a report serializes");
+            let serialize = clock.elapsed();
+            let peak = peak_memory_mb().unwrap_or(f64::NAN);
+            std::hint::black_box(&json);
+            let total = read + compute + serialize;
+            if best.is_none_or(|b| total < b.0 + b.1 + b.2) {
+                best = Some((read, compute, serialize, peak, entries));
+            }
+            report = Some(computed);
+        }
+        let (read, compute, serialize, peak, entries) = best.expect("at least one run");
+        let report = report.expect("at least one run");
+        let total = read + compute + serialize;
+        let mut sql_best: Option<Duration> = None;
+        let mut sql_rows = Vec::new();
+        for _ in 0..runs {
+            let clock = Instant::now();
+            sql_rows = scratch::sql_weekly(&pool, scope, as_of).await?;
+            let took = clock.elapsed();
+            sql_best = Some(sql_best.map_or(took, |b| b.min(took)));
+        }
+        let sql_time = sql_best.expect("at least one run");
+        check_same_weeks(&report, &sql_rows)?;
+        let per_journey = total.as_secs_f64() * 1000.0 / size as f64;
+        first_per_journey.get_or_insert(per_journey);
+        println!(
+            "{size:>8} {entries:>10} {:>9.2} {:>9.2} {:>9.2} {:>10.2} {peak:>9.0} {per_journey:>10.3} {:>10.2} {:>8.1}",
+            read.as_secs_f64(),
+            compute.as_secs_f64(),
+            serialize.as_secs_f64(),
+            total.as_secs_f64(),
+            sql_time.as_secs_f64(),
+            sql_time.as_secs_f64() / total.as_secs_f64(),
+        );
+    }
+    println!("SQL week s: one SQL query for the weekly day counts, PDA and coverage only (its rows checked equal to ours);");
+    println!("ours (total s) computes every figure of metrics.md and the JSON. SQL/ours > 1: ours is faster.");
+    pool.close().await;
+    Ok(())
+}
+
+/// The SQL baseline must give the weeks the analytics give, or its time means nothing.
+fn check_same_weeks(
+    report: &journey_analytics::Report,
+    sql: &[journey_postgres::scratch::SqlWeek],
+) -> Outcome {
+    let ours: Vec<_> = report
+        .journeys
+        .iter()
+        .flat_map(|j| j.weeks.iter().map(move |w| (j, w)))
+        .collect();
+    if ours.len() != sql.len() {
+        return Err(Failure::System(format!(
+            "SQL baseline gave {} weeks, the analytics {}",
+            sql.len(),
+            ours.len()
+        )));
+    }
+    for ((j, w), s) in ours.iter().zip(sql) {
+        let same = j.journey == s.key
+            && w.week == i64::from(s.week)
+            && w.days == i64::from(s.days)
+            && w.use_days == i64::from(s.use_days)
+            && w.no_use_days == i64::from(s.no_use_days)
+            && w.unknown_days == i64::from(s.unknown_days)
+            && w.controlled_days == i64::from(s.controlled_days)
+            && (w.coverage - s.coverage).abs() < 1e-12
+            && match (w.pda, s.pda) {
+                (Some(a), Some(b)) => (a - b).abs() < 1e-12,
+                (None, None) => true,
+                _ => false,
+            };
+        if !same {
+            return Err(Failure::System(format!(
+                "SQL baseline disagrees on {} week {}: {s:?}",
+                j.journey, w.week
+            )));
+        }
+    }
     Ok(())
 }

@@ -5,6 +5,7 @@
 
 mod bench;
 mod metrics;
+mod report;
 mod synth;
 
 use std::collections::HashMap;
@@ -76,6 +77,22 @@ enum Command {
         as_of: Option<NaiveDate>,
         #[arg(long, value_enum, default_value = "json")]
         format: metrics::Format,
+    },
+    /// Write an HTML progress report (charts, summary, weeks, milestones) under --out.
+    #[command(group(clap::ArgGroup::new("which").required(true).args(["journey", "cohort"])))]
+    Report {
+        /// The journey: writes OUT/<KEY>/<AS_OF>.html.
+        #[arg(long)]
+        journey: Option<String>,
+        /// The cohort report of every journey: writes OUT/cohort/<AS_OF>.html.
+        #[arg(long)]
+        cohort: bool,
+        /// The day the report is computed as of (default: today).
+        #[arg(long, value_parser = parse_as_of)]
+        as_of: Option<NaiveDate>,
+        /// The folder the reports go to.
+        #[arg(long, default_value = "reports")]
+        out: PathBuf,
     },
     /// Rebuild the read tables from the events, from zero.
     Rebuild,
@@ -216,6 +233,20 @@ async fn dispatch(command: Command, pool: &PgPool) -> Outcome {
                 format,
             )
             .await
+        }
+        Command::Report {
+            journey,
+            cohort: _,
+            as_of,
+            out,
+        } => {
+            let as_of = as_of.unwrap_or_else(today);
+            let path = match journey {
+                Some(key) => report::journey(pool, &key, as_of, &out).await?,
+                None => report::cohort(pool, as_of, &out).await?,
+            };
+            println!("{}", path.display());
+            Ok(())
         }
         Command::Rebuild => {
             let events = projector::rebuild(pool).await?;
@@ -397,6 +428,15 @@ async fn demo(pool: &PgPool, seed: u64, families: usize, days: u32) -> Outcome {
     println!();
     let report = metrics::report(pool, None, today()).await?;
     print!("{}", metrics::table(&report));
+    println!();
+    println!("Progress reports (open in a browser):");
+    let out = Path::new("reports");
+    for key in report.journeys.iter().map(|j| j.journey.clone()).take(3) {
+        let path = report::journey(pool, &key, today(), out).await?;
+        println!("  {}", path.display());
+    }
+    println!("  {}", report::cohort(pool, today(), out).await?.display());
+    println!("  (the other families: cargo run -p journey-cli -- report --journey KEY)");
     println!();
     println!("Next:");
     println!("  cargo run -p journey-cli -- metrics --format table                   # the figures, per journey");

@@ -2,7 +2,8 @@
 
 use chrono::NaiveDate;
 use journey_analytics::{EntryInput, JourneyInput, Report};
-use journey_postgres::{projector, read, PgPool};
+use journey_postgres::read::{self, Scope};
+use journey_postgres::{projector, PgPool};
 
 use crate::{Failure, Outcome};
 
@@ -20,7 +21,13 @@ pub async fn report(
     as_of: NaiveDate,
 ) -> Result<Report, Failure> {
     projector::catch_up(pool).await?;
-    let rows = read::metric_rows(pool, only).await?;
+    let journeys = inputs(pool, Scope::only(only)).await?;
+    journey_analytics::metrics(&journeys, as_of).map_err(|e| Failure::System(e.to_string()))
+}
+
+/// The analytics input of the journeys of `scope`, read from the entries table.
+pub async fn inputs(pool: &PgPool, scope: Scope<'_>) -> Result<Vec<JourneyInput>, Failure> {
+    let rows = read::metric_rows(pool, scope).await?;
     let mut journeys: Vec<JourneyInput> = Vec::new();
     for row in rows {
         if journeys.last().is_none_or(|j| j.key != row.key) {
@@ -42,7 +49,7 @@ pub async fn report(
             for_safety: row.for_safety,
         });
     }
-    journey_analytics::metrics(&journeys, as_of).map_err(|e| Failure::System(e.to_string()))
+    Ok(journeys)
 }
 
 fn percent(value: Option<f64>) -> String {

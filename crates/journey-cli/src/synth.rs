@@ -72,20 +72,32 @@ impl Family<'_> {
 impl Synth {
     /// The journey file, one line per element, in a plausible recording order.
     pub fn generate(&self) -> Vec<String> {
+        self.generate_range(0..self.families)
+    }
+
+    /// The lines of the families numbered `range` (0-based) of the `families`; key numbers
+    /// are zero-padded to the width of `families` (at least 4 digits), so keys sort in order.
+    pub fn generate_range(&self, range: std::ops::Range<usize>) -> Vec<String> {
         let mut lines = Vec::new();
-        for index in 0..self.families {
+        for index in range {
             let rng = ChaCha8Rng::seed_from_u64(
                 self.seed.wrapping_mul(1_000_003).wrapping_add(index as u64),
             );
             let mut family = Family {
                 rng,
-                key: format!("{}{:04}", self.prefix, index + 1),
+                key: self.key(index),
                 lines: &mut lines,
                 serial: 0,
             };
             self.family(&mut family);
         }
         lines
+    }
+
+    /// The key of family number `index` (0-based).
+    pub fn key(&self, index: usize) -> String {
+        let width = self.families.to_string().len().max(4);
+        format!("{}{:0width$}", self.prefix, index + 1)
     }
 
     fn family(&self, f: &mut Family) {

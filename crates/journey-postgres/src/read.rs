@@ -95,18 +95,47 @@ pub struct MetricRow {
     pub for_safety: bool,
 }
 
-/// The entries of every journey (or of `only`) for the metrics, by key then recorded order.
-pub async fn metric_rows(pool: &PgPool, only: Option<&str>) -> Result<Vec<MetricRow>, StoreError> {
+/// Which journeys a query reads.
+#[derive(Debug, Clone, Copy)]
+pub enum Scope<'a> {
+    /// Every journey.
+    All,
+    /// The journey with this key.
+    Key(&'a str),
+    /// The journeys whose key sorts before this one (benchmarks read a prefix of a cohort).
+    Below(&'a str),
+}
+
+impl<'a> Scope<'a> {
+    /// `Key` when `only` is given, else `All`.
+    pub fn only(only: Option<&'a str>) -> Self {
+        only.map_or(Scope::All, Scope::Key)
+    }
+
+    /// `$1` and `$2` of a `WHERE ($1::text IS NULL OR key = $1) AND ($2::text IS NULL OR key < $2)`.
+    pub fn binds(self) -> (Option<&'a str>, Option<&'a str>) {
+        match self {
+            Scope::All => (None, None),
+            Scope::Key(key) => (Some(key), None),
+            Scope::Below(bound) => (None, Some(bound)),
+        }
+    }
+}
+
+/// The entries of the journeys of `scope` for the metrics, by key then recorded order.
+pub async fn metric_rows(pool: &PgPool, scope: Scope<'_>) -> Result<Vec<MetricRow>, StoreError> {
+    let (key, below) = scope.binds();
     Ok(sqlx::query_as(
         r#"SELECT j.key, e.entry, e.type AS kind, e."on", e.retracted,
                   e.fields ->> 'status' AS status, e.fields ->> 'modality' AS modality,
                   e.fields ->> 'reason' AS reason, e.episode,
                   coalesce((e.fields ->> 'for_safety')::boolean, false) AS for_safety
              FROM entries e JOIN journeys j USING (journey_id)
-            WHERE $1::text IS NULL OR j.key = $1
+            WHERE ($1::text IS NULL OR j.key = $1) AND ($2::text IS NULL OR j.key < $2)
             ORDER BY j.key, e.sequence"#,
     )
-    .bind(only)
+    .bind(key)
+    .bind(below)
     .fetch_all(pool)
     .await?)
 }

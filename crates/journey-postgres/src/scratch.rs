@@ -97,3 +97,129 @@ impl PlainRecorder {
             .map_err(StoreError::from)
     }
 }
+
+/// Opens database `name` on the server of `server`, creating and migrating it when missing
+/// (benchmarks keep their generated data between runs).
+pub async fn keep_database(server: &PgConnectOptions, name: &str) -> Result<PgPool, StoreError> {
+    let mut admin = server.clone().database("postgres").connect().await?;
+    let exists: bool =
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
+            .bind(name)
+            .fetch_one(&mut admin)
+            .await?;
+    if !exists {
+        sqlx::query(&format!("CREATE DATABASE {name}"))
+            .execute(&mut admin)
+            .await?;
+    }
+    admin.close().await?;
+    let pool = crate::db::connect(server.clone().database(name), 16).await?;
+    crate::db::migrate(&pool)
+        .await
+        .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+    Ok(pool)
+}
+
+/// One row of the SQL baseline of `journey bench metrics`.
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+pub struct SqlWeek {
+    pub key: String,
+    pub week: i32,
+    pub days: i32,
+    pub use_days: i32,
+    pub no_use_days: i32,
+    pub unknown_days: i32,
+    pub controlled_days: i32,
+    pub pda: Option<f64>,
+    pub coverage: f64,
+}
+
+/// The baseline a user might write instead of the analytics crate: the weekly day counts,
+/// PDA and coverage of metrics.md (day status, weeks anchored on the CRAFT start) as one SQL
+/// query over the read tables, for the journeys of `scope` as of `as_of`.
+pub async fn sql_weekly(
+    pool: &PgPool,
+    scope: crate::read::Scope<'_>,
+    as_of: chrono::NaiveDate,
+) -> Result<Vec<SqlWeek>, StoreError> {
+    let (key, below) = scope.binds();
+    Ok(sqlx::query_as(
+        r#"
+WITH j AS (
+    SELECT journey_id, key, start, coalesce(craft_start, start) AS anchor
+      FROM journeys
+     WHERE start <= $3 AND ($1::text IS NULL OR key = $1) AND ($2::text IS NULL OR key < $2)
+), marks AS (
+    SELECT e.journey_id, e."on" AS day,
+           bool_or(e.type = 'use_observed'
+                   OR (e.type = 'day_status' AND e.fields ->> 'status' = 'use')) AS used,
+           bool_or(e.type = 'clean_day_observed'
+                   OR (e.type = 'day_status' AND e.fields ->> 'status' = 'no_use')) AS clean
+      FROM entries e JOIN j USING (journey_id)
+     WHERE NOT e.retracted AND e."on" <= $3
+       AND e.type IN ('use_observed', 'clean_day_observed', 'day_status')
+     GROUP BY e.journey_id, e."on"
+), episodes AS (
+    SELECT t.journey_id, t."on" AS entered, x."on" AS exited
+      FROM entries t JOIN j USING (journey_id)
+      LEFT JOIN entries x
+        ON x.journey_id = t.journey_id AND x.type = 'treatment_exited' AND x.episode = t.entry
+       AND NOT x.retracted AND x."on" <= $3
+     WHERE t.type = 'treatment_entered' AND NOT t.retracted AND t."on" <= $3
+       AND t.fields ->> 'modality' IN ('detox', 'residential')
+), days AS (
+    SELECT j.journey_id, j.key, j.anchor, d::date AS day
+      FROM j, generate_series(j.start, $3::date, interval '1 day') AS d
+), status AS (
+    SELECT d.key, floor((d.day - d.anchor) / 7.0)::int AS week,
+           CASE WHEN m.used THEN 'u'
+                WHEN EXISTS (SELECT 1 FROM episodes p
+                              WHERE p.journey_id = d.journey_id AND p.entered <= d.day
+                                AND (p.exited IS NULL OR p.exited > d.day)) THEN 'c'
+                WHEN m.clean THEN 'n'
+                ELSE '?' END AS s
+      FROM days d LEFT JOIN marks m ON m.journey_id = d.journey_id AND m.day = d.day
+)
+SELECT key, week, count(*)::int AS days,
+       (count(*) FILTER (WHERE s = 'u'))::int AS use_days,
+       (count(*) FILTER (WHERE s = 'n'))::int AS no_use_days,
+       (count(*) FILTER (WHERE s = '?'))::int AS unknown_days,
+       (count(*) FILTER (WHERE s = 'c'))::int AS controlled_days,
+       (count(*) FILTER (WHERE s = 'n'))::float8
+           / nullif(count(*) FILTER (WHERE s IN ('u', 'n')), 0) AS pda,
+       (count(*) FILTER (WHERE s IN ('u', 'n')))::float8 / count(*) AS coverage
+  FROM status
+ GROUP BY key, week
+ ORDER BY key, week"#,
+    )
+    .bind(key)
+    .bind(below)
+    .bind(as_of)
+    .fetch_all(pool)
+    .await?)
+}
+
+/// How many journeys have a key starting with `prefix`, and whether all those keys are
+/// `length` characters long (a benchmark's kept cohort of the same size).
+pub async fn cohort_stored(
+    pool: &PgPool,
+    prefix: &str,
+    length: usize,
+) -> Result<(usize, bool), StoreError> {
+    let (count, same): (i64, bool) = sqlx::query_as(
+        "SELECT count(*), coalesce(bool_and(length(key) = $2), true)
+           FROM journeys WHERE starts_with(key, $1)",
+    )
+    .bind(prefix)
+    .bind(length as i32)
+    .fetch_one(pool)
+    .await?;
+    Ok((count as usize, same))
+}
+
+/// Refreshes the planner statistics of the read tables after a bulk load.
+pub async fn analyze(pool: &PgPool) -> Result<(), StoreError> {
+    sqlx::query("VACUUM ANALYZE entries").execute(pool).await?;
+    sqlx::query("VACUUM ANALYZE journeys").execute(pool).await?;
+    Ok(())
+}

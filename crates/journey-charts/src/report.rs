@@ -1,0 +1,191 @@
+//! Self-contained HTML progress reports: the charts inlined as SVG, a plain-language summary,
+//! the weeks, the milestones and the caveats. Rendered with minijinja; every value that came
+//! from users (keys, handles) is HTML-escaped by the templates' auto-escaping.
+
+use chrono::NaiveDate;
+use journey_analytics::{JourneyInput, JourneyMetrics, Report};
+use minijinja::{context, Environment};
+use serde::Serialize;
+
+use crate::{
+    markers, svg, AssociationChart, Calendar, ChartError, CohortChart, PracticeChart, WeeklyChart,
+};
+
+/// What a journey's report shows about the journey besides its metrics.
+#[derive(Debug, Clone, Serialize)]
+pub struct Header {
+    pub key: String,
+    pub relationship: String,
+    pub substances: Vec<String>,
+}
+
+fn environment() -> Environment<'static> {
+    let mut env = Environment::new();
+    // Names end in .html: minijinja escapes every interpolated value unless marked safe.
+    env.add_template("base.html", include_str!("../templates/base.html"))
+        .expect("the base template parses");
+    env.add_template("journey.html", include_str!("../templates/journey.html"))
+        .expect("the journey template parses");
+    env.add_template("cohort.html", include_str!("../templates/cohort.html"))
+        .expect("the cohort template parses");
+    env.add_filter("pct", |value: Option<f64>| -> String {
+        value.map_or_else(|| "–".to_string(), |v| format!("{:.0}%", v * 100.0))
+    });
+    env.add_filter("num", |value: Option<f64>| -> String {
+        value.map_or_else(|| "–".to_string(), |v| format!("{v:.2}"))
+    });
+    env
+}
+
+fn percent(v: f64) -> String {
+    format!("{:.0}%", v * 100.0)
+}
+
+/// The plain-language sentences at the top of a journey's report.
+pub fn summary_sentences(m: &JourneyMetrics) -> Vec<String> {
+    let s = &m.summary;
+    let mut out = vec![format!(
+        "Use or no use was reported for {} of the {} days ({} coverage). Days nobody reported on are counted as unknown, never as days without use.",
+        s.known_days,
+        s.days,
+        percent(s.coverage)
+    )];
+    match (m.craft_start, s.pda_baseline, s.pda_craft) {
+        (None, _, _) => out.push(
+            "No CRAFT start is recorded yet, so there is no before and after to compare."
+                .to_string(),
+        ),
+        (Some(_), Some(before), Some(since)) => out.push(format!(
+            "Of the days someone reported on, {} were without use before CRAFT started and {} since.",
+            percent(before),
+            percent(since)
+        )),
+        (Some(_), before, since) => out.push(format!(
+            "Days without use: {} before CRAFT started, {} since (– means no day of that phase was reported on).",
+            before.map_or("–".into(), percent),
+            since.map_or("–".into(), percent)
+        )),
+    }
+    let e = &m.effect;
+    match (e.nap, e.reason) {
+        (Some(nap), _) => out.push(format!(
+            "In {} of comparisons a CRAFT-phase week had more days without use than a baseline week (NAP = {nap:.2}; {} baseline and {} CRAFT weeks with at least 4 reported days).",
+            percent(nap),
+            e.baseline_weeks,
+            e.craft_weeks
+        )),
+        (None, Some("no_craft_start")) => {}
+        (None, _) => out.push(format!(
+            "The phases cannot be compared yet: it takes 3 weeks with at least 4 reported days in each phase, and there are {} before CRAFT and {} since.",
+            e.baseline_weeks, e.craft_weeks
+        )),
+    }
+    let a = &m.association;
+    match (a.spearman_rho, a.reason) {
+        (Some(rho), _) => {
+            let trend = if rho >= 0.1 {
+                "weeks after stronger practice tended to have more days without use"
+            } else if rho <= -0.1 {
+                "weeks after stronger practice tended to have fewer days without use"
+            } else {
+                "the strength of practice and the following week showed no clear pattern"
+            };
+            out.push(format!("{trend} (rho = {rho:.2}, {} pairs).", a.pairs));
+        }
+        (None, Some("constant_series")) => out.push(format!(
+            "Practice and the following week cannot be related: one of them did not vary ({} pairs).",
+            a.pairs
+        )),
+        (None, _) => out.push(format!(
+            "Practice and the following week cannot be related yet: {} pairs of weeks, 8 needed.",
+            a.pairs
+        )),
+    }
+    let ms = &m.milestones;
+    match (ms.days_to_treatment_entry, ms.treatment_entry_censored_days) {
+        (Some(days), _) => out.push(format!(
+            "Entered treatment {days} days after CRAFT started."
+        )),
+        (None, Some(days)) => out.push(format!(
+            "Has not entered treatment in the {days} days since CRAFT started."
+        )),
+        _ => {}
+    }
+    out.push(format!(
+        "Longest run of days without use: {} days; the current run: {} days.",
+        ms.longest_no_use_streak, ms.current_no_use_streak
+    ));
+    // Capitalise the first letter of each sentence.
+    out.into_iter()
+        .map(|s| {
+            let mut chars = s.chars();
+            chars
+                .next()
+                .map(|c| c.to_uppercase().collect::<String>() + chars.as_str())
+                .unwrap_or_default()
+        })
+        .collect()
+}
+
+fn reason_text(reason: Option<&str>) -> Option<&'static str> {
+    match reason? {
+        "no_craft_start" => Some("no CRAFT start is recorded"),
+        "too_few_weeks" => Some("fewer than 3 weeks with 4+ reported days in a phase"),
+        "too_few_pairs" => Some("fewer than 8 pairs of weeks"),
+        "constant_series" => Some("one series does not vary"),
+        _ => Some("not enough data"),
+    }
+}
+
+/// The HTML progress report of one journey as of `as_of`.
+pub fn journey_html(
+    header: &Header,
+    input: &JourneyInput,
+    metrics: &JourneyMetrics,
+    as_of: NaiveDate,
+) -> Result<String, ChartError> {
+    let marks = markers(input, metrics, as_of);
+    let calendar = svg(&Calendar {
+        metrics,
+        markers: &marks,
+    })?;
+    let weekly = svg(&WeeklyChart { metrics })?;
+    let practice = svg(&PracticeChart { metrics })?;
+    let association = svg(&AssociationChart { metrics })?;
+    let env = environment();
+    let template = env
+        .get_template("journey.html")
+        .map_err(|e| ChartError::Template(e.to_string()))?;
+    template
+        .render(context! {
+            header,
+            as_of => as_of.to_string(),
+            end => as_of.to_string(),
+            m => metrics,
+            sentences => summary_sentences(metrics),
+            effect_reason => reason_text(metrics.effect.reason),
+            association_reason => reason_text(metrics.association.reason),
+            calendar => minijinja::Value::from_safe_string(calendar),
+            weekly => minijinja::Value::from_safe_string(weekly),
+            practice => minijinja::Value::from_safe_string(practice),
+            association => minijinja::Value::from_safe_string(association),
+        })
+        .map_err(|e| ChartError::Template(e.to_string()))
+}
+
+/// The HTML cohort report: chart 5 and one row per journey.
+pub fn cohort_html(report: &Report, title: &str) -> Result<String, ChartError> {
+    let chart = svg(&CohortChart { report })?;
+    let env = environment();
+    let template = env
+        .get_template("cohort.html")
+        .map_err(|e| ChartError::Template(e.to_string()))?;
+    template
+        .render(context! {
+            title,
+            as_of => report.as_of.to_string(),
+            report,
+            chart => minijinja::Value::from_safe_string(chart),
+        })
+        .map_err(|e| ChartError::Template(e.to_string()))
+}
