@@ -139,13 +139,16 @@ async fn chromium_renders_the_small_report() {
     assert_eq!(&bytes[1..4], b"PNG");
     assert!(bytes.len() > 50_000, "a rendered page, not a blank one");
 
-    // Layout check in the browser: every figure fits the page width, and figures do not
-    // overlap one another.
+    // Layout check in the browser: every figure, table and paragraph fits the page width (at
+    // the width of an A4 page), and figures do not overlap one another.
     let script = r#"<script>
       const figs = [...document.querySelectorAll('figure')].map(f => f.getBoundingClientRect());
-      const width = document.body.getBoundingClientRect().width;
+      const right = document.body.getBoundingClientRect().right;
       const problems = [];
-      figs.forEach((r, i) => { if (r.right > width + 30) problems.push('figure ' + i + ' cut off'); });
+      document.querySelectorAll('figure, table, svg, p, ul').forEach((e, i) => {
+        const r = e.getBoundingClientRect();
+        if (r.right > right + 1) problems.push(e.tagName + ' ' + i + ' cut off at ' + r.right + ' > ' + right);
+      });
       for (let i = 1; i < figs.length; i++) if (figs[i].top < figs[i-1].bottom - 1) problems.push('figure ' + i + ' overlaps');
       document.title = 'LAYOUT:' + (problems.length ? problems.join(';') : 'ok') + ':' + figs.length;
     </script>"#;
@@ -162,7 +165,7 @@ async fn chromium_renders_the_small_report() {
             "--no-sandbox",
             "--disable-gpu",
             &format!("--user-data-dir={}", profile.display()),
-            "--window-size=800,6000",
+            "--window-size=760,6000",
             "--dump-dom",
             &format!("file://{}", checked.display()),
         ])

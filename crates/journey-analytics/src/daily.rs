@@ -1,8 +1,6 @@
 //! One polars pass over the entries of every journey: per (journey, day), how many entries
 //! of each kind that matter to the day status and the practice components.
 
-use std::collections::HashMap;
-
 use chrono::NaiveDate;
 use polars::prelude::*;
 
@@ -20,8 +18,9 @@ pub struct DayFacts {
     pub self_care: i64,
 }
 
-/// Facts by journey index (position in `journeys`) and day number (days since 1970-01-01).
-pub type Facts = HashMap<u32, HashMap<i32, DayFacts>>;
+/// Facts by journey index (position in `journeys`): `(day number, facts)` of the days with
+/// entries, in day order (day number: days since 1970-01-01).
+pub type Facts = Vec<Vec<(i32, DayFacts)>>;
 
 const COLUMNS: [&str; 7] = [
     "uses",
@@ -109,9 +108,16 @@ pub fn aggregate(journeys: &[&JourneyInput], as_of: NaiveDate) -> Result<Facts, 
         })
         .collect::<Result<_, _>>()
         .map_err(polars_error)?;
-    let mut facts = Facts::new();
-    for row in 0..out.height() {
-        let count = |i: usize| counts[i].get(row).unwrap_or(0);
+    let counts: Vec<Vec<i64>> = counts
+        .iter()
+        .map(|c| c.iter().map(|v| v.unwrap_or(0)).collect())
+        .collect();
+    let mut facts: Facts = vec![Vec::new(); journeys.len()];
+    for (row, (j, d)) in journey.iter().zip(day.iter()).enumerate() {
+        let (Some(j), Some(d)) = (j, d) else {
+            continue;
+        };
+        let count = |i: usize| counts[i][row];
         let value = DayFacts {
             uses: count(0),
             no_uses: count(1),
@@ -121,10 +127,10 @@ pub fn aggregate(journeys: &[&JourneyInput], as_of: NaiveDate) -> Result<Facts, 
             positive: count(5),
             self_care: count(6),
         };
-        let (Some(j), Some(d)) = (journey.get(row), day.get(row)) else {
-            continue;
-        };
-        facts.entry(j).or_default().insert(d, value);
+        facts[j as usize].push((d, value));
+    }
+    for days in &mut facts {
+        days.sort_unstable_by_key(|(d, _)| *d);
     }
     Ok(facts)
 }

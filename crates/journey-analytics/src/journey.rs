@@ -149,17 +149,12 @@ fn episodes(input: &JourneyInput, as_of: NaiveDate) -> Vec<Span> {
 }
 
 /// The statuses of the days `start..=as_of`.
-fn statuses(
-    start: NaiveDate,
-    as_of: NaiveDate,
-    facts: &HashMap<i32, DayFacts>,
-    spans: &[Span],
-) -> Vec<Status> {
+fn statuses(start: NaiveDate, as_of: NaiveDate, facts: &[DayFacts], spans: &[Span]) -> Vec<Status> {
     let days = (as_of - start).num_days() + 1;
     (0..days)
         .map(|offset| {
             let day = start + Days::new(offset as u64);
-            let fact = facts.get(&day_number(day)).copied().unwrap_or_default();
+            let fact = facts[offset as usize];
             let controlled = spans
                 .iter()
                 .filter(|s| is_rehab(&s.modality))
@@ -352,7 +347,7 @@ fn streaks(statuses: &[Status]) -> (i64, i64) {
 /// The metrics of one journey, or `None` when it starts after `as_of` (or never started).
 pub fn compute(
     input: &JourneyInput,
-    facts: &HashMap<i32, DayFacts>,
+    facts: &[(i32, DayFacts)],
     as_of: NaiveDate,
 ) -> Option<JourneyMetrics> {
     let counts = |e: &&crate::EntryInput| !e.retracted && e.on.is_some_and(|on| on <= as_of);
@@ -372,13 +367,25 @@ pub fn compute(
         .filter_map(|e| e.on)
         .min();
     let spans = episodes(input, as_of);
-    let statuses = statuses(start, as_of, facts, &spans);
+    // Dense facts: one per day from start to as_of.
+    let first = day_number(start);
+    let mut dense = vec![DayFacts::default(); ((as_of - start).num_days() + 1) as usize];
+    for (day, fact) in facts {
+        if let Some(slot) = usize::try_from(day - first)
+            .ok()
+            .and_then(|i| dense.get_mut(i))
+        {
+            *slot = *fact;
+        }
+    }
+    let facts = dense;
+    let statuses = statuses(start, as_of, &facts, &spans);
     let anchor = craft.unwrap_or(start);
     let mut tallies: BTreeMap<i64, Tally> = BTreeMap::new();
     let (mut whole, mut before, mut after) = (Tally::default(), Tally::default(), Tally::default());
     for (offset, status) in statuses.iter().enumerate() {
         let day = start + Days::new(offset as u64);
-        let fact = facts.get(&day_number(day)).copied().unwrap_or_default();
+        let fact = facts[offset];
         let week = (day - anchor).num_days().div_euclid(7);
         tallies.entry(week).or_default().add(*status, fact);
         whole.add(*status, fact);

@@ -9,6 +9,7 @@ mod journey;
 pub mod stats;
 
 use chrono::NaiveDate;
+use rayon::prelude::*;
 use serde::Serialize;
 
 pub use journey::{Effect, Episode, Milestones, Span, Status, Summary, Week};
@@ -34,7 +35,8 @@ pub struct EntryInput {
     pub for_safety: bool,
 }
 
-/// One journey's entries (retracts and retracted entries included), in recorded order.
+/// One journey's entries (retracts and retracted entries included), in any order: no figure
+/// depends on it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct JourneyInput {
     pub key: String,
@@ -111,14 +113,12 @@ pub fn metrics(journeys: &[JourneyInput], as_of: NaiveDate) -> Result<Report, An
     let mut sorted: Vec<&JourneyInput> = journeys.iter().collect();
     sorted.sort_by(|a, b| a.key.cmp(&b.key));
     let days = daily::aggregate(&sorted, as_of)?;
-    let mut out = Vec::new();
-    for (index, input) in sorted.iter().enumerate() {
-        let empty = Default::default();
-        let facts = days.get(&(index as u32)).unwrap_or(&empty);
-        if let Some(metrics) = journey::compute(input, facts, as_of) {
-            out.push(metrics);
-        }
-    }
+    // The journeys are independent: computed on every core, kept in key order.
+    let out: Vec<JourneyMetrics> = sorted
+        .par_iter()
+        .zip(days.par_iter())
+        .filter_map(|(input, facts)| journey::compute(input, facts, as_of))
+        .collect();
     let cohort = cohort(&out, as_of);
     Ok(Report {
         as_of,

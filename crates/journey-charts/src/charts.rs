@@ -33,6 +33,21 @@ fn text<DB: DrawingBackend>(
         .ctx()
 }
 
+/// A backend pixel (what `backend_coord` gives) in the coordinates of `area`.
+fn local<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, (x, y): (i32, i32)) -> (i32, i32) {
+    let (bx, by) = area.get_base_pixel();
+    (x - bx, y - by)
+}
+
+/// "1 pair", "2 pairs".
+pub(crate) fn plural(n: usize, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
+}
+
 const LEFT: Pos = Pos {
     h_pos: HPos::Left,
     v_pos: VPos::Center,
@@ -357,6 +372,15 @@ impl Draw for Calendar<'_> {
     }
 }
 
+/// A week axis label: whole weeks only (the axis runs from half a week before the first).
+fn week_label(x: &f64) -> String {
+    if (x - x.round()).abs() < 1e-6 {
+        format!("{:.0}", x.round() + 0.0)
+    } else {
+        String::new()
+    }
+}
+
 /// The x range (weeks) of the weekly charts.
 fn week_range(weeks: &[Week]) -> std::ops::Range<f64> {
     let first = weeks.first().map_or(0, |w| w.week) as f64;
@@ -406,7 +430,9 @@ impl Draw for WeeklyChart<'_> {
             .disable_x_mesh()
             .x_desc("week (0 = first CRAFT week)")
             .y_desc("days without use (%)")
-            .x_label_formatter(&|x| format!("{x:.0}"))
+            .x_label_formatter(&week_label)
+            .y_label_formatter(&|y| format!("{y:.0}"))
+            .light_line_style(WHITE)
             .axis_desc_style(font(12))
             .label_style(font(11))
             .draw()
@@ -473,7 +499,7 @@ impl Draw for WeeklyChart<'_> {
                     BLACK.stroke_width(2),
                 )))
                 .ctx()?;
-            let (x, y) = chart.backend_coord(&(-0.5, 100.0));
+            let (x, y) = local(&plot, chart.backend_coord(&(-0.5, 100.0)));
             plot.draw(&Text::new(
                 "baseline  |  CRAFT",
                 (x, y - 8),
@@ -575,7 +601,9 @@ impl Draw for PracticeChart<'_> {
                 .y_labels(3)
                 .label_style(font(10))
                 .axis_desc_style(font(11))
-                .x_label_formatter(&|x| format!("{x:.0}"));
+                .light_line_style(WHITE)
+                .y_label_formatter(&|y| format!("{y:.1}"))
+                .x_label_formatter(&week_label);
             if last {
                 mesh.x_desc("week (0 = first CRAFT week)");
             } else {
@@ -662,11 +690,14 @@ impl Draw for AssociationChart<'_> {
     fn draw<DB: DrawingBackend>(&self, area: &DrawingArea<DB, Shift>) -> Result<(), String> {
         let a = &self.metrics.association;
         let caption = match (a.spearman_rho, a.reason) {
-            (Some(rho), _) => format!("Spearman rho = {rho:.2}, {} pairs", a.pairs),
+            (Some(rho), _) => format!("Spearman rho = {rho:.2}, {}", plural(a.pairs, "pair")),
             (None, Some("constant_series")) => {
-                format!("no rho: one series does not vary ({} pairs)", a.pairs)
+                format!(
+                    "no rho: one series does not vary ({})",
+                    plural(a.pairs, "pair")
+                )
             }
-            (None, _) => format!("no rho: {} pairs, 8 needed", a.pairs),
+            (None, _) => format!("no rho: {}, 8 needed", plural(a.pairs, "pair")),
         };
         let (top, rest) = area.split_vertically(52);
         text(&top, "Practice and the following week", (10, 16), 16, LEFT)?;
@@ -681,6 +712,8 @@ impl Draw for AssociationChart<'_> {
         chart
             .configure_mesh()
             .x_desc("practice in week w (0 to 1)")
+            .light_line_style(WHITE)
+            .y_label_formatter(&|y| format!("{y:.0}"))
             .y_desc("days without use in week w+1 (%)")
             .axis_desc_style(font(12))
             .label_style(font(11))
@@ -737,6 +770,9 @@ impl Draw for CohortChart<'_> {
         chart
             .configure_mesh()
             .x_desc("days since CRAFT started")
+            .light_line_style(WHITE)
+            .x_label_formatter(&|x| format!("{x:.0}"))
+            .y_label_formatter(&|y| format!("{y:.0}"))
             .y_desc("not yet in treatment (%)")
             .axis_desc_style(font(12))
             .label_style(font(11))
@@ -770,22 +806,31 @@ impl Draw for CohortChart<'_> {
                 Cross::new((o.0 as f64, s), 3, DARK.stroke_width(1))
             }))
             .ctx()?;
-        // Number at risk under the axis.
-        risk.draw(&Text::new("at risk", (6, 14), font(10).pos(LEFT)))
+        // Number at risk under the axis, every 90 days.
+        let at = |t: f64| local(&risk, chart.backend_coord(&(t, 0.0))).0;
+        risk.draw(&Text::new("day", (6, 12), font(10).pos(LEFT)))
             .ctx()?;
-        let ticks = 5;
-        for i in 0..=ticks {
-            let t = horizon * i as f64 / ticks as f64;
+        risk.draw(&Text::new("at risk", (6, 28), font(10).pos(LEFT)))
+            .ctx()?;
+        let mut t = 0.0;
+        while t <= horizon {
             let at_risk = observations.iter().filter(|o| o.0 as f64 >= t).count();
-            let (x, _) = chart.backend_coord(&(t, 0.0));
             risk.draw(&Text::new(
-                at_risk.to_string(),
-                (x, 14),
+                format!("{t:.0}"),
+                (at(t), 12),
                 font(10).pos(CENTER),
             ))
             .ctx()?;
+            risk.draw(&Text::new(
+                at_risk.to_string(),
+                (at(t), 28),
+                font(10).pos(CENTER),
+            ))
+            .ctx()?;
+            t += 90.0;
         }
         // Entry rates by horizon against the published trials.
+        let (right, key) = right.split_vertically(310);
         let mut bars = ChartBuilder::on(&right)
             .margin_right(20)
             .margin_top(24)
@@ -793,38 +838,43 @@ impl Draw for CohortChart<'_> {
             .y_label_area_size(50)
             .build_cartesian_2d(0f64..3f64, 0f64..100f64)
             .ctx()?;
-        let labels = ["90 days", "180 days", "365 days"];
         bars.configure_mesh()
             .disable_x_mesh()
-            .x_labels(3)
-            .x_label_formatter(&|x| {
-                let i = (*x - 0.5).round() as usize;
-                labels.get(i).copied().unwrap_or("").to_string()
-            })
+            .x_labels(0)
             .y_desc("entered treatment (%)")
+            .light_line_style(WHITE)
+            .y_label_formatter(&|y| format!("{y:.0}"))
             .axis_desc_style(font(12))
             .label_style(font(11))
             .draw()
             .ctx()?;
         right
             .draw(&Text::new(
-                "Entered by day ...",
+                "Entered by day 90, 180, 365",
                 (56, 10),
                 font(12).pos(LEFT),
             ))
             .ctx()?;
         bars.draw_series(std::iter::once(Rectangle::new(
             [(0.0, 13.0), (3.0, 40.0)],
-            GREY.mix(0.25).filled(),
+            GREY.mix(0.3).filled(),
         )))
         .ctx()?;
         bars.draw_series(std::iter::once(PathElement::new(
             vec![(0.0, 66.7), (3.0, 66.7)],
-            BLACK.stroke_width(1),
+            BLACK.stroke_width(2),
         )))
         .ctx()?;
         for (i, t) in self.report.cohort.treatment_entry.iter().enumerate() {
             let x = i as f64;
+            let (px, bottom) = local(&right, bars.backend_coord(&(x + 0.5, 0.0)));
+            right
+                .draw(&Text::new(
+                    format!("day {}", t.horizon_days),
+                    (px, bottom + 12),
+                    font(11).pos(CENTER),
+                ))
+                .ctx()?;
             match t.rate {
                 Some(rate) => {
                     bars.draw_series(std::iter::once(Rectangle::new(
@@ -832,39 +882,58 @@ impl Draw for CohortChart<'_> {
                         BLUE.filled(),
                     )))
                     .ctx()?;
-                    let (px, py) = bars.backend_coord(&(x + 0.5, rate * 100.0));
+                    let (px, py) = local(&right, bars.backend_coord(&(x + 0.5, rate * 100.0)));
+                    // Inside the bar in white (clear of the reference line just above it),
+                    // above it when the bar is too short.
+                    let (y, color) = if rate >= 0.12 {
+                        (py + 10, WHITE)
+                    } else {
+                        (py - 8, DARK)
+                    };
                     right
                         .draw(&Text::new(
                             format!("{}/{}", t.entered, t.eligible),
-                            (px, py - 8),
-                            font(10).pos(CENTER),
+                            (px, y),
+                            font(10).color(&color).pos(CENTER),
                         ))
                         .ctx()?;
                 }
                 None => {
-                    let (px, py) = bars.backend_coord(&(x + 0.5, 4.0));
+                    let (px, py) = local(&right, bars.backend_coord(&(x + 0.5, 5.0)));
                     right
                         .draw(&Text::new("none yet", (px, py), font(10).pos(CENTER)))
                         .ctx()?;
                 }
             }
         }
-        let (px, py) = bars.backend_coord(&(3.0, 66.7));
-        right
-            .draw(&Text::new(
-                "clinician-led trials",
-                (px - 4, py - 8),
-                font(10).pos(RIGHT),
-            ))
+        key.draw(&Rectangle::new([(10, 8), (26, 20)], GREY.mix(0.3).filled()))
             .ctx()?;
-        let (px, py) = bars.backend_coord(&(3.0, 40.0));
-        right
-            .draw(&Text::new(
-                "self-directed 13-40%",
-                (px - 4, py + 8),
-                font(10).pos(RIGHT),
-            ))
-            .ctx()?;
+        text(
+            &key,
+            "self-directed CRAFT trials: 13-40%",
+            (32, 14),
+            10,
+            LEFT,
+        )?;
+        key.draw(&PathElement::new(
+            vec![(10, 34), (26, 34)],
+            BLACK.stroke_width(2),
+        ))
+        .ctx()?;
+        text(
+            &key,
+            "clinician-led trials: about 2 in 3",
+            (32, 34),
+            10,
+            LEFT,
+        )?;
+        text(
+            &key,
+            "numbers: entered / followed that long",
+            (10, 54),
+            10,
+            LEFT,
+        )?;
         Ok(())
     }
 }

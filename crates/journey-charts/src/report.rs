@@ -7,6 +7,7 @@ use journey_analytics::{JourneyInput, JourneyMetrics, Report};
 use minijinja::{context, Environment};
 use serde::Serialize;
 
+use crate::charts::plural;
 use crate::{
     markers, svg, AssociationChart, Calendar, ChartError, CohortChart, PracticeChart, WeeklyChart,
 };
@@ -76,8 +77,9 @@ pub fn summary_sentences(m: &JourneyMetrics) -> Vec<String> {
         )),
         (None, Some("no_craft_start")) => {}
         (None, _) => out.push(format!(
-            "The phases cannot be compared yet: it takes 3 weeks with at least 4 reported days in each phase, and there are {} before CRAFT and {} since.",
-            e.baseline_weeks, e.craft_weeks
+            "The phases cannot be compared yet: it takes 3 weeks with at least 4 reported days in each phase; so far: {} before CRAFT and {} since.",
+            plural(e.baseline_weeks, "week"),
+            plural(e.craft_weeks, "week")
         )),
     }
     let a = &m.association;
@@ -90,15 +92,18 @@ pub fn summary_sentences(m: &JourneyMetrics) -> Vec<String> {
             } else {
                 "the strength of practice and the following week showed no clear pattern"
             };
-            out.push(format!("{trend} (rho = {rho:.2}, {} pairs).", a.pairs));
+            out.push(format!(
+                "{trend} (rho = {rho:.2}, {}).",
+                plural(a.pairs, "pair")
+            ));
         }
         (None, Some("constant_series")) => out.push(format!(
-            "Practice and the following week cannot be related: one of them did not vary ({} pairs).",
-            a.pairs
+            "Practice and the following week cannot be related: one of them did not vary ({}).",
+            plural(a.pairs, "pair")
         )),
         (None, _) => out.push(format!(
-            "Practice and the following week cannot be related yet: {} pairs of weeks, 8 needed.",
-            a.pairs
+            "Practice and the following week cannot be related yet: {} of weeks so far, 8 needed.",
+            plural(a.pairs, "pair")
         )),
     }
     let ms = &m.milestones;
@@ -112,8 +117,9 @@ pub fn summary_sentences(m: &JourneyMetrics) -> Vec<String> {
         _ => {}
     }
     out.push(format!(
-        "Longest run of days without use: {} days; the current run: {} days.",
-        ms.longest_no_use_streak, ms.current_no_use_streak
+        "Longest run of days without use: {}; the current run: {}.",
+        plural(ms.longest_no_use_streak as usize, "day"),
+        plural(ms.current_no_use_streak as usize, "day")
     ));
     // Capitalise the first letter of each sentence.
     out.into_iter()

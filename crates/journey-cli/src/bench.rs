@@ -294,6 +294,7 @@ async fn bench_metrics(
         )));
     }
     let mut next = have;
+    let generated = next < largest;
     if next < largest {
         println!(
             "generating and importing journeys {}..{largest} x {days} days (kept for later runs)",
@@ -389,6 +390,9 @@ async fn bench_metrics(
             sql_time.as_secs_f64(),
             sql_time.as_secs_f64() / total.as_secs_f64(),
         );
+    }
+    if generated {
+        println!("(this run also generated the data: its peak memory includes the import; run again for the figures)");
     }
     println!("SQL week s: one SQL query for the weekly day counts, PDA and coverage only (its rows checked equal to ours);");
     println!("ours (total s) computes every figure of metrics.md and the JSON. SQL/ours > 1: ours is faster.");

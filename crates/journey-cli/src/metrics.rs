@@ -27,28 +27,27 @@ pub async fn report(
 
 /// The analytics input of the journeys of `scope`, read from the entries table.
 pub async fn inputs(pool: &PgPool, scope: Scope<'_>) -> Result<Vec<JourneyInput>, Failure> {
-    let rows = read::metric_rows(pool, scope).await?;
-    let mut journeys: Vec<JourneyInput> = Vec::new();
-    for row in rows {
-        if journeys.last().is_none_or(|j| j.key != row.key) {
-            journeys.push(JourneyInput {
-                key: row.key.clone(),
-                entries: Vec::new(),
-            });
-        }
-        let journey = journeys.last_mut().expect("pushed above");
-        journey.entries.push(EntryInput {
-            entry: row.entry,
-            kind: row.kind,
-            on: row.on,
-            retracted: row.retracted,
-            status: row.status,
-            modality: row.modality,
-            reason: row.reason,
-            episode: row.episode,
-            for_safety: row.for_safety,
-        });
-    }
+    let journeys = read::metric_rows(pool, scope)
+        .await?
+        .into_iter()
+        .map(|(key, rows)| JourneyInput {
+            key,
+            entries: rows
+                .into_iter()
+                .map(|row| EntryInput {
+                    entry: row.entry,
+                    kind: row.kind,
+                    on: row.on,
+                    retracted: row.retracted,
+                    status: row.status,
+                    modality: row.modality,
+                    reason: row.reason,
+                    episode: row.episode,
+                    for_safety: row.for_safety,
+                })
+                .collect(),
+        })
+        .collect();
     Ok(journeys)
 }
 

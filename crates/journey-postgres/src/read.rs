@@ -80,10 +80,10 @@ pub async fn entries(pool: &PgPool, only: Option<&str>) -> Result<Vec<StoredLine
         .collect()
 }
 
-/// One stored entry with the fields the metrics read.
-#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+/// One stored entry with the fields the metrics read. Fields that only some types carry are
+/// read only for those (`entry` only for `treatment_entered`, which exits refer to).
+#[derive(Debug, Clone, PartialEq)]
 pub struct MetricRow {
-    pub key: String,
     pub entry: String,
     pub kind: String,
     pub on: Option<NaiveDate>,
@@ -122,20 +122,98 @@ impl<'a> Scope<'a> {
     }
 }
 
-/// The entries of the journeys of `scope` for the metrics, by key then recorded order.
-pub async fn metric_rows(pool: &PgPool, scope: Scope<'_>) -> Result<Vec<MetricRow>, StoreError> {
+/// The entries of the journeys of `scope` for the metrics, by journey in key order (the
+/// entries of a journey in no particular order: no figure depends on it). One streamed query;
+/// a journey key is decoded once per journey, not once per row.
+pub async fn metric_rows(
+    pool: &PgPool,
+    scope: Scope<'_>,
+) -> Result<Vec<(String, Vec<MetricRow>)>, StoreError> {
     let (key, below) = scope.binds();
-    Ok(sqlx::query_as(
-        r#"SELECT j.key, e.entry, e.type AS kind, e."on", e.retracted,
-                  e.fields ->> 'status' AS status, e.fields ->> 'modality' AS modality,
-                  e.fields ->> 'reason' AS reason, e.episode,
-                  coalesce((e.fields ->> 'for_safety')::boolean, false) AS for_safety
-             FROM entries e JOIN journeys j USING (journey_id)
-            WHERE ($1::text IS NULL OR j.key = $1) AND ($2::text IS NULL OR j.key < $2)
-            ORDER BY j.key, e.sequence"#,
+    let keys: Vec<(String, String)> = sqlx::query_as(
+        "SELECT journey_id, key FROM journeys
+          WHERE ($1::text IS NULL OR key = $1) AND ($2::text IS NULL OR key < $2) ORDER BY key",
     )
     .bind(key)
     .bind(below)
     .fetch_all(pool)
-    .await?)
+    .await?;
+    let index: std::collections::HashMap<&str, usize> = keys
+        .iter()
+        .enumerate()
+        .map(|(i, (id, _))| (id.as_str(), i))
+        .collect();
+    // Large cohorts are read as a few concurrent streams over ranges of journeys: PostgreSQL
+    // and the row decoding then use every core.
+    let parts = if keys.len() >= 400 { 4 } else { 1 };
+    let chunk = keys.len().div_ceil(parts).max(1);
+    let ranges: Vec<Vec<String>> = keys
+        .chunks(chunk)
+        .map(|c| c.iter().map(|(id, _)| id.clone()).collect())
+        .collect();
+    let reads = ranges.into_iter().map(|ids| {
+        let pool = pool.clone();
+        tokio::spawn(async move { rows_of(&pool, ids).await })
+    });
+    let mut out: Vec<Vec<MetricRow>> = vec![Vec::new(); keys.len()];
+    for read in futures::future::join_all(reads).await {
+        let part = read.map_err(|e| StoreError::Unavailable(e.to_string()))??;
+        for (id, rows) in part {
+            if let Some(&i) = index.get(id.as_str()) {
+                out[i] = rows;
+            }
+        }
+    }
+    Ok(keys.into_iter().map(|(_, key)| key).zip(out).collect())
+}
+
+/// The metric rows of the journeys with internal ids `ids`, by journey id.
+async fn rows_of(
+    pool: &PgPool,
+    ids: Vec<String>,
+) -> Result<Vec<(String, Vec<MetricRow>)>, StoreError> {
+    use futures::TryStreamExt;
+    use sqlx::Row;
+
+    let index: std::collections::HashMap<&str, usize> = ids
+        .iter()
+        .enumerate()
+        .map(|(i, id)| (id.as_str(), i))
+        .collect();
+    let mut out: Vec<Vec<MetricRow>> = vec![Vec::new(); ids.len()];
+    let mut rows = sqlx::query(
+        r#"SELECT e.journey_id,
+                  CASE WHEN e.type = 'treatment_entered' THEN e.entry END AS entry,
+                  e.type, e."on", e.retracted,
+                  CASE WHEN e.type = 'day_status' THEN e.fields ->> 'status' END AS status,
+                  CASE WHEN e.type = 'treatment_entered' THEN e.fields ->> 'modality' END AS modality,
+                  CASE WHEN e.type = 'treatment_exited' THEN e.fields ->> 'reason' END AS reason,
+                  e.episode,
+                  CASE WHEN e.type = 'rescued'
+                       THEN coalesce((e.fields ->> 'for_safety')::boolean, false)
+                       ELSE false END AS for_safety
+             FROM entries e
+            WHERE e.journey_id = ANY($1)"#,
+    )
+    .bind(&ids)
+    .fetch(pool);
+    while let Some(row) = rows.try_next().await? {
+        let journey: &str = row.try_get(0)?;
+        let Some(&i) = index.get(journey) else {
+            continue;
+        };
+        out[i].push(MetricRow {
+            entry: row.try_get::<Option<String>, _>(1)?.unwrap_or_default(),
+            kind: row.try_get(2)?,
+            on: row.try_get(3)?,
+            retracted: row.try_get(4)?,
+            status: row.try_get(5)?,
+            modality: row.try_get(6)?,
+            reason: row.try_get(7)?,
+            episode: row.try_get(8)?,
+            for_safety: row.try_get(9)?,
+        });
+    }
+    drop(rows);
+    Ok(ids.into_iter().zip(out).collect())
 }

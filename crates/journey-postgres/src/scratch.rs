@@ -167,18 +167,22 @@ WITH j AS (
        AND NOT x.retracted AND x."on" <= $3
      WHERE t.type = 'treatment_entered' AND NOT t.retracted AND t."on" <= $3
        AND t.fields ->> 'modality' IN ('detox', 'residential')
+), controlled AS (
+    SELECT DISTINCT p.journey_id, d::date AS day
+      FROM episodes p,
+           generate_series(p.entered, coalesce(p.exited - 1, $3::date), interval '1 day') AS d
 ), days AS (
     SELECT j.journey_id, j.key, j.anchor, d::date AS day
       FROM j, generate_series(j.start, $3::date, interval '1 day') AS d
 ), status AS (
     SELECT d.key, floor((d.day - d.anchor) / 7.0)::int AS week,
            CASE WHEN m.used THEN 'u'
-                WHEN EXISTS (SELECT 1 FROM episodes p
-                              WHERE p.journey_id = d.journey_id AND p.entered <= d.day
-                                AND (p.exited IS NULL OR p.exited > d.day)) THEN 'c'
+                WHEN c.day IS NOT NULL THEN 'c'
                 WHEN m.clean THEN 'n'
                 ELSE '?' END AS s
-      FROM days d LEFT JOIN marks m ON m.journey_id = d.journey_id AND m.day = d.day
+      FROM days d
+      LEFT JOIN marks m ON m.journey_id = d.journey_id AND m.day = d.day
+      LEFT JOIN controlled c ON c.journey_id = d.journey_id AND c.day = d.day
 )
 SELECT key, week, count(*)::int AS days,
        (count(*) FILTER (WHERE s = 'u'))::int AS use_days,
