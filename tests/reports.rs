@@ -29,7 +29,7 @@ async fn reported(file: &str, args: &[&str]) -> (TestDb, PathBuf, String) {
     all.extend_from_slice(&["--out", out.to_str().unwrap()]);
     let run = journey(&db, &all);
     assert!(run.status.success(), "{}", stderr(&run));
-    let path = PathBuf::from(stdout(&run).trim());
+    let path = PathBuf::from(stdout(&run).lines().next().expect("a path"));
     assert!(path.starts_with(&out), "{}", path.display());
     let html = std::fs::read_to_string(&path).expect("the report file");
     (db, path, html)
@@ -81,6 +81,30 @@ async fn every_journey_of_sample_12_gets_a_report_that_says_why_a_figure_is_miss
     // j1-0003 has no CRAFT start: the report says so instead of showing empty figures.
     assert!(html.contains("No CRAFT start is recorded yet"), "{html}");
     assert!(html.contains("Not computed: no CRAFT start is recorded"));
+    // --png writes the four charts as PNG files next to the report.
+    let out = TestDb::scratch_dir("png");
+    let run = journey(
+        &db,
+        &[
+            "report",
+            "--journey",
+            "j1-0000",
+            "--as-of",
+            "2026-06-30",
+            "--png",
+            "--out",
+            out.to_str().unwrap(),
+        ],
+    );
+    assert!(run.status.success(), "{}", stderr(&run));
+    let paths: Vec<String> = stdout(&run).lines().map(str::to_string).collect();
+    assert_eq!(paths.len(), 5, "{paths:?}");
+    for png in &paths[1..] {
+        let bytes = std::fs::read(png).expect("a PNG file");
+        assert_eq!(&bytes[1..4], b"PNG", "{png}");
+        assert!(bytes.len() > 5_000, "{png}: a drawn chart");
+    }
+    assert!(paths[1].ends_with("j1-0000/2026-06-30-calendar.png"));
     let missing = journey(&db, &["report", "--journey", "nobody", "--out", "/tmp"]);
     assert_eq!(missing.status.code(), Some(1));
     assert!(stderr(&missing).contains("no journey with key \"nobody\""));

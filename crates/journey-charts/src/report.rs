@@ -4,6 +4,7 @@
 
 use chrono::NaiveDate;
 use journey_analytics::{JourneyInput, JourneyMetrics, Report};
+
 use minijinja::{context, Environment};
 use serde::Serialize;
 
@@ -141,6 +142,36 @@ fn reason_text(reason: Option<&str>) -> Option<&'static str> {
         "constant_series" => Some("one series does not vary"),
         _ => Some("not enough data"),
     }
+}
+
+/// The four charts of a journey's report as PNG files in `folder` (`<prefix>-calendar.png`,
+/// `-weekly`, `-practice`, `-association`), for e-mail or a PDF; returns their paths.
+pub fn journey_pngs(
+    input: &JourneyInput,
+    metrics: &JourneyMetrics,
+    as_of: NaiveDate,
+    folder: &std::path::Path,
+    prefix: &str,
+) -> Result<Vec<std::path::PathBuf>, ChartError> {
+    let marks = markers(input, metrics, as_of);
+    let path = |name: &str| folder.join(format!("{prefix}-{name}.png"));
+    let paths = vec![
+        path("calendar"),
+        path("weekly"),
+        path("practice"),
+        path("association"),
+    ];
+    crate::png(
+        &Calendar {
+            metrics,
+            markers: &marks,
+        },
+        &paths[0],
+    )?;
+    crate::png(&WeeklyChart { metrics }, &paths[1])?;
+    crate::png(&PracticeChart { metrics }, &paths[2])?;
+    crate::png(&AssociationChart { metrics }, &paths[3])?;
+    Ok(paths)
 }
 
 /// The HTML progress report of one journey as of `as_of`.

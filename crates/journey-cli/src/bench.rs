@@ -41,6 +41,15 @@ pub enum Bench {
         #[arg(long, default_value_t = 2)]
         runs: usize,
     },
+    /// Time to write the HTML progress report of one long journey (database to file), next
+    /// to the metrics JSON of the same journey alone.
+    Report {
+        /// Length of the journey in days (3 years by default).
+        #[arg(long, default_value_t = 1095)]
+        days: u32,
+        #[arg(long, default_value_t = 20)]
+        runs: usize,
+    },
 }
 
 pub async fn run(which: Bench, data_dir: &Path) -> Outcome {
@@ -49,6 +58,7 @@ pub async fn run(which: Bench, data_dir: &Path) -> Outcome {
         Bench::Import { journeys, days } => bench_import(&server, journeys, days).await,
         Bench::Append { samples } => bench_append(&server, samples).await,
         Bench::Metrics { sizes, days, runs } => bench_metrics(&server, sizes, days, runs).await,
+        Bench::Report { days, runs } => bench_report(&server, days, runs).await,
     }
 }
 
@@ -438,5 +448,70 @@ fn check_same_weeks(
             )));
         }
     }
+    Ok(())
+}
+
+async fn bench_report(
+    server: &journey_postgres::PgConnectOptions,
+    days: u32,
+    runs: usize,
+) -> Outcome {
+    let as_of = today();
+    let synth = synth::Synth {
+        seed: 11,
+        families: 1,
+        days,
+        end: as_of,
+        prefix: "long-".into(),
+    };
+    let mut text = synth.generate().join("\n");
+    text.push('\n');
+    let pool = scratch::database(server, "journey_bench_report").await?;
+    let options = ImportOptions {
+        skip_invalid: false,
+        recorded_at: Utc::now(),
+        progress: None,
+    };
+    let report = import(&pool, text.as_bytes(), &options).await?;
+    projector::catch_up(&pool).await?;
+    let key = synth.key(0);
+    let out = std::env::temp_dir().join(format!("journey-bench-report-{}", std::process::id()));
+    let runs = runs.max(3);
+    let mut html_times = Vec::new();
+    let mut json_times = Vec::new();
+    let mut path = std::path::PathBuf::new();
+    for _ in 0..runs {
+        let clock = Instant::now();
+        let report = crate::metrics::report(&pool, Some(&key), as_of).await?;
+        let json = serde_json::to_vec(&report).expect("a report serializes");
+        std::hint::black_box(json);
+        json_times.push(clock.elapsed());
+        let clock = Instant::now();
+        path = crate::report::journey(&pool, &key, as_of, &out, false)
+            .await?
+            .remove(0);
+        html_times.push(clock.elapsed());
+    }
+    html_times.sort();
+    json_times.sort();
+    let size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+    println!(
+        "one journey of {days} days ({} entries), {runs} runs each, database to output:",
+        report.stored
+    );
+    println!(
+        "  metrics JSON only (baseline):           median {:.1?}, max {:.1?}",
+        quantile(&json_times, 0.5),
+        json_times[json_times.len() - 1]
+    );
+    println!(
+        "  HTML report with 4 SVG charts (file):   median {:.1?}, max {:.1?}, {} kB",
+        quantile(&html_times, 0.5),
+        html_times[html_times.len() - 1],
+        size / 1000
+    );
+    std::fs::remove_dir_all(&out).ok();
+    pool.close().await;
+    scratch::drop_database(server, "journey_bench_report").await?;
     Ok(())
 }

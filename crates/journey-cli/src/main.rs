@@ -93,6 +93,9 @@ enum Command {
         /// The folder the reports go to.
         #[arg(long, default_value = "reports")]
         out: PathBuf,
+        /// Also write the journey's charts as PNG files (for e-mail or a PDF).
+        #[arg(long, requires = "journey")]
+        png: bool,
     },
     /// Rebuild the read tables from the events, from zero.
     Rebuild,
@@ -239,13 +242,16 @@ async fn dispatch(command: Command, pool: &PgPool) -> Outcome {
             cohort: _,
             as_of,
             out,
+            png,
         } => {
             let as_of = as_of.unwrap_or_else(today);
-            let path = match journey {
-                Some(key) => report::journey(pool, &key, as_of, &out).await?,
-                None => report::cohort(pool, as_of, &out).await?,
+            let paths = match journey {
+                Some(key) => report::journey(pool, &key, as_of, &out, png).await?,
+                None => vec![report::cohort(pool, as_of, &out).await?],
             };
-            println!("{}", path.display());
+            for path in paths {
+                println!("{}", path.display());
+            }
             Ok(())
         }
         Command::Rebuild => {
@@ -432,8 +438,9 @@ async fn demo(pool: &PgPool, seed: u64, families: usize, days: u32) -> Outcome {
     println!("Progress reports (open in a browser):");
     let out = Path::new("reports");
     for key in report.journeys.iter().map(|j| j.journey.clone()).take(3) {
-        let path = report::journey(pool, &key, today(), out).await?;
-        println!("  {}", path.display());
+        for path in report::journey(pool, &key, today(), out, false).await? {
+            println!("  {}", path.display());
+        }
     }
     println!("  {}", report::cohort(pool, today(), out).await?.display());
     println!("  (the other families: cargo run -p journey-cli -- report --journey KEY)");

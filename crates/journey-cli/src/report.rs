@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 
 use chrono::NaiveDate;
-use journey_charts::report::{cohort_html, journey_html, Header};
+use journey_charts::report::{cohort_html, journey_html, journey_pngs, Header};
 use journey_postgres::read::{self, Scope};
 use journey_postgres::{projector, PgPool};
 
@@ -17,13 +17,15 @@ fn write(path: &Path, html: &str) -> Result<(), Failure> {
     std::fs::write(path, html).map_err(|e| Failure::System(format!("{}: {e}", path.display())))
 }
 
-/// Writes the report of the journey `key` as of `as_of` to `out/<key>/<as_of>.html`.
+/// Writes the report of the journey `key` as of `as_of` to `out/<key>/<as_of>.html` (and,
+/// with `png`, its charts as `out/<key>/<as_of>-<chart>.png`); returns the written paths.
 pub async fn journey(
     pool: &PgPool,
     key: &str,
     as_of: NaiveDate,
     out: &Path,
-) -> Result<PathBuf, Failure> {
+    png: bool,
+) -> Result<Vec<PathBuf>, Failure> {
     projector::catch_up(pool).await?;
     let Some(row) = read::journeys(pool, Some(key)).await?.into_iter().next() else {
         return Err(Failure::BadInput(format!("no journey with key {key:?}")));
@@ -53,9 +55,17 @@ pub async fn journey(
         "." | ".." => format!("journey-{}", key.len()),
         _ => key.to_string(),
     };
-    let path = out.join(folder).join(format!("{as_of}.html"));
+    let path = out.join(&folder).join(format!("{as_of}.html"));
     write(&path, &html)?;
-    Ok(path)
+    let mut paths = vec![path];
+    if png {
+        let folder = out.join(&folder);
+        paths.extend(
+            journey_pngs(input, m, as_of, &folder, &as_of.to_string())
+                .map_err(|e| Failure::System(e.to_string()))?,
+        );
+    }
+    Ok(paths)
 }
 
 /// Writes the cohort report of every journey as of `as_of` to `out/cohort/<as_of>.html`.
