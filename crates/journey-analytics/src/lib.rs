@@ -7,6 +7,7 @@
 mod daily;
 mod journey;
 pub mod stats;
+pub mod tables;
 
 use chrono::NaiveDate;
 use rayon::prelude::*;

@@ -41,6 +41,15 @@ pub enum Bench {
         #[arg(long, default_value_t = 2)]
         runs: usize,
     },
+    /// A research export of the first N journeys of the `bench metrics` cohort (consent is
+    /// granted to them through the command path, once), next to COPY of their raw entries.
+    Research {
+        #[arg(long, default_value_t = 10_000)]
+        journeys: usize,
+        /// Size of the kept `bench metrics` cohort (its key width).
+        #[arg(long, default_value_t = 30_000)]
+        cohort: usize,
+    },
     /// Time to write the HTML progress report of one long journey (database to file), next
     /// to the metrics JSON of the same journey alone.
     Report {
@@ -59,6 +68,7 @@ pub async fn run(which: Bench, data_dir: &Path) -> Outcome {
         Bench::Append { samples } => bench_append(&server, samples).await,
         Bench::Metrics { sizes, days, runs } => bench_metrics(&server, sizes, days, runs).await,
         Bench::Report { days, runs } => bench_report(&server, days, runs).await,
+        Bench::Research { journeys, cohort } => bench_research(&server, journeys, cohort).await,
     }
 }
 
@@ -513,5 +523,84 @@ async fn bench_report(
     std::fs::remove_dir_all(&out).ok();
     pool.close().await;
     scratch::drop_database(server, "journey_bench_report").await?;
+    Ok(())
+}
+
+async fn bench_research(
+    server: &journey_postgres::PgConnectOptions,
+    journeys: usize,
+    cohort: usize,
+) -> Outcome {
+    let synth = synth::Synth {
+        seed: 7,
+        families: cohort,
+        days: 365,
+        end: chrono::NaiveDate::from_ymd_opt(2026, 6, 30).expect("a date"),
+        prefix: "m-".into(),
+    };
+    let pool = scratch::keep_database(server, METRICS_DB).await?;
+    let (have, width_ok) = scratch::cohort_stored(&pool, "m-", synth.key(0).len()).await?;
+    if !width_ok || have < journeys {
+        return Err(Failure::BadInput(format!(
+            "run `journey bench metrics --sizes {journeys},{cohort}` first: it generates the cohort"
+        )));
+    }
+    let bound = synth.key(journeys);
+    let missing = scratch::without_consent(&pool, &bound).await?;
+    if !missing.is_empty() {
+        println!(
+            "granting research consent to {} journeys (once; kept)",
+            missing.len()
+        );
+        let recorder = Recorder::new(pool.clone());
+        for key in &missing {
+            recorder
+                .consent(key, true, "v1", Utc::now(), HashMap::new())
+                .await?;
+        }
+        projector::catch_up(&pool).await?;
+    }
+    let as_of = synth.end;
+    let out = std::env::temp_dir().join(format!("journey-bench-research-{}", std::process::id()));
+    reset_peak_memory();
+    let clock = Instant::now();
+    let written = crate::research::export(
+        &pool,
+        &crate::research::Request {
+            project: "bench",
+            out: &out,
+            as_of,
+            min_cell: 5,
+            actor: "bench",
+        },
+    )
+    .await?;
+    let export_time = clock.elapsed();
+    let peak = peak_memory_mb().unwrap_or(f64::NAN);
+    let bytes: u64 = written
+        .files
+        .iter()
+        .filter_map(|f| std::fs::metadata(f).ok())
+        .map(|m| m.len())
+        .sum();
+    let clock = Instant::now();
+    let copied = scratch::copy_entries_csv(&pool, &bound).await?;
+    let copy_time = clock.elapsed();
+    println!(
+        "research export of {} journeys (consented, x 365 days): {export_time:.2?}, {} MB in {} files, peak {peak:.0} MB",
+        written.subjects,
+        bytes / 1_000_000,
+        written.files.len()
+    );
+    println!(
+        "baseline: COPY of the same journeys' raw entries to CSV (no anonymization, no metrics): {copy_time:.2?}, {} MB",
+        copied / 1_000_000
+    );
+    println!(
+        "export / COPY = {:.1}",
+        export_time.as_secs_f64() / copy_time.as_secs_f64()
+    );
+    std::fs::remove_dir_all(&out).ok();
+    pool.close().await;
     Ok(())
 }

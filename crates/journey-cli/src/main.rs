@@ -6,6 +6,7 @@
 mod bench;
 mod metrics;
 mod report;
+mod research;
 mod synth;
 
 use std::collections::HashMap;
@@ -78,6 +79,33 @@ enum Command {
         #[arg(long, value_enum, default_value = "json")]
         format: metrics::Format,
     },
+    /// Grant or withdraw the family's consent to anonymized research use of the journey.
+    Consent {
+        /// The journey.
+        #[arg(long)]
+        journey: String,
+        #[arg(value_enum)]
+        decision: Decision,
+        /// The version of the consent text the family read.
+        #[arg(long, default_value = "v1")]
+        text_version: String,
+    },
+    /// Write an anonymized research dataset (Parquet and CSV tables, datapackage.json,
+    /// README.md, manifest.json) of the journeys with research consent.
+    ResearchExport {
+        /// The research project: subject ids are stable within it, unlinkable across projects.
+        #[arg(long)]
+        project: String,
+        /// The folder to write (created if missing).
+        #[arg(long)]
+        out: PathBuf,
+        /// The day the data is taken as of (default: today).
+        #[arg(long, value_parser = parse_as_of)]
+        as_of: Option<NaiveDate>,
+        /// k: quasi-identifier combinations shared by fewer subjects are suppressed.
+        #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..))]
+        min_cell: u32,
+    },
     /// Write an HTML progress report (charts, summary, weeks, milestones) under --out.
     #[command(group(clap::ArgGroup::new("which").required(true).args(["journey", "cohort"])))]
     Report {
@@ -118,6 +146,13 @@ enum Command {
         #[command(subcommand)]
         which: bench::Bench,
     },
+}
+
+/// A research consent decision.
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum Decision {
+    Grant,
+    Withdraw,
 }
 
 /// A failure with its exit code.
@@ -236,6 +271,68 @@ async fn dispatch(command: Command, pool: &PgPool) -> Outcome {
                 format,
             )
             .await
+        }
+        Command::Consent {
+            journey,
+            decision,
+            text_version,
+        } => {
+            let granted = matches!(decision, Decision::Grant);
+            let recorder = journey_postgres::store::Recorder::new(pool.clone());
+            let metadata = HashMap::from([("via".to_string(), "cli".to_string())]);
+            recorder
+                .consent(&journey, granted, &text_version, Utc::now(), metadata)
+                .await
+                .map_err(|e| match e {
+                    StoreError::Rule(journey_domain::JourneyError::NotStarted) => {
+                        Failure::BadInput(format!("no journey with key {journey:?}"))
+                    }
+                    other => other.into(),
+                })?;
+            projector::catch_up(pool).await?;
+            let what = if granted { "granted" } else { "withdrawn" };
+            println!("research consent {what} on journey {journey} (text {text_version})");
+            Ok(())
+        }
+        Command::ResearchExport {
+            project,
+            out,
+            as_of,
+            min_cell,
+        } => {
+            if project.is_empty()
+                || project.len() > 64
+                || !project
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
+            {
+                return Err(Failure::BadInput(format!(
+                    "--project {project:?}: 1-64 of A-Z a-z 0-9 . _ -"
+                )));
+            }
+            let actor = std::env::var("USER").unwrap_or_else(|_| "cli".into());
+            let written = research::export(
+                pool,
+                &research::Request {
+                    project: &project,
+                    out: &out,
+                    as_of: as_of.unwrap_or_else(today),
+                    min_cell: min_cell as usize,
+                    actor: &actor,
+                },
+            )
+            .await?;
+            println!(
+                "{} subjects ({} with relationship and substances suppressed, k = {min_cell}) -> {}",
+                written.subjects,
+                written.suppressed,
+                out.display()
+            );
+            for file in &written.files {
+                println!("  {}", file.display());
+            }
+            println!("manifest sha256 {}", written.manifest_sha256);
+            Ok(())
         }
         Command::Report {
             journey,
@@ -429,6 +526,15 @@ async fn demo(pool: &PgPool, seed: u64, families: usize, days: u32) -> Outcome {
         )));
     }
     print_report(&file, &report, false);
+    // The demo families agree to research use (a real family decides in the app or with
+    // `journey consent`).
+    let recorder = journey_postgres::store::Recorder::new(pool.clone());
+    for index in 0..families {
+        let metadata = HashMap::from([("via".to_string(), "demo".to_string())]);
+        recorder
+            .consent(&synth.key(index), true, "v1", Utc::now(), metadata)
+            .await?;
+    }
     projector::catch_up(pool).await?;
     list_journeys(pool).await?;
     println!();

@@ -19,13 +19,21 @@ use crate::entry::{Body, Entry, Modality};
 /// The aggregate type name stored in the `events` table.
 pub const AGGREGATE_TYPE: &str = "Journey";
 
-/// The only command: record one entry (any line type of the interchange spec, `retract`
-/// included) on the journey whose internal id is `journey_id`.
+/// The commands: record one entry (any line type of the interchange spec, `retract`
+/// included) on the journey whose internal id is `journey_id`; or grant or withdraw the
+/// family's consent to anonymized research use (not an interchange line: it is the family's
+/// decision about the data, not an observation).
 #[derive(Debug, Clone, PartialEq)]
 pub enum JourneyCommand {
     Record {
         journey_id: String,
         entry: Entry,
+        recorded_at: DateTime<Utc>,
+    },
+    Consent {
+        granted: bool,
+        /// The version of the consent text the family agreed to (or withdrew from).
+        text_version: String,
         recorded_at: DateTime<Utc>,
     },
 }
@@ -38,6 +46,16 @@ pub enum JourneyEvent {
     EntryRecorded(Recorded),
     /// Derived: the first use recorded after an exit from detox or residential care.
     RelapseAfterRehab(RelapseAfterRehab),
+    /// The family granted or withdrew consent to research use of the anonymized data.
+    ResearchConsent(ResearchConsent),
+}
+
+/// A consent decision; the latest one counts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResearchConsent {
+    pub granted: bool,
+    pub text_version: String,
+    pub recorded_at: DateTime<Utc>,
 }
 
 /// An entry with the time it was recorded.
@@ -69,6 +87,8 @@ impl DomainEvent for JourneyEvent {
         match self {
             JourneyEvent::EntryRecorded(recorded) => recorded.entry.body.event_name().into(),
             JourneyEvent::RelapseAfterRehab(_) => "RelapseAfterRehab".into(),
+            JourneyEvent::ResearchConsent(c) if c.granted => "ResearchConsentGranted".into(),
+            JourneyEvent::ResearchConsent(_) => "ResearchConsentWithdrawn".into(),
         }
     }
 
@@ -128,6 +148,9 @@ pub enum JourneyError {
     /// The entry store could not answer.
     #[error("entry lookup failed: {0}")]
     LookupFailed(String),
+    /// A consent names the version of the text agreed to.
+    #[error("consent needs the version of the consent text (1-64 characters), got {0:?}")]
+    BadConsentVersion(String),
 }
 
 /// An earlier entry of a journey, as the store knows it.
@@ -172,6 +195,10 @@ pub struct Journey {
     pub episodes: Vec<Episode>,
     /// Entries recorded (retracts included).
     pub entries: u64,
+    /// The latest research consent decision: (granted, text version). Snapshots saved
+    /// before it existed read as `None`.
+    #[serde(default)]
+    pub consent: Option<(bool, String)>,
 }
 
 impl Journey {
@@ -305,11 +332,36 @@ impl Aggregate for Journey {
         services: &Self::Services,
         sink: &EventSink<Self>,
     ) -> Result<(), Self::Error> {
-        let JourneyCommand::Record {
-            journey_id,
-            entry,
-            recorded_at,
-        } = command;
+        let (journey_id, entry, recorded_at) = match command {
+            JourneyCommand::Record {
+                journey_id,
+                entry,
+                recorded_at,
+            } => (journey_id, entry, recorded_at),
+            JourneyCommand::Consent {
+                granted,
+                text_version,
+                recorded_at,
+            } => {
+                if self.started.is_none() {
+                    return Err(JourneyError::NotStarted);
+                }
+                if text_version.is_empty() || text_version.chars().count() > 64 {
+                    return Err(JourneyError::BadConsentVersion(text_version));
+                }
+                if self.consent.as_ref() == Some(&(granted, text_version.clone())) {
+                    return Ok(()); // the same decision again changes nothing
+                }
+                let consent = ResearchConsent {
+                    granted,
+                    text_version,
+                    recorded_at,
+                };
+                sink.write(JourneyEvent::ResearchConsent(consent), self)
+                    .await;
+                return Ok(());
+            }
+        };
         let existing = services
             .find(&journey_id, &entry.entry)
             .await
@@ -359,6 +411,9 @@ impl Aggregate for Journey {
     fn apply(&mut self, event: Self::Event) {
         match event {
             JourneyEvent::EntryRecorded(recorded) => self.apply_entry(recorded.entry),
+            JourneyEvent::ResearchConsent(consent) => {
+                self.consent = Some((consent.granted, consent.text_version));
+            }
             JourneyEvent::RelapseAfterRehab(relapse) => {
                 if let Some(episode) = self
                     .episodes

@@ -10,7 +10,7 @@ pub mod lookup;
 
 pub use aggregate::{
     EntryLookup, Journey, JourneyCommand, JourneyError, JourneyEvent, JourneyServices, Recorded,
-    RelapseAfterRehab, StoredEntry, AGGREGATE_TYPE,
+    RelapseAfterRehab, ResearchConsent, StoredEntry, AGGREGATE_TYPE,
 };
 pub use entry::{Body, Entry};
 pub use lookup::MemoryLookup;

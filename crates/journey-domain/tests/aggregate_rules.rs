@@ -305,3 +305,44 @@ fn a_use_after_outpatient_care_is_no_relapse_after_rehab() {
         .when(cmd(use_line))
         .then_expect_events(vec![ev(use_line)]);
 }
+
+fn consent(granted: bool, version: &str) -> JourneyCommand {
+    JourneyCommand::Consent {
+        granted,
+        text_version: version.into(),
+        recorded_at: now(),
+    }
+}
+
+fn consented(granted: bool, version: &str) -> JourneyEvent {
+    JourneyEvent::ResearchConsent(journey_domain::ResearchConsent {
+        granted,
+        text_version: version.into(),
+        recorded_at: now(),
+    })
+}
+
+#[test]
+fn consent_is_granted_and_withdrawn_on_a_started_journey_only() {
+    given(vec![])
+        .when(consent(true, "v1"))
+        .then_expect_error(JourneyError::NotStarted);
+    given(started())
+        .when(consent(true, "v1"))
+        .then_expect_events(vec![consented(true, "v1")]);
+    given(with(started(), &[]))
+        .when(consent(true, ""))
+        .then_expect_error(JourneyError::BadConsentVersion(String::new()));
+    let mut history = started();
+    history.push(consented(true, "v1"));
+    given(history.clone())
+        .when(consent(false, "v1"))
+        .then_expect_events(vec![consented(false, "v1")]);
+    // The same decision again stores nothing; a new text version is a new decision.
+    given(history.clone())
+        .when(consent(true, "v1"))
+        .then_expect_events(vec![]);
+    given(history)
+        .when(consent(true, "v2"))
+        .then_expect_events(vec![consented(true, "v2")]);
+}

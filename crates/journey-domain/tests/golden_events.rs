@@ -188,3 +188,25 @@ fn the_golden_cases_cover_every_line_type() {
     types.dedup();
     assert_eq!(types.len(), 22);
 }
+
+#[test]
+fn a_research_consent_keeps_its_stored_name_and_fields() {
+    let granted = JourneyEvent::ResearchConsent(journey_domain::ResearchConsent {
+        granted: true,
+        text_version: "v1".into(),
+        recorded_at: at(),
+    });
+    let payload = json!({"ResearchConsent": {"granted": true, "text_version": "v1", "recorded_at": "2025-03-10T08:30:00Z"}});
+    assert_eq!(granted.event_type(), "ResearchConsentGranted");
+    assert_eq!(serde_json::to_value(&granted).unwrap(), payload);
+    assert_eq!(
+        serde_json::from_value::<JourneyEvent>(payload).unwrap(),
+        granted
+    );
+    let withdrawn = JourneyEvent::ResearchConsent(journey_domain::ResearchConsent {
+        granted: false,
+        text_version: "v1".into(),
+        recorded_at: at(),
+    });
+    assert_eq!(withdrawn.event_type(), "ResearchConsentWithdrawn");
+}

@@ -9,6 +9,7 @@ pub mod import;
 pub mod keys;
 pub mod projector;
 pub mod read;
+pub mod research;
 pub mod scratch;
 pub mod store;
 pub mod testing;

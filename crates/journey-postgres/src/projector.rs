@@ -1,4 +1,5 @@
-//! The projector: feeds the read tables (`journeys`, `entries`, `relapses_after_rehab`) from
+//! The projector: feeds the read tables (`journeys`, `entries`, `relapses_after_rehab`,
+//! `research_consent`) from
 //! the events in their commit-safe global order, set-based inside PostgreSQL, with its
 //! checkpoint updated in the same transaction as the tables. It never sees an event twice or
 //! misses one: it reads in `(tx_id, global_position)` order and only events of transactions
@@ -18,7 +19,8 @@ const SELECT_BATCH: &str = r#"
 CREATE TEMP TABLE batch ON COMMIT DROP AS
 SELECT e.tx_id, e.global_position, e.aggregate_id AS journey_id, e.sequence,
        e.payload::jsonb -> 'EntryRecorded' AS r,
-       e.payload::jsonb -> 'RelapseAfterRehab' AS relapse
+       e.payload::jsonb -> 'RelapseAfterRehab' AS relapse,
+       e.payload::jsonb -> 'ResearchConsent' AS consent
   FROM events e, projector_checkpoint c
  WHERE c.name = 'read_tables'
    AND e.aggregate_type = 'Journey'
@@ -59,6 +61,17 @@ SELECT b.journey_id, b.relapse ->> 'episode', b.relapse ->> 'modality', (b.relap
   FROM batch b
  WHERE b.relapse IS NOT NULL
 ON CONFLICT (journey_id, episode) DO NOTHING"#;
+
+const UPSERT_CONSENT: &str = r#"
+INSERT INTO research_consent (journey_id, granted, text_version, changed_at)
+SELECT DISTINCT ON (b.journey_id) b.journey_id, (b.consent ->> 'granted')::boolean,
+       b.consent ->> 'text_version', (b.consent ->> 'recorded_at')::timestamptz
+  FROM batch b
+ WHERE b.consent IS NOT NULL
+ ORDER BY b.journey_id, b.tx_id DESC, b.global_position DESC
+ON CONFLICT (journey_id) DO UPDATE
+   SET granted = excluded.granted, text_version = excluded.text_version,
+       changed_at = excluded.changed_at"#;
 
 const REFRESH_JOURNEYS: &str = r#"
 UPDATE journeys j
@@ -111,6 +124,7 @@ async fn project_batch(
             INSERT_ENTRIES,
             APPLY_RETRACTS,
             INSERT_RELAPSES,
+            UPSERT_CONSENT,
             REFRESH_JOURNEYS,
             ADVANCE_CHECKPOINT,
         ] {
@@ -158,7 +172,7 @@ pub async fn catch_up(pool: &PgPool) -> Result<u64, StoreError> {
 pub async fn rebuild(pool: &PgPool) -> Result<u64, StoreError> {
     let mut tx = pool.begin().await?;
     let horizon = begin(&mut tx).await?;
-    sqlx::query("TRUNCATE journeys, entries, relapses_after_rehab")
+    sqlx::query("TRUNCATE journeys, entries, relapses_after_rehab, research_consent")
         .execute(&mut *tx)
         .await?;
     sqlx::query(

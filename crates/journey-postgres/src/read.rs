@@ -104,6 +104,8 @@ pub enum Scope<'a> {
     Key(&'a str),
     /// The journeys whose key sorts before this one (benchmarks read a prefix of a cohort).
     Below(&'a str),
+    /// The journeys whose family granted research consent.
+    Consented,
 }
 
 impl<'a> Scope<'a> {
@@ -118,6 +120,7 @@ impl<'a> Scope<'a> {
             Scope::All => (None, None),
             Scope::Key(key) => (Some(key), None),
             Scope::Below(bound) => (None, Some(bound)),
+            Scope::Consented => (None, None),
         }
     }
 }
@@ -130,12 +133,17 @@ pub async fn metric_rows(
     scope: Scope<'_>,
 ) -> Result<Vec<(String, Vec<MetricRow>)>, StoreError> {
     let (key, below) = scope.binds();
+    let consented = matches!(scope, Scope::Consented);
     let keys: Vec<(String, String)> = sqlx::query_as(
-        "SELECT journey_id, key FROM journeys
-          WHERE ($1::text IS NULL OR key = $1) AND ($2::text IS NULL OR key < $2) ORDER BY key",
+        "SELECT journey_id, key FROM journeys j
+          WHERE ($1::text IS NULL OR key = $1) AND ($2::text IS NULL OR key < $2)
+            AND (NOT $3 OR EXISTS (SELECT 1 FROM research_consent c
+                                    WHERE c.journey_id = j.journey_id AND c.granted))
+          ORDER BY key",
     )
     .bind(key)
     .bind(below)
+    .bind(consented)
     .fetch_all(pool)
     .await?;
     let index: std::collections::HashMap<&str, usize> = keys

@@ -227,3 +227,32 @@ pub async fn analyze(pool: &PgPool) -> Result<(), StoreError> {
     sqlx::query("VACUUM ANALYZE journeys").execute(pool).await?;
     Ok(())
 }
+
+/// Keys of the journeys below `bound` without research consent granted.
+pub async fn without_consent(pool: &PgPool, bound: &str) -> Result<Vec<String>, StoreError> {
+    Ok(sqlx::query_scalar(
+        "SELECT key FROM journeys j WHERE key < $1
+            AND NOT EXISTS (SELECT 1 FROM research_consent c
+                             WHERE c.journey_id = j.journey_id AND c.granted)
+          ORDER BY key",
+    )
+    .bind(bound)
+    .fetch_all(pool)
+    .await?)
+}
+
+/// COPY of the raw entries of the journeys below `bound` as CSV, in memory; returns bytes.
+pub async fn copy_entries_csv(pool: &PgPool, bound: &str) -> Result<u64, StoreError> {
+    let bound = bound.replace('\'', "");
+    let mut stream = pool
+        .copy_out_raw(&format!(
+            "COPY (SELECT e.* FROM entries e JOIN journeys j USING (journey_id)
+                    WHERE j.key < '{bound}') TO STDOUT WITH (FORMAT csv, HEADER)"
+        ))
+        .await?;
+    let mut total = 0u64;
+    while let Some(chunk) = stream.try_next().await? {
+        total += chunk.len() as u64;
+    }
+    Ok(total)
+}

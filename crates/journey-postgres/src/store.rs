@@ -236,4 +236,27 @@ impl Recorder {
             .map_err(StoreError::from)?;
         Ok(journey_id)
     }
+
+    /// Grants or withdraws research consent on the journey `key`.
+    pub async fn consent(
+        &self,
+        key: &str,
+        granted: bool,
+        text_version: &str,
+        recorded_at: DateTime<Utc>,
+        metadata: HashMap<String, String>,
+    ) -> Result<(), StoreError> {
+        let journey_id = crate::keys::journey_id(&self.pool, key)
+            .await?
+            .ok_or(StoreError::Rule(JourneyError::NotStarted))?;
+        let command = JourneyCommand::Consent {
+            granted,
+            text_version: text_version.to_string(),
+            recorded_at,
+        };
+        self.cqrs
+            .execute_with_metadata(&journey_id, command, metadata)
+            .await
+            .map_err(StoreError::from)
+    }
 }

@@ -1,0 +1,561 @@
+//! `journey research-export`: an anonymized dataset folder for researchers. Pseudonymous
+//! subject ids (HMAC-SHA256 of the journey's internal id with the project's key), relative
+//! days instead of dates, k-anonymity on the quasi-identifiers, no note text, no handles.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use chrono::NaiveDate;
+use hmac::{Hmac, Mac};
+use journey_analytics::tables::{write_table, Table, Values};
+use journey_analytics::{JourneyMetrics, Status};
+use journey_postgres::read::Scope;
+use journey_postgres::{projector, research, PgPool};
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+
+use crate::{metrics, Failure};
+
+/// What `journey research-export` was asked for.
+pub struct Request<'a> {
+    pub project: &'a str,
+    pub out: &'a Path,
+    pub as_of: NaiveDate,
+    pub min_cell: usize,
+    pub actor: &'a str,
+}
+
+/// What was written.
+pub struct Written {
+    pub subjects: usize,
+    pub suppressed: usize,
+    pub files: Vec<PathBuf>,
+    pub manifest_sha256: String,
+}
+
+fn sid(key: &[u8], journey_id: &str) -> String {
+    let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("HMAC takes any key length");
+    mac.update(journey_id.as_bytes());
+    let digest = mac.finalize().into_bytes();
+    digest[..16].iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn status_name(status: Status) -> &'static str {
+    match status {
+        Status::Use => "use",
+        Status::NoUse => "no_use",
+        Status::Controlled => "controlled",
+        Status::Unknown => "unknown",
+    }
+}
+
+fn system(err: impl std::fmt::Display) -> Failure {
+    Failure::System(err.to_string())
+}
+
+/// (description, unit) of each exported field, for datapackage.json.
+fn describe(table: &str, field: &str) -> (&'static str, Option<&'static str>) {
+    match (table, field) {
+        (_, "sid") => ("pseudonymous subject id: HMAC-SHA256 of the journey's internal id with this project's key (first 16 bytes, hex); stable within a project, unlinkable across projects", None),
+        (_, "rel_day") => ("day relative to the CRAFT start (day 0), or to the journey's start when there is no CRAFT start", Some("days")),
+        ("subjects", "relationship") => ("relationship of the reporting family to the person (parent, partner, sibling, child, friend, other), or 'suppressed' (disclosure control)", None),
+        ("subjects", "substances") => ("substances named at the start, ';'-separated and sorted, or 'suppressed' (disclosure control)", None),
+        ("subjects", "craft_phase") => ("whether the journey has a CRAFT phase (a CRAFT start on or before the export's as-of day)", None),
+        ("subjects", "first_rel_day") => ("relative day of the journey's start (negative: baseline days before CRAFT)", Some("days")),
+        ("subjects", "last_rel_day") => ("relative day of the export's as-of day for this subject", Some("days")),
+        ("subjects", "suppressed") => ("true when relationship and substances were suppressed because fewer than k subjects share them", None),
+        ("days", "status") => ("day status, metrics.md 'Day status': use, no_use, controlled (detox or residential care), unknown (nobody reported)", None),
+        ("events", "type") => ("entry type of shared/spec/interchange.md; notes and retractions are never exported, retracted entries are left out", None),
+        ("events", "substances") => ("substances of a use_observed entry, ';'-separated; empty when the subject's quasi-identifiers are suppressed", None),
+        ("events", "minutes") => ("self_care minutes", Some("minutes")),
+        ("events", _) => ("typed attribute of the entry (interchange.md), empty when the type has none", None),
+        ("weeks", "week") => ("week number w: the 7 days from day 7w (metrics.md 'Weeks'); negative weeks are baseline", None),
+        ("weeks", "start_rel_day") => ("relative day of the week's first day (7w)", Some("days")),
+        ("weeks", "pda") => ("percent days abstinent as a fraction: no_use_days / known_days (metrics.md 'Weeks')", Some("fraction")),
+        ("weeks", "coverage") => ("known_days / days (metrics.md 'Weeks')", Some("fraction")),
+        ("weeks", "practice") => ("mean of the practice components that are not null (metrics.md 'Weeks')", Some("fraction")),
+        ("weeks", f) if f.ends_with("_rate") => ("practice component per opportunity (metrics.md 'Weeks')", Some("fraction")),
+        ("weeks", _) => ("weekly count or flag as defined in metrics.md 'Weeks'", None),
+        ("treatment_episodes", "start_rel_day") => ("relative day the episode was entered", Some("days")),
+        ("treatment_episodes", "end_rel_day") => ("relative day the episode was exited; empty while open", Some("days")),
+        ("treatment_episodes", "modality") => ("detox, residential, outpatient, medication, mutual_help, other", None),
+        ("treatment_episodes", "reason") => ("how it ended: completed, left_early, discharged, other; empty while open", None),
+        _ => ("see metrics.md", None),
+    }
+}
+
+const EVENT_ATTRIBUTES: [(&str, bool); 12] = [
+    // (field, is_text) of the interchange's typed attributes; booleans and integers apart.
+    ("basis", true),
+    ("confidence", true),
+    ("status", true),
+    ("modality", true),
+    ("reason", true),
+    ("channel", true),
+    ("response", true),
+    ("found", true),
+    ("kept", false),
+    ("for_safety", false),
+    ("minutes", false),
+    ("substances", true),
+];
+
+/// Writes the dataset folder; see the README's "Research export".
+pub async fn export(pool: &PgPool, request: &Request<'_>) -> Result<Written, Failure> {
+    projector::catch_up(pool).await?;
+    let consented = research::consented(pool).await?;
+    let key = research::project_key(pool, request.project).await?;
+    let ids: Vec<String> = consented.iter().map(|c| c.journey_id.clone()).collect();
+    let by_key: HashMap<&str, &research::Consented> =
+        consented.iter().map(|c| (c.key.as_str(), c)).collect();
+    let inputs: Vec<_> = metrics::inputs(pool, Scope::Consented)
+        .await?
+        .into_iter()
+        .filter(|j| by_key.contains_key(j.key.as_str()))
+        .collect();
+    let report = journey_analytics::metrics(&inputs, request.as_of).map_err(system)?;
+    let metrics_of: HashMap<&str, &JourneyMetrics> = report
+        .journeys
+        .iter()
+        .map(|m| (m.journey.as_str(), m))
+        .collect();
+
+    // Disclosure control: quasi-identifiers shared by fewer than k subjects are suppressed.
+    let qi = |c: &research::Consented| {
+        let mut substances = c.substances.clone();
+        substances.sort();
+        (c.relationship.clone(), substances.join(";"))
+    };
+    let mut cells: HashMap<(String, String), usize> = HashMap::new();
+    for c in consented
+        .iter()
+        .filter(|c| metrics_of.contains_key(c.key.as_str()))
+    {
+        *cells.entry(qi(c)).or_default() += 1;
+    }
+
+    struct Subject<'a> {
+        sid: String,
+        consent: &'a research::Consented,
+        metrics: &'a JourneyMetrics,
+        anchor: NaiveDate,
+        suppressed: bool,
+    }
+    let mut subjects: Vec<Subject> = consented
+        .iter()
+        .filter_map(|c| {
+            let m = metrics_of.get(c.key.as_str())?;
+            Some(Subject {
+                sid: sid(&key, &c.journey_id),
+                consent: c,
+                metrics: m,
+                anchor: m.craft_start.unwrap_or(m.start),
+                suppressed: cells[&qi(c)] < request.min_cell,
+            })
+        })
+        .collect();
+    // Rows in sid order: the order of journey keys (which families choose) is not exported.
+    subjects.sort_by(|a, b| a.sid.cmp(&b.sid));
+    let suppressed = subjects.iter().filter(|s| s.suppressed).count();
+    let rel = |s: &Subject, day: NaiveDate| (day - s.anchor).num_days();
+
+    let mut tables = Vec::new();
+    {
+        let text = |f: &dyn Fn(&Subject) -> String| {
+            Values::Text(subjects.iter().map(|s| Some(f(s))).collect())
+        };
+        tables.push(Table {
+            name: "subjects".into(),
+            columns: vec![
+                ("sid".into(), text(&|s| s.sid.clone())),
+                (
+                    "relationship".into(),
+                    text(&|s| {
+                        if s.suppressed {
+                            "suppressed".into()
+                        } else {
+                            qi(s.consent).0
+                        }
+                    }),
+                ),
+                (
+                    "substances".into(),
+                    text(&|s| {
+                        if s.suppressed {
+                            "suppressed".into()
+                        } else {
+                            qi(s.consent).1
+                        }
+                    }),
+                ),
+                (
+                    "craft_phase".into(),
+                    Values::Bool(
+                        subjects
+                            .iter()
+                            .map(|s| Some(s.metrics.craft_start.is_some()))
+                            .collect(),
+                    ),
+                ),
+                (
+                    "first_rel_day".into(),
+                    Values::Int(
+                        subjects
+                            .iter()
+                            .map(|s| Some(rel(s, s.metrics.start)))
+                            .collect(),
+                    ),
+                ),
+                (
+                    "last_rel_day".into(),
+                    Values::Int(
+                        subjects
+                            .iter()
+                            .map(|s| Some(rel(s, request.as_of)))
+                            .collect(),
+                    ),
+                ),
+                (
+                    "suppressed".into(),
+                    Values::Bool(subjects.iter().map(|s| Some(s.suppressed)).collect()),
+                ),
+            ],
+        });
+    }
+    {
+        let (mut sids, mut days, mut statuses) = (Vec::new(), Vec::new(), Vec::new());
+        for s in &subjects {
+            let first = rel(s, s.metrics.start);
+            for (offset, status) in s.metrics.days.iter().enumerate() {
+                sids.push(Some(s.sid.clone()));
+                days.push(Some(first + offset as i64));
+                statuses.push(Some(status_name(*status).to_string()));
+            }
+        }
+        tables.push(Table {
+            name: "days".into(),
+            columns: vec![
+                ("sid".into(), Values::Text(sids)),
+                ("rel_day".into(), Values::Int(days)),
+                ("status".into(), Values::Text(statuses)),
+            ],
+        });
+    }
+    {
+        let entries = research::entries(pool, &ids, request.as_of).await?;
+        let mut entries_of: HashMap<&str, Vec<&research::ResearchEntry>> = HashMap::new();
+        for e in &entries {
+            entries_of.entry(e.journey_id.as_str()).or_default().push(e);
+        }
+        let mut sids = Vec::new();
+        let mut days = Vec::new();
+        let mut kinds = Vec::new();
+        let mut attributes: Vec<Vec<Value>> = vec![Vec::new(); EVENT_ATTRIBUTES.len()];
+        let ordered = subjects.iter().flat_map(|s| {
+            entries_of
+                .get(s.consent.journey_id.as_str())
+                .into_iter()
+                .flatten()
+                .map(move |e| (s, *e))
+        });
+        for (s, e) in ordered {
+            if e.kind == "journey_started" {
+                continue; // its attributes are the quasi-identifiers, in `subjects`
+            }
+            sids.push(Some(s.sid.clone()));
+            days.push(Some(rel(s, e.on)));
+            kinds.push(Some(e.kind.clone()));
+            for (column, (field, _)) in attributes.iter_mut().zip(EVENT_ATTRIBUTES) {
+                let value = match (field, e.fields.get(field)) {
+                    ("substances", _) if s.suppressed => Value::Null,
+                    ("substances", Some(Value::Array(items))) => {
+                        let mut names: Vec<&str> = items.iter().filter_map(Value::as_str).collect();
+                        names.sort_unstable();
+                        Value::String(names.join(";"))
+                    }
+                    (_, Some(v)) => v.clone(),
+                    (_, None) => Value::Null,
+                };
+                column.push(value);
+            }
+        }
+        let mut columns = vec![
+            ("sid".to_string(), Values::Text(sids)),
+            ("rel_day".to_string(), Values::Int(days)),
+            ("type".to_string(), Values::Text(kinds)),
+        ];
+        for ((field, is_text), values) in EVENT_ATTRIBUTES.iter().zip(attributes) {
+            let column = match (*field, is_text) {
+                (_, true) => Values::Text(
+                    values
+                        .into_iter()
+                        .map(|v| v.as_str().map(str::to_string))
+                        .collect(),
+                ),
+                ("minutes", _) => Values::Int(values.into_iter().map(|v| v.as_i64()).collect()),
+                _ => Values::Bool(values.into_iter().map(|v| v.as_bool()).collect()),
+            };
+            columns.push((field.to_string(), column));
+        }
+        tables.push(Table {
+            name: "events".into(),
+            columns,
+        });
+    }
+    {
+        let weeks: Vec<(&Subject, &journey_analytics::Week)> = subjects
+            .iter()
+            .flat_map(|s| s.metrics.weeks.iter().map(move |w| (s, w)))
+            .collect();
+        let int = |f: &dyn Fn(&journey_analytics::Week) -> i64| {
+            Values::Int(weeks.iter().map(|(_, w)| Some(f(w))).collect())
+        };
+        let float = |f: &dyn Fn(&journey_analytics::Week) -> Option<f64>| {
+            Values::Float(weeks.iter().map(|(_, w)| f(w)).collect())
+        };
+        tables.push(Table {
+            name: "weeks".into(),
+            columns: vec![
+                (
+                    "sid".into(),
+                    Values::Text(weeks.iter().map(|(s, _)| Some(s.sid.clone())).collect()),
+                ),
+                ("week".into(), int(&|w| w.week)),
+                ("start_rel_day".into(), int(&|w| 7 * w.week)),
+                (
+                    "phase".into(),
+                    Values::Text(
+                        weeks
+                            .iter()
+                            .map(|(_, w)| w.phase.map(str::to_string))
+                            .collect(),
+                    ),
+                ),
+                ("days".into(), int(&|w| w.days)),
+                ("use_days".into(), int(&|w| w.use_days)),
+                ("no_use_days".into(), int(&|w| w.no_use_days)),
+                ("unknown_days".into(), int(&|w| w.unknown_days)),
+                ("controlled_days".into(), int(&|w| w.controlled_days)),
+                ("known_days".into(), int(&|w| w.known_days)),
+                ("pda".into(), float(&|w| w.pda)),
+                ("coverage".into(), float(&|w| Some(w.coverage))),
+                (
+                    "eligible".into(),
+                    Values::Bool(weeks.iter().map(|(_, w)| Some(w.eligible)).collect()),
+                ),
+                ("reward_rate".into(), float(&|w| w.reward_rate)),
+                ("withdraw_rate".into(), float(&|w| w.withdraw_rate)),
+                ("rescue_rate".into(), float(&|w| w.rescue_rate)),
+                ("reward_on_use_days".into(), int(&|w| w.reward_on_use_days)),
+                (
+                    "positive_communications".into(),
+                    int(&|w| w.positive_communications),
+                ),
+                ("self_care_days".into(), int(&|w| w.self_care_days)),
+                ("practice".into(), float(&|w| Some(w.practice))),
+            ],
+        });
+    }
+    {
+        let spans: Vec<(&Subject, &journey_analytics::Span)> = subjects
+            .iter()
+            .flat_map(|s| s.metrics.treatment.iter().map(move |t| (s, t)))
+            .collect();
+        tables.push(Table {
+            name: "treatment_episodes".into(),
+            columns: vec![
+                (
+                    "sid".into(),
+                    Values::Text(spans.iter().map(|(s, _)| Some(s.sid.clone())).collect()),
+                ),
+                (
+                    "start_rel_day".into(),
+                    Values::Int(spans.iter().map(|(s, t)| Some(rel(s, t.entered))).collect()),
+                ),
+                (
+                    "end_rel_day".into(),
+                    Values::Int(
+                        spans
+                            .iter()
+                            .map(|(s, t)| t.exited.map(|d| rel(s, d)))
+                            .collect(),
+                    ),
+                ),
+                (
+                    "modality".into(),
+                    Values::Text(
+                        spans
+                            .iter()
+                            .map(|(_, t)| Some(t.modality.clone()))
+                            .collect(),
+                    ),
+                ),
+                (
+                    "reason".into(),
+                    Values::Text(spans.iter().map(|(_, t)| t.reason.clone()).collect()),
+                ),
+            ],
+        });
+    }
+
+    std::fs::create_dir_all(request.out)
+        .map_err(|e| Failure::System(format!("{}: {e}", request.out.display())))?;
+    let mut files = Vec::new();
+    let mut resources = Vec::new();
+    for table in &tables {
+        let written = write_table(table, request.out).map_err(system)?;
+        let fields: Vec<Value> = table
+            .columns
+            .iter()
+            .map(|(name, values)| {
+                let (description, unit) = describe(&table.name, name);
+                let mut field =
+                    json!({"name": name, "type": values.schema_type(), "description": description});
+                if let Some(unit) = unit {
+                    field["unit"] = json!(unit);
+                }
+                field
+            })
+            .collect();
+        let rows = table.columns.first().map_or(0, |(_, v)| match v {
+            Values::Text(v) => v.len(),
+            Values::Int(v) => v.len(),
+            Values::Float(v) => v.len(),
+            Values::Bool(v) => v.len(),
+        });
+        for (path, format, media) in [
+            (&written[1], "csv", "text/csv"),
+            (&written[0], "parquet", "application/vnd.apache.parquet"),
+        ] {
+            let name = path
+                .file_name()
+                .expect("a file")
+                .to_string_lossy()
+                .to_string();
+            resources.push(json!({
+                "name": format!("{}-{format}", table.name),
+                "path": name,
+                "format": format,
+                "mediatype": media,
+                "profile": "tabular-data-resource",
+                "rows": rows,
+                "schema": {"fields": fields.clone()},
+            }));
+        }
+        files.extend(written);
+    }
+    let package = json!({
+        "profile": "tabular-data-package",
+        "name": format!("journey-research-{}", request.project.to_lowercase()),
+        "title": "CRAFT recovery journeys, anonymized",
+        "description": "Tidy tables keyed by a pseudonymous subject id. Days are relative to the CRAFT start (day 0; the journey's start when there is none). Derived fields follow shared/spec/metrics.md (metrics version 1): day status ('Day status'), weeks and practice components ('Weeks'). No calendar date, note text or reporter handle is included.",
+        "version": "1",
+        "resources": resources,
+    });
+    let package_path = request.out.join("datapackage.json");
+    write_file(
+        &package_path,
+        serde_json::to_string_pretty(&package)
+            .expect("JSON")
+            .as_bytes(),
+    )?;
+    files.push(package_path);
+    let readme_path = request.out.join("README.md");
+    write_file(
+        &readme_path,
+        readme(request, subjects.len(), suppressed, &tables).as_bytes(),
+    )?;
+    files.push(readme_path);
+
+    let mut hashes = Vec::new();
+    for path in &files {
+        let bytes =
+            std::fs::read(path).map_err(|e| Failure::System(format!("{}: {e}", path.display())))?;
+        hashes.push(json!({
+            "path": path.file_name().expect("a file").to_string_lossy(),
+            "bytes": bytes.len(),
+            "sha256": hex(&Sha256::digest(&bytes)),
+        }));
+    }
+    let manifest = json!({
+        "project": request.project,
+        "subjects": subjects.len(),
+        "k": request.min_cell,
+        "quasi_identifiers": ["relationship", "substances"],
+        "suppressed_subjects": suppressed,
+        "suppressed_columns": if suppressed > 0 { json!(["subjects.relationship", "subjects.substances", "events.substances"]) } else { json!([]) },
+        "files": hashes,
+    });
+    let manifest_bytes = serde_json::to_vec_pretty(&manifest).expect("JSON");
+    let manifest_path = request.out.join("manifest.json");
+    write_file(&manifest_path, &manifest_bytes)?;
+    files.push(manifest_path);
+    let manifest_sha256 = hex(&Sha256::digest(&manifest_bytes));
+    research::audit(
+        pool,
+        request.actor,
+        "research_export",
+        None,
+        json!({"project": request.project, "subjects": subjects.len(), "manifest_sha256": manifest_sha256, "as_of": request.as_of}),
+    )
+    .await?;
+    Ok(Written {
+        subjects: subjects.len(),
+        suppressed,
+        files,
+        manifest_sha256,
+    })
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn write_file(path: &Path, bytes: &[u8]) -> Result<(), Failure> {
+    std::fs::write(path, bytes).map_err(|e| Failure::System(format!("{}: {e}", path.display())))
+}
+
+fn readme(request: &Request<'_>, subjects: usize, suppressed: usize, tables: &[Table]) -> String {
+    let mut counts = String::new();
+    for table in tables {
+        let rows = table.columns.first().map_or(0, |(_, v)| match v {
+            Values::Text(v) => v.len(),
+            Values::Int(v) => v.len(),
+            Values::Float(v) => v.len(),
+            Values::Bool(v) => v.len(),
+        });
+        counts.push_str(&format!(
+            "| `{0}` | {rows} | `{0}.csv`, `{0}.parquet` |\n",
+            table.name
+        ));
+    }
+    format!(
+        "# Anonymized CRAFT journeys: project {project}\n\n\
+Families who practise CRAFT recorded what they saw of a person struggling with substance use \
+and what they did. This folder holds the journeys of the families who gave research consent, \
+de-identified. Every table is given as CSV and as Parquet; `datapackage.json` describes every \
+field (Frictionless Data Package); `manifest.json` lists every file with its SHA-256.\n\n\
+| table | rows | files |\n|---|---|---|\n{counts}\n\
+## Method of de-identification\n\n\
+- **Subjects**: {subjects} journeys with consent granted. A subject id (`sid`) is HMAC-SHA256 of \
+the journey's internal random id with a key kept for this project in the database and never \
+exported: the ids are stable across exports of this project and cannot be linked to another \
+project's.\n\
+- **No dates**: every day is a relative day, day 0 being the CRAFT start (the journey's start \
+when there is none). No calendar date, month or weekday appears; the export's as-of date is \
+withheld too, because with it relative days would map back to calendar dates.\n\
+- **No free text, no names**: note text and reporter handles are never read; notes and \
+retractions are left out; retracted entries are left out.\n\
+- **Disclosure control**: the quasi-identifiers are relationship and substances. Subjects \
+whose combination is shared by fewer than k = {k} subjects have both suppressed \
+(`suppressed`), and the substances of their use entries are blanked: {suppressed} of \
+{subjects} subjects.\n\n\
+## Derived fields\n\n\
+Day status and the weekly rows follow shared/spec/metrics.md (metrics version 1) to the letter. \
+Unknown days are days nobody reported on, never days without use; every rate is over known \
+days and comes with its coverage. The phase comparison of one family is an AB design: it \
+cannot establish causation.\n",
+        project = request.project,
+        k = request.min_cell,
+    )
+}

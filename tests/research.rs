@@ -1,0 +1,158 @@
+//! `journey consent` and `journey research-export`: the dataset is read with pyarrow and
+//! pandas (tests/research_check.py): schemas match datapackage.json, no value looks like a
+//! date, no note text, handle or key appears, hashes match; subject ids are stable within a
+//! project and differ between projects; only consented journeys are exported.
+
+mod common;
+
+use std::path::Path;
+use std::process::Command;
+
+use common::*;
+use serde_json::Value;
+
+fn export(db: &TestDb, project: &str, out: &Path, k: &str) -> String {
+    let run = journey(
+        db,
+        &[
+            "research-export",
+            "--project",
+            project,
+            "--out",
+            out.to_str().unwrap(),
+            "--as-of",
+            "2026-06-30",
+            "--min-cell",
+            k,
+        ],
+    );
+    assert!(run.status.success(), "{}", stderr(&run));
+    stdout(&run)
+}
+
+fn check(folder: &Path, forbidden: &Path) -> Value {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/research_check.py");
+    let python = std::env::var("PYTHON").unwrap_or_else(|_| "python3".into());
+    let out = Command::new(python)
+        .arg(script)
+        .arg(folder)
+        .arg(forbidden)
+        .output()
+        .expect("python3 runs (pip install pyarrow pandas; .ci/run does)");
+    assert!(
+        out.status.success(),
+        "the export fails the researcher's check:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("the checker's JSON")
+}
+
+#[tokio::test]
+async fn a_research_export_opens_in_pandas_and_leaks_nothing() {
+    let db = TestDb::fresh().await;
+    let sample = fixture("sample-12.jsonl");
+    assert!(journey(&db, &["import", sample.to_str().unwrap()])
+        .status
+        .success());
+    // Nobody consented yet: an empty dataset.
+    let none = TestDb::scratch_dir("research-none");
+    assert!(export(&db, "P1", &none, "5").starts_with("0 subjects"));
+    // Ten of the twelve families consent; one withdraws again.
+    for n in 0..10 {
+        let key = format!("j1-{n:04}");
+        let run = journey(&db, &["consent", "--journey", &key, "grant"]);
+        assert!(run.status.success(), "{}", stderr(&run));
+    }
+    assert!(
+        journey(&db, &["consent", "--journey", "j1-0009", "withdraw"])
+            .status
+            .success()
+    );
+    let missing = journey(&db, &["consent", "--journey", "nobody", "grant"]);
+    assert_eq!(missing.status.code(), Some(1));
+    assert!(stderr(&missing).contains("nobody"));
+
+    let a = TestDb::scratch_dir("research-a");
+    let b = TestDb::scratch_dir("research-b");
+    let again = TestDb::scratch_dir("research-a2");
+    let printed = export(&db, "P1", &a, "3");
+    assert!(printed.starts_with("9 subjects"), "{printed}");
+    export(&db, "P2", &b, "3");
+    export(&db, "P1", &again, "3");
+
+    // What must never appear: note texts, handles, journey keys, internal ids, dates.
+    let mut forbidden: Vec<String> = Vec::new();
+    for line in std::fs::read_to_string(&sample).unwrap().lines() {
+        let v: Value = serde_json::from_str(line).unwrap();
+        if let Some(text) = v.get("text").and_then(Value::as_str) {
+            forbidden.push(text.to_string());
+        }
+        if let Some(by) = v.get("by").and_then(Value::as_str) {
+            forbidden.push(by.to_string());
+        }
+        forbidden.push(v["journey"].as_str().unwrap().to_string());
+    }
+    for id in
+        journey_postgres::testing::json_rows(&db.pool, "SELECT to_jsonb(journey_id) FROM journeys")
+            .await
+    {
+        forbidden.push(id.as_str().unwrap().to_string());
+    }
+    forbidden.sort();
+    forbidden.dedup();
+    let list = file_with(forbidden.join("\n"));
+
+    let first = check(&a, &list);
+    let second = check(&b, &list);
+    let repeat = check(&again, &list);
+    let sids = |v: &Value| -> Vec<String> {
+        v["sids"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s.as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(sids(&first).len(), 9, "only consented journeys");
+    assert_eq!(sids(&first), sids(&repeat), "stable within a project");
+    assert!(
+        sids(&first).iter().all(|s| !sids(&second).contains(s)),
+        "unlinkable across projects"
+    );
+    assert!(first["rows"]["days-parquet"].as_u64().unwrap() > 1000);
+
+    // k-anonymity: with k = 3 some relationship/substances combinations are rare.
+    let manifest: Value =
+        serde_json::from_str(&std::fs::read_to_string(a.join("manifest.json")).unwrap()).unwrap();
+    assert_eq!(manifest["k"], 3);
+    let suppressed = manifest["suppressed_subjects"].as_u64().unwrap();
+    let subjects = std::fs::read_to_string(a.join("subjects.csv")).unwrap();
+    assert_eq!(
+        subjects
+            .lines()
+            .filter(|l| l.contains("suppressed,suppressed"))
+            .count() as u64,
+        suppressed
+    );
+    // With k = 1 nothing is suppressed.
+    let open = TestDb::scratch_dir("research-k1");
+    assert!(export(&db, "P1", &open, "1").contains("(0 with relationship"));
+
+    // Every export is in the audit log with its manifest hash.
+    let audits = journey_postgres::testing::json_rows(
+        &db.pool,
+        "SELECT detail FROM audit_log WHERE action = 'research_export' ORDER BY id",
+    )
+    .await;
+    assert_eq!(audits.len(), 5);
+    assert_eq!(audits[1]["project"], "P1");
+    assert_eq!(audits[1]["manifest_sha256"].as_str().unwrap().len(), 64);
+
+    let bad = journey(
+        &db,
+        &["research-export", "--project", "a b", "--out", "/tmp/x"],
+    );
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(stderr(&bad).contains("--project"));
+}
