@@ -901,7 +901,11 @@ impl Draw for CohortChart<'_> {
                 None => {
                     let (px, py) = local(&right, bars.backend_coord(&(x + 0.5, 5.0)));
                     right
-                        .draw(&Text::new("none yet", (px, py), font(10).pos(CENTER)))
+                        .draw(&Text::new(
+                            "none followed yet",
+                            (px, py),
+                            font(10).pos(CENTER),
+                        ))
                         .ctx()?;
                 }
             }

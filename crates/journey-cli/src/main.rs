@@ -557,5 +557,6 @@ async fn demo(pool: &PgPool, seed: u64, families: usize, days: u32) -> Outcome {
     println!(
         "  cargo run -p journey-cli -- journeys                                  # the journeys"
     );
+    println!("  cargo run -p journey-cli -- research-export --project demo --out reports/research-demo   # anonymized dataset");
     Ok(())
 }
