@@ -62,11 +62,17 @@ pub fn summary_sentences(m: &JourneyMetrics) -> Vec<String> {
             percent(before),
             percent(since)
         )),
-        (Some(_), before, since) => out.push(format!(
-            "Days without use: {} before CRAFT started, {} since (– means no day of that phase was reported on).",
-            before.map_or("–".into(), percent),
-            since.map_or("–".into(), percent)
+        (Some(_), None, Some(since)) => out.push(format!(
+            "Of the days someone reported on since CRAFT started, {} were without use; no day before CRAFT started was reported on, so there is no baseline to compare with.",
+            percent(since)
         )),
+        (Some(_), Some(before), None) => out.push(format!(
+            "Of the days someone reported on before CRAFT started, {} were without use; no day since was reported on yet.",
+            percent(before)
+        )),
+        (Some(_), None, None) => out.push(
+            "No day was reported on as use or no use yet, before or since CRAFT started.".to_string(),
+        ),
     }
     let e = &m.effect;
     match (e.nap, e.reason) {

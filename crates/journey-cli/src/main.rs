@@ -543,13 +543,12 @@ async fn demo(pool: &PgPool, seed: u64, families: usize, days: u32) -> Outcome {
     println!();
     println!("Progress reports (open in a browser):");
     let out = Path::new("reports");
-    for key in report.journeys.iter().map(|j| j.journey.clone()).take(3) {
+    for key in report.journeys.iter().map(|j| j.journey.clone()) {
         for path in report::journey(pool, &key, today(), out, false).await? {
             println!("  {}", path.display());
         }
     }
     println!("  {}", report::cohort(pool, today(), out).await?.display());
-    println!("  (the other families: cargo run -p journey-cli -- report --journey KEY)");
     println!();
     println!("Next:");
     println!("  cargo run -p journey-cli -- metrics --format table                   # the figures, per journey");
