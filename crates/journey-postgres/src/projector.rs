@@ -46,30 +46,6 @@ SELECT b.journey_id, b.r ->> 'entry', b.sequence, b.r ->> 'type', (b.r ->> 'on')
  WHERE b.r IS NOT NULL
 ON CONFLICT (journey_id, entry) DO NOTHING"#;
 
-const INSERT_METRIC_ENTRIES: &str = r#"
-INSERT INTO metric_entries (journey_id, sequence, type, "on", entry, status, modality, reason,
-                            episode, for_safety)
-SELECT b.journey_id, b.sequence, b.r ->> 'type', (b.r ->> 'on')::date,
-       CASE WHEN b.r ->> 'type' = 'treatment_entered' THEN b.r ->> 'entry' END,
-       CASE WHEN b.r ->> 'type' = 'day_status' THEN b.r ->> 'status' END,
-       CASE WHEN b.r ->> 'type' = 'treatment_entered' THEN b.r ->> 'modality' END,
-       CASE WHEN b.r ->> 'type' = 'treatment_exited' THEN b.r ->> 'reason' END,
-       b.r ->> 'episode',
-       b.r ->> 'type' = 'rescued' AND coalesce((b.r ->> 'for_safety')::boolean, false)
-  FROM batch b
- WHERE b.r IS NOT NULL
-ON CONFLICT (journey_id, sequence) DO NOTHING"#;
-
-const APPLY_METRIC_RETRACTS: &str = r#"
-UPDATE metric_entries m
-   SET retracted = true
-  FROM batch b, entries e
- WHERE b.r ->> 'type' = 'retract'
-   AND e.journey_id = b.journey_id
-   AND e.entry = b.r ->> 'target'
-   AND m.journey_id = e.journey_id
-   AND m.sequence = e.sequence"#;
-
 const APPLY_RETRACTS: &str = r#"
 UPDATE entries e
    SET retracted = true, retracted_by = b.r ->> 'entry'
@@ -146,9 +122,7 @@ async fn project_batch(
         for statement in [
             INSERT_JOURNEYS,
             INSERT_ENTRIES,
-            INSERT_METRIC_ENTRIES,
             APPLY_RETRACTS,
-            APPLY_METRIC_RETRACTS,
             INSERT_RELAPSES,
             UPSERT_CONSENT,
             REFRESH_JOURNEYS,
@@ -198,11 +172,9 @@ pub async fn catch_up(pool: &PgPool) -> Result<u64, StoreError> {
 pub async fn rebuild(pool: &PgPool) -> Result<u64, StoreError> {
     let mut tx = pool.begin().await?;
     let horizon = begin(&mut tx).await?;
-    sqlx::query(
-        "TRUNCATE journeys, entries, metric_entries, relapses_after_rehab, research_consent",
-    )
-    .execute(&mut *tx)
-    .await?;
+    sqlx::query("TRUNCATE journeys, entries, relapses_after_rehab, research_consent")
+        .execute(&mut *tx)
+        .await?;
     sqlx::query(
         "UPDATE projector_checkpoint SET tx_id = '0', position = 0 WHERE name = 'read_tables'",
     )

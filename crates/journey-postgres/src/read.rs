@@ -80,9 +80,8 @@ pub async fn entries(pool: &PgPool, only: Option<&str>) -> Result<Vec<StoredLine
         .collect()
 }
 
-/// One stored entry with the fields the metrics read, from the narrow `metric_entries` read
-/// table. Fields that only some types carry are set only for those (`entry` only for
-/// `treatment_entered`, which exits refer to).
+/// One stored entry with the fields the metrics read. Fields that only some types carry are
+/// read only for those (`entry` only for `treatment_entered`, which exits refer to).
 #[derive(Debug, Clone, PartialEq)]
 pub struct MetricRow {
     pub entry: String,
@@ -191,10 +190,18 @@ async fn rows_of(
         .collect();
     let mut out: Vec<Vec<MetricRow>> = vec![Vec::new(); ids.len()];
     let mut rows = sqlx::query(
-        r#"SELECT journey_id, entry, type, "on", retracted, status, modality, reason, episode,
-                  for_safety
-             FROM metric_entries
-            WHERE journey_id = ANY($1)"#,
+        r#"SELECT e.journey_id,
+                  CASE WHEN e.type = 'treatment_entered' THEN e.entry END AS entry,
+                  e.type, e."on", e.retracted,
+                  CASE WHEN e.type = 'day_status' THEN e.fields ->> 'status' END AS status,
+                  CASE WHEN e.type = 'treatment_entered' THEN e.fields ->> 'modality' END AS modality,
+                  CASE WHEN e.type = 'treatment_exited' THEN e.fields ->> 'reason' END AS reason,
+                  e.episode,
+                  CASE WHEN e.type = 'rescued'
+                       THEN coalesce((e.fields ->> 'for_safety')::boolean, false)
+                       ELSE false END AS for_safety
+             FROM entries e
+            WHERE e.journey_id = ANY($1)"#,
     )
     .bind(&ids)
     .fetch(pool);
