@@ -16,6 +16,14 @@ test:
 bench:
     cargo run --release -p journey-cli -- bench import
     cargo run --release -p journey-cli -- bench append
+    cargo run --release -p journey-cli -- bench metrics
+    cargo run --release -p journey-cli -- bench report
+    cargo run --release -p journey-cli -- bench research
+
+# The report of small.jsonl at 2025-04-01 in headless Chromium (screenshot under
+# $CARGO_TARGET_DIR/tmp/report-screenshots/, or target/tmp/...).
+screenshot:
+    cargo test --workspace --test reports chromium_renders_the_small_report
 
 fmt:
     cargo fmt --all
