@@ -17,7 +17,13 @@ pub enum Values {
 }
 
 impl Values {
-    fn len(&self) -> usize {
+    /// Whether there are no values.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Number of values.
+    pub fn len(&self) -> usize {
         match self {
             Values::Text(v) => v.len(),
             Values::Int(v) => v.len(),
@@ -44,6 +50,13 @@ pub struct Table {
     pub columns: Vec<(String, Values)>,
 }
 
+impl Table {
+    /// Number of rows (of the first column).
+    pub fn rows(&self) -> usize {
+        self.columns.first().map_or(0, |(_, v)| v.len())
+    }
+}
+
 fn polars_error(err: PolarsError) -> AnalyticsError {
     AnalyticsError::Polars(err.to_string())
 }
@@ -55,7 +68,7 @@ fn io_error(path: &Path, err: std::io::Error) -> AnalyticsError {
 /// Writes `table` as `<dir>/<name>.parquet` and `<dir>/<name>.csv` (header row, UTF-8);
 /// returns the two paths.
 pub fn write_table(table: &Table, dir: &Path) -> Result<[PathBuf; 2], AnalyticsError> {
-    let rows = table.columns.first().map_or(0, |(_, v)| v.len());
+    let rows = table.rows();
     if let Some((name, _)) = table.columns.iter().find(|(_, v)| v.len() != rows) {
         return Err(AnalyticsError::Polars(format!(
             "table {}: column {name} has another length",

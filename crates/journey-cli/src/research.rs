@@ -417,12 +417,7 @@ pub async fn export(pool: &PgPool, request: &Request<'_>) -> Result<Written, Fai
                 field
             })
             .collect();
-        let rows = table.columns.first().map_or(0, |(_, v)| match v {
-            Values::Text(v) => v.len(),
-            Values::Int(v) => v.len(),
-            Values::Float(v) => v.len(),
-            Values::Bool(v) => v.len(),
-        });
+        let rows = table.rows();
         for (path, format, media) in [
             (&written[1], "csv", "text/csv"),
             (&written[0], "parquet", "application/vnd.apache.parquet"),
@@ -518,12 +513,7 @@ fn write_file(path: &Path, bytes: &[u8]) -> Result<(), Failure> {
 fn readme(request: &Request<'_>, subjects: usize, suppressed: usize, tables: &[Table]) -> String {
     let mut counts = String::new();
     for table in tables {
-        let rows = table.columns.first().map_or(0, |(_, v)| match v {
-            Values::Text(v) => v.len(),
-            Values::Int(v) => v.len(),
-            Values::Float(v) => v.len(),
-            Values::Bool(v) => v.len(),
-        });
+        let rows = table.rows();
         counts.push_str(&format!(
             "| `{0}` | {rows} | `{0}.csv`, `{0}.parquet` |\n",
             table.name
