@@ -84,22 +84,6 @@ fn describe(table: &str, field: &str) -> (&'static str, Option<&'static str>) {
     }
 }
 
-const EVENT_ATTRIBUTES: [(&str, bool); 12] = [
-    // (field, is_text) of the interchange's typed attributes; booleans and integers apart.
-    ("basis", true),
-    ("confidence", true),
-    ("status", true),
-    ("modality", true),
-    ("reason", true),
-    ("channel", true),
-    ("response", true),
-    ("found", true),
-    ("kept", false),
-    ("for_safety", false),
-    ("minutes", false),
-    ("substances", true),
-];
-
 /// Writes the dataset folder; see the README's "Research export".
 pub async fn export(pool: &PgPool, request: &Request<'_>) -> Result<Written, Failure> {
     projector::catch_up(pool).await?;
@@ -243,40 +227,39 @@ pub async fn export(pool: &PgPool, request: &Request<'_>) -> Result<Written, Fai
     }
     {
         let entries = research::entries(pool, &ids, request.as_of).await?;
-        let mut entries_of: HashMap<&str, Vec<&research::ResearchEntry>> = HashMap::new();
-        for e in &entries {
-            entries_of.entry(e.journey_id.as_str()).or_default().push(e);
+        let mut entries_of: HashMap<String, Vec<research::ResearchEntry>> = HashMap::new();
+        for e in entries {
+            entries_of.entry(e.journey_id.clone()).or_default().push(e);
         }
         let mut sids = Vec::new();
         let mut days = Vec::new();
         let mut kinds = Vec::new();
-        let mut attributes: Vec<Vec<Value>> = vec![Vec::new(); EVENT_ATTRIBUTES.len()];
-        let ordered = subjects.iter().flat_map(|s| {
-            entries_of
-                .get(s.consent.journey_id.as_str())
-                .into_iter()
-                .flatten()
-                .map(move |e| (s, *e))
-        });
-        for (s, e) in ordered {
-            if e.kind == "journey_started" {
-                continue; // its attributes are the quasi-identifiers, in `subjects`
-            }
-            sids.push(Some(s.sid.clone()));
-            days.push(Some(rel(s, e.on)));
-            kinds.push(Some(e.kind.clone()));
-            for (column, (field, _)) in attributes.iter_mut().zip(EVENT_ATTRIBUTES) {
-                let value = match (field, e.fields.get(field)) {
-                    ("substances", _) if s.suppressed => Value::Null,
-                    ("substances", Some(Value::Array(items))) => {
-                        let mut names: Vec<&str> = items.iter().filter_map(Value::as_str).collect();
-                        names.sort_unstable();
-                        Value::String(names.join(";"))
-                    }
-                    (_, Some(v)) => v.clone(),
-                    (_, None) => Value::Null,
-                };
-                column.push(value);
+        let mut text: Vec<Vec<Option<String>>> = vec![Vec::new(); research::TEXT_ATTRIBUTES.len()];
+        let (mut kept, mut for_safety, mut minutes) = (Vec::new(), Vec::new(), Vec::new());
+        for s in &subjects {
+            // Moved out, row by row: the entries are held once.
+            let rows = entries_of
+                .remove(s.consent.journey_id.as_str())
+                .unwrap_or_default();
+            for e in rows {
+                if e.kind == "journey_started" {
+                    continue; // its attributes are the quasi-identifiers, in `subjects`
+                }
+                sids.push(Some(s.sid.clone()));
+                days.push(Some(rel(s, e.on)));
+                kinds.push(Some(e.kind));
+                for ((column, name), value) in
+                    text.iter_mut().zip(research::TEXT_ATTRIBUTES).zip(e.text)
+                {
+                    column.push(if name == "substances" && s.suppressed {
+                        None
+                    } else {
+                        value
+                    });
+                }
+                kept.push(e.kept);
+                for_safety.push(e.for_safety);
+                minutes.push(e.minutes);
             }
         }
         let mut columns = vec![
@@ -284,19 +267,12 @@ pub async fn export(pool: &PgPool, request: &Request<'_>) -> Result<Written, Fai
             ("rel_day".to_string(), Values::Int(days)),
             ("type".to_string(), Values::Text(kinds)),
         ];
-        for ((field, is_text), values) in EVENT_ATTRIBUTES.iter().zip(attributes) {
-            let column = match (*field, is_text) {
-                (_, true) => Values::Text(
-                    values
-                        .into_iter()
-                        .map(|v| v.as_str().map(str::to_string))
-                        .collect(),
-                ),
-                ("minutes", _) => Values::Int(values.into_iter().map(|v| v.as_i64()).collect()),
-                _ => Values::Bool(values.into_iter().map(|v| v.as_bool()).collect()),
-            };
-            columns.push((field.to_string(), column));
+        for (name, values) in research::TEXT_ATTRIBUTES.iter().zip(text) {
+            columns.push((name.to_string(), Values::Text(values)));
         }
+        columns.push(("kept".into(), Values::Bool(kept)));
+        columns.push(("for_safety".into(), Values::Bool(for_safety)));
+        columns.push(("minutes".into(), Values::Int(minutes)));
         tables.push(Table {
             name: "events".into(),
             columns,

@@ -47,14 +47,32 @@ pub async fn project_key(pool: &PgPool, name: &str) -> Result<Vec<u8>, StoreErro
     )
 }
 
-/// One entry for the research `events` table: its type, day and typed attributes (the
-/// `fields` of the entry; `text` of notes and `by` are never read).
+/// The typed attributes of the research `events` table, in column order: text attributes
+/// first (`substances` ';'-joined and sorted), then `kept`, `for_safety`, `minutes`.
+pub const TEXT_ATTRIBUTES: [&str; 9] = [
+    "basis",
+    "confidence",
+    "status",
+    "modality",
+    "reason",
+    "channel",
+    "response",
+    "found",
+    "substances",
+];
+
+/// One entry for the research `events` table: its type, day and typed attributes (`text`
+/// of notes and `by` are never read).
 #[derive(Debug, Clone, PartialEq)]
 pub struct ResearchEntry {
     pub journey_id: String,
     pub kind: String,
     pub on: NaiveDate,
-    pub fields: Value,
+    /// The values of [`TEXT_ATTRIBUTES`], in that order.
+    pub text: [Option<String>; 9],
+    pub kept: Option<bool>,
+    pub for_safety: Option<bool>,
+    pub minutes: Option<i64>,
 }
 
 /// The entries of the journeys `ids` that count on `as_of` (not retracted, dated on or
@@ -64,8 +82,20 @@ pub async fn entries(
     ids: &[String],
     as_of: NaiveDate,
 ) -> Result<Vec<ResearchEntry>, StoreError> {
-    let rows: Vec<(String, String, NaiveDate, Value)> = sqlx::query_as(
-        r#"SELECT journey_id, type, "on", fields - 'text'
+    use futures::TryStreamExt;
+    use sqlx::Row;
+
+    let mut rows = sqlx::query(
+        r#"SELECT journey_id, type, "on",
+                  fields ->> 'basis', fields ->> 'confidence', fields ->> 'status',
+                  fields ->> 'modality', fields ->> 'reason', fields ->> 'channel',
+                  fields ->> 'response', fields ->> 'found',
+                  CASE WHEN type = 'use_observed' AND fields ? 'substances'
+                       THEN (SELECT string_agg(x, ';' ORDER BY x)
+                               FROM jsonb_array_elements_text(fields -> 'substances') AS x)
+                  END,
+                  (fields ->> 'kept')::boolean, (fields ->> 'for_safety')::boolean,
+                  (fields ->> 'minutes')::bigint
              FROM entries
             WHERE journey_id = ANY($1) AND NOT retracted AND "on" <= $2
               AND type NOT IN ('note', 'retract')
@@ -73,17 +103,24 @@ pub async fn entries(
     )
     .bind(ids)
     .bind(as_of)
-    .fetch_all(pool)
-    .await?;
-    Ok(rows
-        .into_iter()
-        .map(|(journey_id, kind, on, fields)| ResearchEntry {
-            journey_id,
-            kind,
-            on,
-            fields,
-        })
-        .collect())
+    .fetch(pool);
+    let mut out = Vec::new();
+    while let Some(row) = rows.try_next().await? {
+        let mut text: [Option<String>; 9] = Default::default();
+        for (i, slot) in text.iter_mut().enumerate() {
+            *slot = row.try_get(3 + i)?;
+        }
+        out.push(ResearchEntry {
+            journey_id: row.try_get(0)?,
+            kind: row.try_get(1)?,
+            on: row.try_get(2)?,
+            text,
+            kept: row.try_get(12)?,
+            for_safety: row.try_get(13)?,
+            minutes: row.try_get(14)?,
+        });
+    }
+    Ok(out)
 }
 
 /// Appends a row to the audit log.
