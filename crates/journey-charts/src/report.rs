@@ -195,15 +195,11 @@ pub fn journey_html(
     let weekly = svg(&WeeklyChart { metrics })?;
     let practice = svg(&PracticeChart { metrics })?;
     let association = svg(&AssociationChart { metrics })?;
-    let env = environment();
-    let template = env
-        .get_template("journey.html")
-        .map_err(|e| ChartError::Template(e.to_string()))?;
-    template
-        .render(context! {
+    render(
+        "journey.html",
+        context! {
             header,
             as_of => as_of.to_string(),
-            end => as_of.to_string(),
             m => metrics,
             sentences => summary_sentences(metrics),
             effect_reason => reason_text(metrics.effect.reason),
@@ -212,23 +208,28 @@ pub fn journey_html(
             weekly => minijinja::Value::from_safe_string(weekly),
             practice => minijinja::Value::from_safe_string(practice),
             association => minijinja::Value::from_safe_string(association),
-        })
-        .map_err(|e| ChartError::Template(e.to_string()))
+        },
+    )
 }
 
 /// The HTML cohort report: chart 5 and one row per journey.
 pub fn cohort_html(report: &Report, title: &str) -> Result<String, ChartError> {
     let chart = svg(&CohortChart { report })?;
-    let env = environment();
-    let template = env
-        .get_template("cohort.html")
-        .map_err(|e| ChartError::Template(e.to_string()))?;
-    template
-        .render(context! {
+    render(
+        "cohort.html",
+        context! {
             title,
             as_of => report.as_of.to_string(),
             report,
             chart => minijinja::Value::from_safe_string(chart),
-        })
+        },
+    )
+}
+
+/// Renders template `name` with `context`.
+fn render(name: &str, context: minijinja::Value) -> Result<String, ChartError> {
+    environment()
+        .get_template(name)
+        .and_then(|template| template.render(context))
         .map_err(|e| ChartError::Template(e.to_string()))
 }

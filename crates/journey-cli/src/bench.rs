@@ -282,6 +282,18 @@ fn reset_peak_memory() {
 
 const METRICS_DB: &str = "journey_bench_metrics";
 
+/// The kept cohort of `bench metrics` (and `bench research`): `families` journeys of `days`
+/// days ending on a fixed day, so that the kept data stays valid on later days.
+fn metrics_cohort(families: usize, days: u32) -> synth::Synth {
+    synth::Synth {
+        seed: 7,
+        families,
+        days,
+        end: chrono::NaiveDate::from_ymd_opt(2026, 6, 30).expect("a date"),
+        prefix: "m-".into(),
+    }
+}
+
 async fn bench_metrics(
     server: &journey_postgres::PgConnectOptions,
     mut sizes: Vec<usize>,
@@ -297,14 +309,8 @@ async fn bench_metrics(
         .ok_or_else(|| Failure::BadInput("no --sizes".into()))?;
     let runs = runs.max(1);
     // A fixed last day, so that the kept data stays valid on later days.
-    let as_of = chrono::NaiveDate::from_ymd_opt(2026, 6, 30).expect("a date");
-    let synth = synth::Synth {
-        seed: 7,
-        families: largest,
-        days,
-        end: as_of,
-        prefix: "m-".into(),
-    };
+    let synth = metrics_cohort(largest, days);
+    let as_of = synth.end;
     let pool = scratch::keep_database(server, METRICS_DB).await?;
     let (have, width_ok) = scratch::cohort_stored(&pool, "m-", synth.key(0).len()).await?;
     if !width_ok {
@@ -531,13 +537,7 @@ async fn bench_research(
     journeys: usize,
     cohort: usize,
 ) -> Outcome {
-    let synth = synth::Synth {
-        seed: 7,
-        families: cohort,
-        days: 365,
-        end: chrono::NaiveDate::from_ymd_opt(2026, 6, 30).expect("a date"),
-        prefix: "m-".into(),
-    };
+    let synth = metrics_cohort(cohort, 365);
     let pool = scratch::keep_database(server, METRICS_DB).await?;
     let (have, width_ok) = scratch::cohort_stored(&pool, "m-", synth.key(0).len()).await?;
     if !width_ok || have < journeys {

@@ -145,6 +145,14 @@ pub async fn export(pool: &PgPool, request: &Request<'_>) -> Result<Written, Fai
 
     let mut tables = Vec::new();
     {
+        // The quasi-identifiers as exported: suppressed in cells smaller than k.
+        let shown = |s: &Subject| {
+            if s.suppressed {
+                ("suppressed".to_string(), "suppressed".to_string())
+            } else {
+                qi(s.consent)
+            }
+        };
         let text = |f: &dyn Fn(&Subject) -> String| {
             Values::Text(subjects.iter().map(|s| Some(f(s))).collect())
         };
@@ -152,26 +160,8 @@ pub async fn export(pool: &PgPool, request: &Request<'_>) -> Result<Written, Fai
             name: "subjects".into(),
             columns: vec![
                 ("sid".into(), text(&|s| s.sid.clone())),
-                (
-                    "relationship".into(),
-                    text(&|s| {
-                        if s.suppressed {
-                            "suppressed".into()
-                        } else {
-                            qi(s.consent).0
-                        }
-                    }),
-                ),
-                (
-                    "substances".into(),
-                    text(&|s| {
-                        if s.suppressed {
-                            "suppressed".into()
-                        } else {
-                            qi(s.consent).1
-                        }
-                    }),
-                ),
+                ("relationship".into(), text(&|s| shown(s).0)),
+                ("substances".into(), text(&|s| shown(s).1)),
                 (
                     "craft_phase".into(),
                     Values::Bool(

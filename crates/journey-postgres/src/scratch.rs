@@ -8,19 +8,8 @@ use crate::error::StoreError;
 
 /// (Re)creates database `name` on the server of `server`, migrated, and connects to it.
 pub async fn database(server: &PgConnectOptions, name: &str) -> Result<PgPool, StoreError> {
-    let mut admin = server.clone().database("postgres").connect().await?;
-    sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-        .execute(&mut admin)
-        .await?;
-    sqlx::query(&format!("CREATE DATABASE {name}"))
-        .execute(&mut admin)
-        .await?;
-    admin.close().await?;
-    let pool = crate::db::connect(server.clone().database(name), 16).await?;
-    crate::db::migrate(&pool)
-        .await
-        .map_err(|e| StoreError::Unavailable(e.to_string()))?;
-    Ok(pool)
+    drop_database(server, name).await?;
+    keep_database(server, name).await
 }
 
 /// Drops database `name` on the server of `server`.
