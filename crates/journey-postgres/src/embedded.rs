@@ -98,6 +98,9 @@ fn ok(output: std::process::Output, what: &str) -> Result<(), EmbeddedError> {
 /// `journey` database (created if missing is the caller's job: see [`ensure_database`]).
 pub fn ensure_running(data_dir: &Path) -> Result<PgConnectOptions, EmbeddedError> {
     let bin = find_bin_dir().ok_or(EmbeddedError::NotInstalled)?;
+    if is_root() && !data_dir.exists() {
+        relocate_for_postgres(data_dir)?;
+    }
     std::fs::create_dir_all(data_dir)
         .map_err(|e| EmbeddedError::Failed(format!("cannot create {}: {e}", data_dir.display())))?;
     let dir = data_dir
@@ -164,6 +167,55 @@ pub fn ensure_running(data_dir: &Path) -> Result<PgConnectOptions, EmbeddedError
         .socket(&dir)
         .username("postgres")
         .database(DATABASE))
+}
+
+/// As root the server runs as `postgres`, which must be able to enter the data folder. When
+/// a folder above `data_dir` is closed to it (a checkout in a 0700 folder), the cluster is
+/// created in `/var/lib/postgresql/journey-<hash of the path>` instead, and `data_dir`
+/// becomes a symbolic link to it.
+fn relocate_for_postgres(data_dir: &Path) -> Result<(), EmbeddedError> {
+    let parent = match data_dir.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    std::fs::create_dir_all(&parent)
+        .map_err(|e| EmbeddedError::Failed(format!("cannot create {}: {e}", parent.display())))?;
+    let parent = parent
+        .canonicalize()
+        .map_err(|e| EmbeddedError::Failed(format!("{}: {e}", parent.display())))?;
+    let reachable = Command::new("runuser")
+        .args(["-u", "postgres", "--", "test", "-x"])
+        .arg(&parent)
+        .status()
+        .is_ok_and(|s| s.success());
+    if reachable {
+        return Ok(());
+    }
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325; // FNV-1a of the path: a stable folder name
+    for byte in parent
+        .join(data_dir.file_name().unwrap_or_default())
+        .as_os_str()
+        .as_encoded_bytes()
+    {
+        hash = (hash ^ u64::from(*byte)).wrapping_mul(0x0100_0000_01b3);
+    }
+    let real = PathBuf::from(format!("/var/lib/postgresql/journey-{hash:016x}"));
+    std::fs::create_dir_all(&real)
+        .map_err(|e| EmbeddedError::Failed(format!("cannot create {}: {e}", real.display())))?;
+    std::os::unix::fs::symlink(&real, data_dir).map_err(|e| {
+        EmbeddedError::Failed(format!(
+            "cannot link {} to {}: {e}",
+            data_dir.display(),
+            real.display()
+        ))
+    })?;
+    eprintln!(
+        "journey: the postgres user cannot enter {}; the embedded cluster lives in {} ({} links to it)",
+        parent.display(),
+        real.display(),
+        data_dir.display()
+    );
+    Ok(())
 }
 
 fn wait_for_socket(dir: &Path) -> Result<(), EmbeddedError> {
