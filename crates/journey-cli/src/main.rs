@@ -3,22 +3,19 @@
 //! The only crate that reads the environment, flags and files. Exit codes: 0 success,
 //! 1 bad input, 2 a failure of the system (database down, ...).
 
-mod bench;
-mod metrics;
-mod report;
-mod research;
-mod synth;
-
 use std::collections::HashMap;
-use std::io::Write;
+use std::io::{IsTerminal, Write};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use chrono::{NaiveDate, Utc};
 use clap::{Parser, Subcommand};
+use journey_cli::{bench, metrics, open, report, research, synth, today, Failure, Outcome};
 use journey_domain::interchange::{parse_line, to_line};
+use journey_postgres::accounts::{self, AssignError, Role};
 use journey_postgres::import::{import, ImportOptions, ImportReport};
-use journey_postgres::{db, embedded, projector, read, PgConnectOptions, PgPool, StoreError};
+use journey_postgres::{embedded, projector, read, PgPool, StoreError};
 
 /// Record, import, export and analyse recovery journeys (CRAFT).
 #[derive(Parser)]
@@ -138,6 +135,26 @@ enum Command {
         /// Days of each journey, up to today.
         #[arg(long, default_value_t = 240)]
         days: u32,
+        /// Serve the web app afterwards (default: when run in a terminal).
+        #[arg(long, conflicts_with = "no_serve")]
+        serve: bool,
+        /// Do not serve the web app afterwards.
+        #[arg(long)]
+        no_serve: bool,
+        /// Where the web app listens.
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        bind: SocketAddr,
+    },
+    /// Serve the web app (pages and the JSON API /api/v1) until Ctrl-C.
+    Serve {
+        /// Address and port to listen on.
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        bind: SocketAddr,
+    },
+    /// Accounts of the web app: add, assign to journeys, list.
+    User {
+        #[command(subcommand)]
+        action: UserAction,
     },
     /// Stop the embedded PostgreSQL of --data-dir.
     Stop,
@@ -148,30 +165,65 @@ enum Command {
     },
 }
 
+/// What `journey user` does.
+#[derive(Subcommand)]
+enum UserAction {
+    /// Create an account. The password is read from standard input (--password-stdin) or
+    /// made up and printed once.
+    Add {
+        /// Sign-in name, 1-64 of A-Z a-z 0-9 . _ - (also the `by` handle of a family member's entries).
+        username: String,
+        #[arg(long, value_enum)]
+        role: RoleArg,
+        /// The name the app shows (default: the username).
+        #[arg(long)]
+        name: Option<String>,
+        /// Read the password (at least 10 characters) from the first line of standard input.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// Let a family member or counselor see a journey.
+    Assign {
+        username: String,
+        #[arg(long)]
+        journey: String,
+    },
+    /// Take a journey away from a family member or counselor.
+    Unassign {
+        username: String,
+        #[arg(long)]
+        journey: String,
+    },
+    /// List accounts and assignments.
+    List,
+}
+
+/// Roles of web app accounts.
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum RoleArg {
+    Family,
+    Counselor,
+    Researcher,
+    Admin,
+}
+
+impl RoleArg {
+    fn role(self) -> Role {
+        match self {
+            RoleArg::Family => Role::Family,
+            RoleArg::Counselor => Role::Counselor,
+            RoleArg::Researcher => Role::Researcher,
+            RoleArg::Admin => Role::Admin,
+        }
+    }
+}
+
 /// A research consent decision.
 #[derive(Clone, Copy, clap::ValueEnum)]
 enum Decision {
     Grant,
     Withdraw,
 }
-
-/// A failure with its exit code.
-enum Failure {
-    BadInput(String),
-    System(String),
-}
-
-impl From<StoreError> for Failure {
-    fn from(err: StoreError) -> Self {
-        if err.is_bad_input() {
-            Failure::BadInput(err.to_string())
-        } else {
-            Failure::System(err.to_string())
-        }
-    }
-}
-
-type Outcome = Result<(), Failure>;
 
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
@@ -198,33 +250,6 @@ fn main() -> ExitCode {
             ExitCode::from(2)
         }
     }
-}
-
-/// Where the database is: `DATABASE_URL`, or the embedded cluster in `data_dir`.
-fn target(data_dir: &Path) -> Result<PgConnectOptions, Failure> {
-    match std::env::var("DATABASE_URL") {
-        Ok(url) => url
-            .parse()
-            .map_err(|e| Failure::BadInput(format!("DATABASE_URL: {e}"))),
-        Err(_) => embedded::ensure_running(data_dir).map_err(|e| Failure::System(e.to_string())),
-    }
-}
-
-/// Connects (creating the database in the embedded cluster) and migrates.
-async fn open(data_dir: &Path) -> Result<PgPool, Failure> {
-    let options = target(data_dir)?;
-    if std::env::var("DATABASE_URL").is_err() {
-        embedded::ensure_database(&options)
-            .await
-            .map_err(|e| Failure::System(format!("embedded PostgreSQL: {e}")))?;
-    }
-    let pool = db::connect(options, 8)
-        .await
-        .map_err(|e| Failure::System(format!("cannot connect to PostgreSQL: {e}")))?;
-    db::migrate(&pool)
-        .await
-        .map_err(|e| Failure::System(format!("migrations: {e}")))?;
-    Ok(pool)
 }
 
 async fn run(cli: Cli) -> Outcome {
@@ -360,7 +385,15 @@ async fn dispatch(command: Command, pool: &PgPool) -> Outcome {
             seed,
             families,
             days,
-        } => demo(pool, seed, families, days).await,
+            serve,
+            no_serve,
+            bind,
+        } => {
+            let serve = serve || (!no_serve && std::io::stdout().is_terminal());
+            demo(pool, seed, families, days, serve.then_some(bind)).await
+        }
+        Command::Serve { bind } => journey_cli::web::serve(pool.clone(), bind, Vec::new()).await,
+        Command::User { action } => user(pool, action).await,
         Command::Stop | Command::Bench { .. } => unreachable!("handled before connecting"),
     }
 }
@@ -485,12 +518,13 @@ fn parse_as_of(text: &str) -> Result<NaiveDate, String> {
         .map_err(|_| format!("{text:?} is not a date YYYY-MM-DD"))
 }
 
-/// Today's date on this machine (the family's calendar day).
-fn today() -> NaiveDate {
-    chrono::Local::now().date_naive()
-}
-
-async fn demo(pool: &PgPool, seed: u64, families: usize, days: u32) -> Outcome {
+async fn demo(
+    pool: &PgPool,
+    seed: u64,
+    families: usize,
+    days: u32,
+    serve: Option<SocketAddr>,
+) -> Outcome {
     let synth = synth::Synth {
         seed,
         families,
@@ -557,5 +591,151 @@ async fn demo(pool: &PgPool, seed: u64, families: usize, days: u32) -> Outcome {
         "  cargo run -p journey-cli -- journeys                                  # the journeys"
     );
     println!("  cargo run -p journey-cli -- research-export --project demo --out reports/research-demo   # anonymized dataset");
-    Ok(())
+    println!(
+        "  cargo run -p journey-cli -- serve                                     # the web app"
+    );
+    println!();
+    let accounts = demo_accounts(pool, &synth).await?;
+    match serve {
+        Some(bind) => journey_cli::web::serve(pool.clone(), bind, accounts).await,
+        None => {
+            for line in accounts {
+                println!("{line}");
+            }
+            Ok(())
+        }
+    }
+}
+
+/// The demo's accounts, with new random passwords on every run; returns the lines that
+/// show them.
+async fn demo_accounts(pool: &PgPool, synth: &synth::Synth) -> Result<Vec<String>, Failure> {
+    let families = synth.families;
+    let people: [(&str, &str, Role, Vec<usize>); 5] = [
+        ("ana", "Ana (mother)", Role::Family, vec![0]),
+        ("ben", "Ben (brother)", Role::Family, vec![0]),
+        (
+            "carla",
+            "Carla (counselor)",
+            Role::Counselor,
+            (0..families.min(6)).collect(),
+        ),
+        ("rhea", "Rhea (researcher)", Role::Researcher, vec![]),
+        ("admin", "Admin", Role::Admin, vec![]),
+    ];
+    let mut lines = vec!["Demo accounts (new passwords on every run):".to_string()];
+    for (username, name, role, journeys) in people {
+        let password = journey_cli::web::auth::random_password();
+        let hash = journey_cli::web::auth::hash_password(&password).map_err(Failure::System)?;
+        if accounts::create_user(pool, username, name, role, &hash)
+            .await?
+            .is_none()
+        {
+            accounts::set_password(pool, username, &hash).await?;
+        }
+        for index in journeys.into_iter().filter(|i| *i < families) {
+            let _ = accounts::assign(pool, username, &synth.key(index)).await?;
+        }
+        lines.push(format!(
+            "  {:<10} {username:<6} password {password}",
+            role.as_str()
+        ));
+    }
+    Ok(lines)
+}
+
+async fn user(pool: &PgPool, action: UserAction) -> Outcome {
+    match action {
+        UserAction::Add {
+            username,
+            role,
+            name,
+            password_stdin,
+        } => {
+            if !journey_domain::entry::is_key(&username) {
+                return Err(Failure::BadInput(format!(
+                    "username {username:?}: 1-64 of A-Z a-z 0-9 . _ -"
+                )));
+            }
+            let name = name.unwrap_or_else(|| username.clone());
+            if name.trim().is_empty() || name.chars().count() > 100 {
+                return Err(Failure::BadInput(format!(
+                    "--name {name:?}: 1-100 characters"
+                )));
+            }
+            let (password, shown) = if password_stdin {
+                let mut line = String::new();
+                std::io::stdin()
+                    .read_line(&mut line)
+                    .map_err(|e| Failure::System(format!("standard input: {e}")))?;
+                let line = line.trim_end_matches(['\r', '\n']).to_string();
+                if line.chars().count() < 10 {
+                    return Err(Failure::BadInput(
+                        "the password must have at least 10 characters".into(),
+                    ));
+                }
+                (line, false)
+            } else {
+                (journey_cli::web::auth::random_password(), true)
+            };
+            let hash = journey_cli::web::auth::hash_password(&password).map_err(Failure::System)?;
+            if accounts::create_user(pool, &username, &name, role.role(), &hash)
+                .await?
+                .is_none()
+            {
+                return Err(Failure::BadInput(format!(
+                    "user {username:?} exists already"
+                )));
+            }
+            println!("added {} {username}", role.role().as_str());
+            if shown {
+                println!("password {password}  (shown once; only its hash is stored)");
+            }
+            Ok(())
+        }
+        UserAction::Assign { username, journey } => {
+            match accounts::assign(pool, &username, &journey).await? {
+                Ok(()) => {
+                    println!("{username} may now see journey {journey}");
+                    Ok(())
+                }
+                Err(AssignError::NoUser) => Err(Failure::BadInput(format!("no user {username:?}"))),
+                Err(AssignError::NoJourney) => {
+                    Err(Failure::BadInput(format!("no journey with key {journey:?}")))
+                }
+                Err(AssignError::Role(role)) => Err(Failure::BadInput(format!(
+                    "{username} is a {}: only family members and counselors are assigned to journeys",
+                    role.as_str()
+                ))),
+            }
+        }
+        UserAction::Unassign { username, journey } => {
+            if accounts::unassign(pool, &username, &journey).await? {
+                println!("{username} no longer sees journey {journey}");
+                Ok(())
+            } else {
+                Err(Failure::BadInput(format!(
+                    "{username:?} was not assigned to journey {journey:?}"
+                )))
+            }
+        }
+        UserAction::List => {
+            let assignments = accounts::assignments(pool).await?;
+            for u in accounts::users(pool).await? {
+                let journeys: Vec<&str> = assignments
+                    .iter()
+                    .filter(|(name, _, _)| *name == u.username)
+                    .map(|(_, _, key)| key.as_str())
+                    .collect();
+                println!(
+                    "{:<24} {:<10} {:<24} {}",
+                    u.username,
+                    u.role.as_str(),
+                    u.display_name,
+                    journeys.join(" ")
+                );
+            }
+            Ok(())
+        }
+    }
 }

@@ -2,6 +2,7 @@
 //! write-side entry index, bulk import, the projector and its read tables, the embedded
 //! cluster, and fresh test databases.
 
+pub mod accounts;
 pub mod db;
 pub mod embedded;
 pub mod error;

@@ -1,0 +1,76 @@
+//! Who may do what to which journey, checked on every read and write, and written to the
+//! audit log.
+//!
+//! | role       | assigned journey                              | any other journey |
+//! |------------|-----------------------------------------------|-------------------|
+//! | family     | timeline, entries, record, retract, report, metrics | 404         |
+//! | counselor  | report, metrics; 403 for timeline, entries, writes  | 404         |
+//! | researcher | 404 (research export only, consented journeys, anonymized) | 404 |
+//! | admin      | 404 (assigns people to journeys; reads no health data)     | 404 |
+
+use journey_postgres::accounts::{self, Role, User};
+use journey_postgres::read::JourneyRow;
+use serde_json::json;
+
+use super::error::WebError;
+use super::AppState;
+
+/// What a request does to a journey.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    /// Progress report, metrics, charts: no notes, no handles.
+    ReadReport,
+    /// The timeline and the entry list (notes, handles).
+    ReadEntries,
+    /// Record or retract entries, give or withdraw research consent.
+    Write,
+}
+
+impl Action {
+    fn audit_name(self) -> &'static str {
+        match self {
+            Action::ReadReport => "read_report",
+            Action::ReadEntries => "read_entries",
+            Action::Write => "write",
+        }
+    }
+}
+
+/// The journey `key` if `user` may do `action` to it; writes the access to the audit log.
+pub async fn journey(
+    state: &AppState,
+    user: &User,
+    key: &str,
+    action: Action,
+    what: &str,
+) -> Result<JourneyRow, WebError> {
+    if !matches!(user.role, Role::Family | Role::Counselor) {
+        return Err(WebError::NotFound);
+    }
+    let Some(row) = accounts::visible_journey(&state.pool, user.user_id, key).await? else {
+        return Err(WebError::NotFound);
+    };
+    if user.role == Role::Counselor && action != Action::ReadReport {
+        return Err(WebError::Forbidden(
+            "counselors see a family's progress report; the entries and the recording are the family's",
+        ));
+    }
+    journey_postgres::research::audit(
+        &state.pool,
+        &user.username,
+        action.audit_name(),
+        Some(&row.journey_id),
+        json!({ "what": what }),
+    )
+    .await?;
+    Ok(row)
+}
+
+/// Only users of `role` may go on (others get 404: the page does not exist for them).
+pub fn require(user: &User, role: Role) -> Result<(), WebError> {
+    if user.role == role {
+        Ok(())
+    } else {
+        Err(WebError::NotFound)
+    }
+}

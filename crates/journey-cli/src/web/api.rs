@@ -1,0 +1,462 @@
+//! The JSON API, `/api/v1`: the pages' operations for programs. The OpenAPI document at
+//! `/api/v1/openapi.json` is generated from these handlers (utoipa), so it lists exactly the
+//! routes served here.
+//!
+//! Authentication is the session cookie of `POST /api/v1/session` (or of the sign-in page).
+//! Writes take `application/json` only (a cross-site form cannot send it) and honour an
+//! `Idempotency-Key` header: a retry with the same key and body stores nothing twice and gets
+//! the first answer again; the same key with another body is a 422.
+
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use chrono::NaiveDate;
+use journey_postgres::accounts::{self, Idempotent};
+use journey_postgres::read::Scope;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+use tower_sessions::Session;
+use utoipa::{IntoParams, OpenApi, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::access::{self, Action};
+use super::auth::{self, ApiUser};
+use super::error::{ApiError, WebError};
+use super::pages::record_objects;
+use super::AppState;
+use crate::today;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "journey API",
+        version = "1",
+        description = "Record and read recovery journeys (CRAFT). Entries are the objects of the journey event file (interchange.md). A journey the caller may not see answers 404."
+    ),
+    tags((name = "journeys"), (name = "session"))
+)]
+struct ApiDoc;
+
+/// The API's routes and their OpenAPI description.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(sign_in, sign_out))
+        .routes(routes!(list_journeys))
+        .routes(routes!(list_entries, record_entry))
+        .routes(routes!(journey_metrics))
+}
+
+/// An error: a code, a message for people and, for a 422, the field at fault.
+#[derive(Serialize, ToSchema)]
+pub struct ErrorBody {
+    /// unauthorized, forbidden, not_found, bad_request, invalid, conflict, too_many_requests, unsupported_media_type, unavailable
+    error: String,
+    message: String,
+    /// The field at fault (422 only).
+    field: Option<String>,
+}
+
+fn parse_body<T: serde::de::DeserializeOwned>(
+    headers: &HeaderMap,
+    body: &Bytes,
+) -> Result<T, WebError> {
+    let json = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| {
+            v.split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .eq_ignore_ascii_case("application/json")
+        })
+        .unwrap_or(false);
+    if !json {
+        return Err(WebError::UnsupportedMediaType);
+    }
+    serde_json::from_slice(body).map_err(|e| {
+        if e.is_data() {
+            WebError::Invalid {
+                field: e
+                    .to_string()
+                    .split('`')
+                    .nth(1)
+                    .unwrap_or("body")
+                    .to_string(),
+                message: e.to_string(),
+            }
+        } else {
+            WebError::BadRequest(format!("the body is not JSON: {e}"))
+        }
+    })
+}
+
+/// Credentials.
+#[derive(Deserialize, ToSchema)]
+pub struct Credentials {
+    username: String,
+    password: String,
+}
+
+/// Who is signed in.
+#[derive(Serialize, ToSchema)]
+pub struct Me {
+    username: String,
+    display_name: String,
+    /// family, counselor, researcher or admin
+    role: String,
+}
+
+/// Sign in: the answer sets the session cookie.
+#[utoipa::path(post, path = "/api/v1/session", tag = "session",
+    request_body(content = Credentials, content_type = "application/json"),
+    responses(
+        (status = 200, description = "Signed in; the session cookie is set", body = Me),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 415, body = ErrorBody), (status = 422, body = ErrorBody),
+        (status = 429, body = ErrorBody), (status = 503, body = ErrorBody),
+    ))]
+async fn sign_in(
+    State(state): State<AppState>,
+    session: Session,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<Me>, ApiError> {
+    let credentials: Credentials = parse_body(&headers, &body)?;
+    let user = auth::sign_in(
+        &state,
+        &session,
+        &credentials.username,
+        &credentials.password,
+    )
+    .await?;
+    Ok(Json(Me {
+        username: user.username,
+        display_name: user.display_name,
+        role: user.role.as_str().into(),
+    }))
+}
+
+/// Sign out: the session is deleted.
+#[utoipa::path(delete, path = "/api/v1/session", tag = "session",
+    responses((status = 204, description = "Signed out"), (status = 503, body = ErrorBody)))]
+async fn sign_out(session: Session) -> Result<StatusCode, ApiError> {
+    auth::sign_out(&session).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// A journey the caller may see.
+#[derive(Serialize, ToSchema)]
+pub struct JourneySummary {
+    key: String,
+    relationship: String,
+    start: NaiveDate,
+    craft_start: Option<NaiveDate>,
+    entries: i32,
+    retracted: i32,
+}
+
+/// The journeys the caller is assigned to (none for researchers and admins).
+#[utoipa::path(get, path = "/api/v1/journeys", tag = "journeys",
+    responses(
+        (status = 200, body = Vec<JourneySummary>),
+        (status = 401, body = ErrorBody), (status = 503, body = ErrorBody),
+    ))]
+async fn list_journeys(
+    State(state): State<AppState>,
+    ApiUser(signed): ApiUser,
+) -> Result<Json<Vec<JourneySummary>>, ApiError> {
+    let rows = accounts::visible_journeys(&state.pool, signed.user.user_id).await?;
+    Ok(Json(
+        rows.into_iter()
+            .map(|r| JourneySummary {
+                key: r.key,
+                relationship: r.relationship,
+                start: r.start,
+                craft_start: r.craft_start,
+                entries: r.entries,
+                retracted: r.retracted,
+            })
+            .collect(),
+    ))
+}
+
+/// Paging of the entry list.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct PageQuery {
+    /// 1-based page, 50 entries a page, newest day first.
+    #[param(minimum = 1, maximum = 1000000)]
+    page: Option<i64>,
+}
+
+/// A stored entry.
+#[derive(Serialize, ToSchema)]
+pub struct EntryOut {
+    entry: String,
+    #[serde(rename = "type")]
+    kind: String,
+    on: Option<NaiveDate>,
+    by: Option<String>,
+    /// The type's own fields (interchange.md).
+    #[schema(value_type = Object)]
+    fields: Value,
+    recorded_at: chrono::DateTime<chrono::Utc>,
+    /// Retracted ("entered by mistake"): kept in the history, left out of every figure.
+    retracted: bool,
+}
+
+/// A page of entries.
+#[derive(Serialize, ToSchema)]
+pub struct EntryPage {
+    entries: Vec<EntryOut>,
+    page: i64,
+    total: i64,
+}
+
+/// The journey's entries, newest day first (family members of the journey only).
+#[utoipa::path(get, path = "/api/v1/journeys/{key}/entries", tag = "journeys",
+    params(("key" = String, Path, description = "The journey's key"), PageQuery),
+    responses(
+        (status = 200, body = EntryPage),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 503, body = ErrorBody),
+    ))]
+async fn list_entries(
+    State(state): State<AppState>,
+    ApiUser(signed): ApiUser,
+    Path(key): Path<String>,
+    query: Result<Query<PageQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<EntryPage>, ApiError> {
+    let Query(query) = query.map_err(|e| WebError::BadRequest(e.body_text()))?;
+    let page = query.page.unwrap_or(1);
+    if !(1..=1_000_000).contains(&page) {
+        return Err(WebError::BadRequest(format!("page {page} is not 1 to 1000000")).into());
+    }
+    let row = access::journey(
+        &state,
+        &signed.user,
+        &key,
+        Action::ReadEntries,
+        "api entries",
+    )
+    .await?;
+    let size = super::pages::PAGE_SIZE;
+    let (entries, total) =
+        accounts::timeline(&state.pool, &row.journey_id, size, (page - 1) * size).await?;
+    Ok(Json(EntryPage {
+        entries: entries
+            .into_iter()
+            .map(|e| EntryOut {
+                entry: e.entry,
+                kind: e.kind,
+                on: e.on,
+                by: e.by,
+                fields: e.fields,
+                recorded_at: e.recorded_at,
+                retracted: e.retracted,
+            })
+            .collect(),
+        page,
+        total,
+    }))
+}
+
+/// What a recorded entry got.
+#[derive(Serialize, ToSchema)]
+pub struct Recorded {
+    journey: String,
+    entry: String,
+}
+
+/// Record one entry: an object of the journey event file (interchange.md). `journey` may be
+/// left out (it is the path's); `by` is the caller's username (another `by` is refused); an
+/// `entry` id is made when none is given.
+#[utoipa::path(post, path = "/api/v1/journeys/{key}/entries", tag = "journeys",
+    params(
+        ("key" = String, Path, description = "The journey's key"),
+        ("Idempotency-Key" = Option<String>, Header, description = "Makes a retried POST store nothing twice (1-200 characters)"),
+    ),
+    request_body(content = Object, content_type = "application/json",
+        description = "e.g. {\"type\": \"reward_given\", \"on\": \"2025-03-10\"}"),
+    responses(
+        (status = 201, body = Recorded),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody), (status = 415, body = ErrorBody),
+        (status = 422, body = ErrorBody), (status = 503, body = ErrorBody),
+    ))]
+async fn record_entry(
+    State(state): State<AppState>,
+    ApiUser(signed): ApiUser,
+    Path(key): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let row = access::journey(&state, &signed.user, &key, Action::Write, "api record").await?;
+    let mut object: Value = parse_body(&headers, &body)?;
+    let Some(map) = object.as_object_mut() else {
+        return Err(WebError::Invalid {
+            field: "body".into(),
+            message: "the body must be one JSON object".into(),
+        }
+        .into());
+    };
+    match map.get("journey") {
+        None => {
+            map.insert("journey".into(), json!(row.key));
+        }
+        Some(Value::String(k)) if *k == row.key => {}
+        Some(other) => {
+            return Err(WebError::Invalid {
+                field: "journey".into(),
+                message: format!("{other} is not this journey's key {:?}", row.key),
+            }
+            .into())
+        }
+    }
+    match map.get("by") {
+        None => {
+            map.insert("by".into(), json!(signed.user.username));
+        }
+        Some(Value::String(by)) if *by == signed.user.username => {}
+        Some(other) => {
+            return Err(WebError::Invalid {
+                field: "by".into(),
+                message: format!("{other}: entries are recorded under your own username"),
+            }
+            .into())
+        }
+    }
+    let idempotency = match headers.get("idempotency-key") {
+        None => None,
+        Some(value) => {
+            let key = value
+                .to_str()
+                .ok()
+                .filter(|k| !k.is_empty() && k.len() <= 200)
+                .ok_or_else(|| {
+                    WebError::BadRequest("Idempotency-Key: 1-200 visible ASCII characters".into())
+                })?;
+            Some(key.to_string())
+        }
+    };
+    if let Some(key) = &idempotency {
+        // The entry id comes from the key, so even two racing retries store one entry.
+        if !object.as_object().is_some_and(|m| m.contains_key("entry")) {
+            let digest = Sha256::digest(format!("{}\n{key}", signed.user.user_id));
+            let id = format!("i-{}", &auth::hex(&digest)[..32]);
+            object["entry"] = json!(id);
+        }
+        let hash = Sha256::digest(object.to_string());
+        match accounts::idempotency_begin(&state.pool, signed.user.user_id, key, &hash).await? {
+            Idempotent::New => {}
+            Idempotent::Stored(status, body) => {
+                let status = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
+                return Ok((status, Json(body)).into_response());
+            }
+            Idempotent::Mismatch => {
+                return Err(WebError::Invalid {
+                    field: "Idempotency-Key".into(),
+                    message: "this key was used before with another body".into(),
+                }
+                .into())
+            }
+            Idempotent::InFlight => {
+                return Err(WebError::Conflict(
+                    "a request with this Idempotency-Key is still being handled".into(),
+                )
+                .into())
+            }
+        }
+    }
+    let outcome = record_objects(&state, std::slice::from_ref(&object), "api").await;
+    let (status, body) = match &outcome {
+        Ok(ids) => (
+            StatusCode::CREATED,
+            serde_json::to_value(Recorded {
+                journey: row.key.clone(),
+                entry: ids[0].clone(),
+            })
+            .expect("serializable"),
+        ),
+        Err(err) => (err.status(), err.json()),
+    };
+    if let Some(key) = &idempotency {
+        // Bad input is answered the same on retry; a failure of ours lets the retry run.
+        if status.is_success() || status.is_client_error() && status != StatusCode::CONFLICT {
+            accounts::idempotency_finish(
+                &state.pool,
+                signed.user.user_id,
+                key,
+                status.as_u16(),
+                &body,
+            )
+            .await?;
+        } else {
+            accounts::idempotency_forget(&state.pool, signed.user.user_id, key).await?;
+        }
+    }
+    match outcome {
+        Ok(_) => Ok((status, Json(body)).into_response()),
+        Err(err) => Err(err.into()),
+    }
+}
+
+/// As-of day of the metrics.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct AsOfQuery {
+    /// The day the figures are computed as of (YYYY-MM-DD; default: today).
+    #[param(value_type = Option<String>, format = Date)]
+    as_of: Option<String>,
+}
+
+/// The journey's figures (metrics.md "JSON output", one journey).
+#[utoipa::path(get, path = "/api/v1/journeys/{key}/metrics", tag = "journeys",
+    params(("key" = String, Path, description = "The journey's key"), AsOfQuery),
+    responses(
+        (status = 200, description = "The journey's entry of metrics.md's `journeys` array", body = Object),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 503, body = ErrorBody),
+    ))]
+async fn journey_metrics(
+    State(state): State<AppState>,
+    ApiUser(signed): ApiUser,
+    Path(key): Path<String>,
+    query: Result<Query<AsOfQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let Query(query) = query.map_err(|e| WebError::BadRequest(e.body_text()))?;
+    let as_of = match query.as_of.as_deref() {
+        None => today(),
+        Some(text) => journey_domain::interchange::parse_day(text).map_err(|_| {
+            WebError::BadRequest(format!("as_of {text:?} is not a date YYYY-MM-DD"))
+        })?,
+    };
+    let row = access::journey(
+        &state,
+        &signed.user,
+        &key,
+        Action::ReadReport,
+        "api metrics",
+    )
+    .await?;
+    let inputs = crate::metrics::inputs(&state.pool, Scope::Key(&row.key)).await?;
+    let report = journey_analytics::metrics(&inputs, as_of)
+        .map_err(|e| WebError::Internal(e.to_string()))?;
+    let Some(m) = report.journeys.first() else {
+        return Err(WebError::BadRequest(format!(
+            "the journey starts on {}, after as_of {as_of}",
+            row.start
+        ))
+        .into());
+    };
+    Ok(Json(
+        serde_json::to_value(m).map_err(|e| WebError::Internal(e.to_string()))?,
+    ))
+}

@@ -1,0 +1,223 @@
+//! What a request can fail with, and how pages (HTML) and the API (JSON) answer it.
+
+use axum::http::{header, StatusCode};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use journey_postgres::StoreError;
+use serde_json::json;
+
+/// Seconds a client is told to wait when the database is unreachable.
+pub const RETRY_AFTER_SECONDS: u64 = 5;
+
+/// A failed request.
+#[derive(Debug)]
+pub enum WebError {
+    /// Not signed in (pages redirect to the sign-in page; the API answers 401).
+    Unauthorized,
+    /// Signed in, may see the journey, may not do this to it.
+    Forbidden(&'static str),
+    /// No such thing, or one the user may not see: the two look the same.
+    NotFound,
+    /// The request is malformed (not JSON, a bad query parameter).
+    BadRequest(String),
+    /// The request is well-formed but breaks a rule: the field and why.
+    Invalid { field: String, message: String },
+    /// Another write came first, or an Idempotency-Key is in use by another request.
+    Conflict(String),
+    /// The form's CSRF token is missing or wrong.
+    Csrf,
+    /// Too many sign-in attempts: retry after this many seconds.
+    TooMany(u64),
+    /// The body is not `application/json`.
+    UnsupportedMediaType,
+    /// The database is unreachable.
+    Unavailable,
+    /// A bug or corrupted data: logged, never shown.
+    Internal(String),
+}
+
+impl WebError {
+    pub fn status(&self) -> StatusCode {
+        match self {
+            WebError::Unauthorized => StatusCode::UNAUTHORIZED,
+            WebError::Forbidden(_) | WebError::Csrf => StatusCode::FORBIDDEN,
+            WebError::NotFound => StatusCode::NOT_FOUND,
+            WebError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            WebError::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            WebError::Conflict(_) => StatusCode::CONFLICT,
+            WebError::TooMany(_) => StatusCode::TOO_MANY_REQUESTS,
+            WebError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            WebError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            WebError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// What the user is told.
+    pub fn message(&self) -> String {
+        match self {
+            WebError::Unauthorized => "sign in first".into(),
+            WebError::Forbidden(why) => (*why).into(),
+            WebError::NotFound => "not found".into(),
+            WebError::BadRequest(why) => why.clone(),
+            WebError::Invalid { field, message } => format!("{field}: {message}"),
+            WebError::Conflict(why) => why.clone(),
+            WebError::Csrf => {
+                "the form had expired or did not come from this site; reload the page and try again"
+                    .into()
+            }
+            WebError::TooMany(seconds) => {
+                format!("too many sign-in attempts; try again in {seconds} seconds")
+            }
+            WebError::UnsupportedMediaType => "the body must be application/json".into(),
+            WebError::Unavailable => {
+                "the database cannot be reached right now; try again shortly".into()
+            }
+            WebError::Internal(_) => "something went wrong on our side".into(),
+        }
+    }
+
+    fn code(&self) -> &'static str {
+        match self {
+            WebError::Unauthorized => "unauthorized",
+            WebError::Forbidden(_) => "forbidden",
+            WebError::NotFound => "not_found",
+            WebError::BadRequest(_) => "bad_request",
+            WebError::Invalid { .. } => "invalid",
+            WebError::Conflict(_) => "conflict",
+            WebError::Csrf => "csrf",
+            WebError::TooMany(_) => "too_many_requests",
+            WebError::UnsupportedMediaType => "unsupported_media_type",
+            WebError::Unavailable => "unavailable",
+            WebError::Internal(_) => "internal",
+        }
+    }
+
+    fn headers(&self) -> Vec<(header::HeaderName, String)> {
+        match self {
+            WebError::Unavailable => vec![(header::RETRY_AFTER, RETRY_AFTER_SECONDS.to_string())],
+            WebError::TooMany(seconds) => vec![(header::RETRY_AFTER, seconds.to_string())],
+            _ => Vec::new(),
+        }
+    }
+
+    fn log(&self) {
+        if let WebError::Internal(detail) = self {
+            eprintln!("journey web: internal error: {detail}");
+        }
+    }
+
+    /// The JSON body of the API: `{"error": code, "message": ..., "field": ...}`.
+    pub fn json(&self) -> serde_json::Value {
+        let mut body = json!({ "error": self.code(), "message": self.message() });
+        if let WebError::Invalid { field, .. } = self {
+            body["field"] = json!(field);
+        }
+        body
+    }
+}
+
+impl From<StoreError> for WebError {
+    fn from(err: StoreError) -> Self {
+        match err {
+            StoreError::Rule(rule) => WebError::Invalid {
+                field: "entry".into(),
+                message: rule.to_string(),
+            },
+            StoreError::Conflict => WebError::Conflict(
+                "the journey was changed by someone else at the same moment; try again".into(),
+            ),
+            StoreError::Unavailable(_) => WebError::Unavailable,
+            StoreError::Corrupt(why) => WebError::Internal(why),
+        }
+    }
+}
+
+impl From<crate::Failure> for WebError {
+    fn from(err: crate::Failure) -> Self {
+        match err {
+            crate::Failure::BadInput(why) => WebError::BadRequest(why),
+            crate::Failure::System(why) if why.contains("database unavailable") => {
+                WebError::Unavailable
+            }
+            crate::Failure::System(why) => WebError::Internal(why),
+        }
+    }
+}
+
+impl From<tower_sessions::session::Error> for WebError {
+    fn from(err: tower_sessions::session::Error) -> Self {
+        // The session store is the database.
+        eprintln!("journey web: session store: {err}");
+        WebError::Unavailable
+    }
+}
+
+/// `From` every error a handler meets, for one of the two answers.
+macro_rules! wrap {
+    ($answer:ident) => {
+        impl From<WebError> for $answer {
+            fn from(err: WebError) -> Self {
+                $answer(err)
+            }
+        }
+        impl From<StoreError> for $answer {
+            fn from(err: StoreError) -> Self {
+                $answer(err.into())
+            }
+        }
+        impl From<crate::Failure> for $answer {
+            fn from(err: crate::Failure) -> Self {
+                $answer(err.into())
+            }
+        }
+        impl From<tower_sessions::session::Error> for $answer {
+            fn from(err: tower_sessions::session::Error) -> Self {
+                $answer(err.into())
+            }
+        }
+    };
+}
+
+/// A failure answered as an HTML page (or, when not signed in, a redirect to sign in).
+#[derive(Debug)]
+pub struct PageError(pub WebError);
+
+wrap!(PageError);
+
+impl IntoResponse for PageError {
+    fn into_response(self) -> Response {
+        let err = self.0;
+        err.log();
+        if matches!(err, WebError::Unauthorized) {
+            return Redirect::to("/login").into_response();
+        }
+        let status = err.status();
+        let page = super::views::error_page(status, &err.message());
+        let mut response = (status, Html(page)).into_response();
+        for (name, value) in err.headers() {
+            if let Ok(value) = value.parse() {
+                response.headers_mut().insert(name, value);
+            }
+        }
+        response
+    }
+}
+
+/// A failure answered as JSON.
+#[derive(Debug)]
+pub struct ApiError(pub WebError);
+
+wrap!(ApiError);
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let err = self.0;
+        err.log();
+        let mut response = (err.status(), axum::Json(err.json())).into_response();
+        for (name, value) in err.headers() {
+            if let Ok(value) = value.parse() {
+                response.headers_mut().insert(name, value);
+            }
+        }
+        response
+    }
+}

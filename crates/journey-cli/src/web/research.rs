@@ -1,0 +1,142 @@
+//! The researcher's page: trigger the anonymized export (the same as `journey
+//! research-export`) and download it as a zip. Every export is in the audit log.
+
+use std::io::Write;
+
+use axum::extract::{Form, State};
+use axum::http::header;
+use axum::response::{Html, IntoResponse, Response};
+use journey_postgres::accounts::Role;
+use minijinja::context;
+use serde::Deserialize;
+use serde_json::json;
+
+use super::access;
+use super::auth::{self, PageUser};
+use super::error::{PageError, WebError};
+use super::views::render;
+use super::AppState;
+use crate::today;
+
+pub async fn page(
+    State(state): State<AppState>,
+    PageUser(signed): PageUser,
+) -> Result<Response, PageError> {
+    access::require(&signed.user, Role::Researcher)?;
+    let consented = journey_postgres::research::consented(&state.pool)
+        .await?
+        .len();
+    let csrf = auth::csrf_token(&signed.session).await?;
+    let page = render(
+        "research.html",
+        context! {
+            title => "Research export",
+            frame => json!({
+                "user": {
+                    "username": signed.user.username,
+                    "display_name": signed.user.display_name,
+                    "role": signed.user.role.as_str(),
+                },
+                "csrf": csrf,
+            }),
+            consented,
+        },
+    )?;
+    Ok(Html(page).into_response())
+}
+
+#[derive(Deserialize)]
+pub struct ExportForm {
+    csrf: String,
+    project: String,
+    #[serde(default)]
+    min_cell: String,
+}
+
+fn project_ok(project: &str) -> bool {
+    !project.is_empty()
+        && project.len() <= 64
+        && project
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
+}
+
+pub async fn export(
+    State(state): State<AppState>,
+    PageUser(signed): PageUser,
+    Form(form): Form<ExportForm>,
+) -> Result<Response, PageError> {
+    auth::check_csrf(&signed.session, &form.csrf).await?;
+    access::require(&signed.user, Role::Researcher)?;
+    let project = form.project.trim();
+    if !project_ok(project) {
+        return Err(WebError::Invalid {
+            field: "project".into(),
+            message: format!("{project:?} is not 1-64 of A-Z a-z 0-9 . _ -"),
+        }
+        .into());
+    }
+    let min_cell = match form.min_cell.trim() {
+        "" => 5,
+        text => text
+            .parse::<usize>()
+            .ok()
+            .filter(|k| *k >= 1)
+            .ok_or_else(|| WebError::Invalid {
+                field: "min_cell".into(),
+                message: format!("{text:?} is not a whole number of at least 1"),
+            })?,
+    };
+    let folder =
+        std::env::temp_dir().join(format!("journey-export-{}", uuid::Uuid::new_v4().simple()));
+    let result = crate::research::export(
+        &state.pool,
+        &crate::research::Request {
+            project,
+            out: &folder,
+            as_of: today(),
+            min_cell,
+            actor: &signed.user.username,
+        },
+    )
+    .await;
+    let zipped = result.map_err(WebError::from).and_then(|written| {
+        zip_folder(&folder, &written.files).map_err(|e| WebError::Internal(format!("zip: {e}")))
+    });
+    let _ = std::fs::remove_dir_all(&folder);
+    let bytes = zipped?;
+    let name = format!("journey-research-{project}.zip");
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/zip".to_string()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{name}\""),
+            ),
+        ],
+        bytes,
+    )
+        .into_response())
+}
+
+/// The files of `folder` in one zip, named relative to it.
+fn zip_folder(folder: &std::path::Path, files: &[std::path::PathBuf]) -> Result<Vec<u8>, String> {
+    let mut out = std::io::Cursor::new(Vec::new());
+    {
+        let mut zip = zip::ZipWriter::new(&mut out);
+        let options = zip::write::SimpleFileOptions::default()
+            .compression_method(zip::CompressionMethod::Deflated);
+        for file in files {
+            let name = file
+                .strip_prefix(folder)
+                .unwrap_or(file)
+                .to_string_lossy()
+                .to_string();
+            zip.start_file(name, options).map_err(|e| e.to_string())?;
+            let data = std::fs::read(file).map_err(|e| format!("{}: {e}", file.display()))?;
+            zip.write_all(&data).map_err(|e| e.to_string())?;
+        }
+        zip.finish().map_err(|e| e.to_string())?;
+    }
+    Ok(out.into_inner())
+}

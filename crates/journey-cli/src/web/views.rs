@@ -1,0 +1,210 @@
+//! The pages' templates (minijinja, auto-escaped: `templates/web/`), the words the pages use
+//! for entry types, and the timeline's charts (cached per journey and day).
+
+use std::sync::{Arc, OnceLock};
+
+use axum::http::StatusCode;
+use chrono::NaiveDate;
+use journey_charts::{markers, svg, Calendar, WeeklyChart};
+use journey_postgres::read::{JourneyRow, Scope};
+use minijinja::Environment;
+use serde::Serialize;
+
+use super::error::WebError;
+use super::AppState;
+
+fn environment() -> &'static Environment<'static> {
+    static ENV: OnceLock<Environment<'static>> = OnceLock::new();
+    ENV.get_or_init(|| {
+        let mut env = Environment::new();
+        for (name, text) in [
+            (
+                "layout.html",
+                include_str!("../../templates/web/layout.html"),
+            ),
+            ("login.html", include_str!("../../templates/web/login.html")),
+            ("error.html", include_str!("../../templates/web/error.html")),
+            (
+                "journeys.html",
+                include_str!("../../templates/web/journeys.html"),
+            ),
+            (
+                "timeline.html",
+                include_str!("../../templates/web/timeline.html"),
+            ),
+            ("admin.html", include_str!("../../templates/web/admin.html")),
+            (
+                "research.html",
+                include_str!("../../templates/web/research.html"),
+            ),
+        ] {
+            env.add_template(name, text)
+                .unwrap_or_else(|e| panic!("template {name}: {e}"));
+        }
+        env.add_filter("pct", |value: Option<f64>| -> String {
+            value.map_or_else(|| "–".to_string(), |v| format!("{:.0}%", v * 100.0))
+        });
+        env.add_filter("num", |value: Option<f64>| -> String {
+            value.map_or_else(|| "–".to_string(), |v| format!("{v:.2}"))
+        });
+        env
+    })
+}
+
+/// Renders page `name`.
+pub fn render(name: &str, context: minijinja::Value) -> Result<String, WebError> {
+    environment()
+        .get_template(name)
+        .and_then(|t| t.render(context))
+        .map_err(|e| WebError::Internal(format!("template {name}: {e}")))
+}
+
+/// The page of a failed request.
+pub fn error_page(status: StatusCode, message: &str) -> String {
+    render(
+        "error.html",
+        minijinja::context! {
+            title => status.canonical_reason().unwrap_or("Error"),
+            status => status.as_u16(),
+            message,
+        },
+    )
+    .unwrap_or_else(|_| format!("{status}: {message}"))
+}
+
+/// How the pages name an entry type (the family's words: "use", "a day without use").
+pub fn label(kind: &str) -> &'static str {
+    match kind {
+        "journey_started" => "Journey started",
+        "craft_started" => "Started practising CRAFT",
+        "use_observed" => "Saw use",
+        "clean_day_observed" => "Saw a day without use",
+        "day_status" => "Marked the day",
+        "check_in" => "Check-in",
+        "communication_broken" => "Contact broken off",
+        "communication_restored" => "Contact restored",
+        "treatment_entered" => "Entered treatment",
+        "treatment_exited" => "Left treatment",
+        "reward_given" => "Rewarded a day without use",
+        "reward_withdrawn" => "Withheld a reward during use",
+        "stepped_away" => "Stepped away",
+        "natural_consequence_allowed" => "Let the consequence happen",
+        "rescued" => "Rescued",
+        "positive_communication" => "Positive message",
+        "treatment_suggested" => "Suggested treatment",
+        "treatment_enabled" => "Helped into treatment",
+        "safety_check" => "Safety check",
+        "self_care" => "Self-care",
+        "note" => "Note",
+        "retract" => "Retracted an entry",
+        _ => "Entry",
+    }
+}
+
+/// The details of an entry's fields in words ("status: no use", "12 minutes", the note).
+pub fn details(kind: &str, fields: &serde_json::Value) -> String {
+    let get = |name: &str| fields.get(name);
+    let text = |name: &str| {
+        get(name)
+            .and_then(|v| v.as_str())
+            .map(|s| s.replace('_', " "))
+    };
+    let mut parts: Vec<String> = Vec::new();
+    match kind {
+        "day_status" => parts.extend(text("status").map(|s| match s.as_str() {
+            "unknown" => "not sure".to_string(),
+            other => other.to_string(),
+        })),
+        "check_in" => parts.push(if get("kept").and_then(|v| v.as_bool()) == Some(true) {
+            "kept".into()
+        } else {
+            "no answer".into()
+        }),
+        "rescued" if get("for_safety").and_then(|v| v.as_bool()) == Some(true) => {
+            parts.push("for safety".into())
+        }
+        "treatment_entered" => parts.extend(text("modality")),
+        "treatment_exited" => parts.extend(text("reason")),
+        "treatment_suggested" => parts.extend(text("response")),
+        "positive_communication" => parts.extend(text("channel")),
+        "safety_check" => parts.extend(text("found")),
+        "self_care" => parts.extend(
+            get("minutes")
+                .and_then(|v| v.as_u64())
+                .map(|m| format!("{m} minutes")),
+        ),
+        "journey_started" => parts.extend(text("relationship")),
+        "note" => parts.extend(get("text").and_then(|v| v.as_str()).map(str::to_string)),
+        _ => {}
+    }
+    if let Some(list) = get("substances").and_then(|v| v.as_array()) {
+        let names: Vec<&str> = list.iter().filter_map(|v| v.as_str()).collect();
+        if !names.is_empty() {
+            parts.push(names.join(", "));
+        }
+    }
+    parts.join(" · ")
+}
+
+/// A journey's figures as a page shows them, with the two timeline charts.
+#[derive(Debug, Clone, Serialize)]
+pub struct Charts {
+    pub calendar: String,
+    pub weekly: String,
+    pub coverage: f64,
+    pub current_streak: i64,
+    pub nap: Option<f64>,
+    pub sentences: Vec<String>,
+}
+
+/// The timeline charts and figures of `row` as of `as_of`, computed once per change of the
+/// journey (its counts of entries and retracts, its last recording) and day.
+pub async fn charts(
+    state: &AppState,
+    row: &JourneyRow,
+    as_of: NaiveDate,
+) -> Result<Option<Arc<Charts>>, WebError> {
+    let stamp = format!(
+        "{}/{}/{:?}/{as_of}",
+        row.entries, row.retracted, row.last_recorded
+    );
+    if let Some((seen, charts)) = state
+        .charts
+        .lock()
+        .expect("chart cache lock")
+        .get(&row.journey_id)
+    {
+        if *seen == stamp {
+            return Ok(Some(charts.clone()));
+        }
+    }
+    let inputs = crate::metrics::inputs(&state.pool, Scope::Key(&row.key)).await?;
+    let Some(input) = inputs.first() else {
+        return Ok(None);
+    };
+    let report = journey_analytics::metrics(std::slice::from_ref(input), as_of)
+        .map_err(|e| WebError::Internal(e.to_string()))?;
+    let Some(m) = report.journeys.first() else {
+        return Ok(None);
+    };
+    let marks = markers(input, m, as_of);
+    let draw = |e: journey_charts::ChartError| WebError::Internal(e.to_string());
+    let charts = Arc::new(Charts {
+        calendar: svg(&Calendar {
+            metrics: m,
+            markers: &marks,
+        })
+        .map_err(draw)?,
+        weekly: svg(&WeeklyChart { metrics: m }).map_err(draw)?,
+        coverage: m.summary.coverage,
+        current_streak: m.milestones.current_no_use_streak,
+        nap: m.effect.nap,
+        sentences: journey_charts::report::summary_sentences(m),
+    });
+    let mut cache = state.charts.lock().expect("chart cache lock");
+    if cache.len() > 10_000 {
+        cache.clear();
+    }
+    cache.insert(row.journey_id.clone(), (stamp, charts.clone()));
+    Ok(Some(charts))
+}

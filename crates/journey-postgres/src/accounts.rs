@@ -1,0 +1,374 @@
+//! Accounts of the web app (users, roles, who may see which journey), the timeline's entry
+//! list, and the stored answers of idempotent API writes. Passwords arrive here hashed.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde_json::Value;
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use crate::error::StoreError;
+use crate::read::JourneyRow;
+
+/// The roles of `users.role`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    Family,
+    Counselor,
+    Researcher,
+    Admin,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Family => "family",
+            Role::Counselor => "counselor",
+            Role::Researcher => "researcher",
+            Role::Admin => "admin",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Role> {
+        match text {
+            "family" => Some(Role::Family),
+            "counselor" => Some(Role::Counselor),
+            "researcher" => Some(Role::Researcher),
+            "admin" => Some(Role::Admin),
+            _ => None,
+        }
+    }
+}
+
+/// A user as stored.
+#[derive(Debug, Clone)]
+pub struct User {
+    pub user_id: Uuid,
+    pub username: String,
+    pub display_name: String,
+    pub role: Role,
+    pub password_hash: String,
+}
+
+type UserRow = (Uuid, String, String, String, String);
+
+fn user(row: UserRow) -> Result<User, StoreError> {
+    let (user_id, username, display_name, role, password_hash) = row;
+    let role = Role::parse(&role).ok_or_else(|| StoreError::Corrupt(format!("role {role:?}")))?;
+    Ok(User {
+        user_id,
+        username,
+        display_name,
+        role,
+        password_hash,
+    })
+}
+
+const USER_COLUMNS: &str = "user_id, username, display_name, role, password_hash";
+
+/// Creates a user; `Ok(None)` when the username is taken.
+pub async fn create_user(
+    pool: &PgPool,
+    username: &str,
+    display_name: &str,
+    role: Role,
+    password_hash: &str,
+) -> Result<Option<Uuid>, StoreError> {
+    let id = Uuid::new_v4();
+    let inserted = sqlx::query(
+        "INSERT INTO users (user_id, username, display_name, role, password_hash)
+         VALUES ($1, $2, $3, $4, $5) ON CONFLICT (username) DO NOTHING",
+    )
+    .bind(id)
+    .bind(username)
+    .bind(display_name)
+    .bind(role.as_str())
+    .bind(password_hash)
+    .execute(pool)
+    .await?
+    .rows_affected();
+    Ok((inserted == 1).then_some(id))
+}
+
+/// Replaces a user's password hash; false when there is no such user.
+pub async fn set_password(
+    pool: &PgPool,
+    username: &str,
+    password_hash: &str,
+) -> Result<bool, StoreError> {
+    let n = sqlx::query("UPDATE users SET password_hash = $2 WHERE username = $1")
+        .bind(username)
+        .bind(password_hash)
+        .execute(pool)
+        .await?
+        .rows_affected();
+    Ok(n == 1)
+}
+
+/// The user with `username`.
+pub async fn user_by_name(pool: &PgPool, username: &str) -> Result<Option<User>, StoreError> {
+    let row: Option<UserRow> = sqlx::query_as(&format!(
+        "SELECT {USER_COLUMNS} FROM users WHERE username = $1"
+    ))
+    .bind(username)
+    .fetch_optional(pool)
+    .await?;
+    row.map(user).transpose()
+}
+
+/// The user with id `id`.
+pub async fn user_by_id(pool: &PgPool, id: Uuid) -> Result<Option<User>, StoreError> {
+    let row: Option<UserRow> = sqlx::query_as(&format!(
+        "SELECT {USER_COLUMNS} FROM users WHERE user_id = $1"
+    ))
+    .bind(id)
+    .fetch_optional(pool)
+    .await?;
+    row.map(user).transpose()
+}
+
+/// Every user, by username.
+pub async fn users(pool: &PgPool) -> Result<Vec<User>, StoreError> {
+    let rows: Vec<UserRow> = sqlx::query_as(&format!(
+        "SELECT {USER_COLUMNS} FROM users ORDER BY username"
+    ))
+    .fetch_all(pool)
+    .await?;
+    rows.into_iter().map(user).collect()
+}
+
+/// Why an assignment was refused.
+#[derive(Debug, PartialEq, Eq)]
+pub enum AssignError {
+    NoUser,
+    NoJourney,
+    /// Only family members and counselors are assigned to journeys.
+    Role(Role),
+}
+
+/// Gives the family member or counselor `username` access to the journey `key` (again: no-op).
+pub async fn assign(
+    pool: &PgPool,
+    username: &str,
+    key: &str,
+) -> Result<Result<(), AssignError>, StoreError> {
+    let Some(user) = user_by_name(pool, username).await? else {
+        return Ok(Err(AssignError::NoUser));
+    };
+    if !matches!(user.role, Role::Family | Role::Counselor) {
+        return Ok(Err(AssignError::Role(user.role)));
+    }
+    let Some(journey_id) = crate::keys::journey_id(pool, key).await? else {
+        return Ok(Err(AssignError::NoJourney));
+    };
+    sqlx::query(
+        "INSERT INTO journey_access (user_id, journey_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+    )
+    .bind(user.user_id)
+    .bind(journey_id)
+    .execute(pool)
+    .await?;
+    Ok(Ok(()))
+}
+
+/// Takes the access of `username` to journey `key` away; false when there was none.
+pub async fn unassign(pool: &PgPool, username: &str, key: &str) -> Result<bool, StoreError> {
+    let n = sqlx::query(
+        "DELETE FROM journey_access a USING users u, journey_keys k
+          WHERE a.user_id = u.user_id AND a.journey_id = k.journey_id
+            AND u.username = $1 AND k.key = $2",
+    )
+    .bind(username)
+    .bind(key)
+    .execute(pool)
+    .await?
+    .rows_affected();
+    Ok(n > 0)
+}
+
+/// Every assignment as (username, role, journey key), by key then username.
+pub async fn assignments(pool: &PgPool) -> Result<Vec<(String, String, String)>, StoreError> {
+    Ok(sqlx::query_as(
+        "SELECT u.username, u.role, k.key
+           FROM journey_access a JOIN users u USING (user_id) JOIN journey_keys k USING (journey_id)
+          ORDER BY k.key, u.username",
+    )
+    .fetch_all(pool)
+    .await?)
+}
+
+/// The journeys `user` is assigned to, in key order.
+pub async fn visible_journeys(pool: &PgPool, user: Uuid) -> Result<Vec<JourneyRow>, StoreError> {
+    Ok(sqlx::query_as(
+        "SELECT j.journey_id, j.key, j.start, j.craft_start, j.relationship, j.substances,
+                j.entries, j.retracted, j.last_recorded
+           FROM journeys j JOIN journey_access a USING (journey_id)
+          WHERE a.user_id = $1 ORDER BY j.key",
+    )
+    .bind(user)
+    .fetch_all(pool)
+    .await?)
+}
+
+/// The journey with key `key` if `user` is assigned to it; `None` for a journey that does not
+/// exist and for one the user may not see alike (callers answer both with 404).
+pub async fn visible_journey(
+    pool: &PgPool,
+    user: Uuid,
+    key: &str,
+) -> Result<Option<JourneyRow>, StoreError> {
+    Ok(sqlx::query_as(
+        "SELECT j.journey_id, j.key, j.start, j.craft_start, j.relationship, j.substances,
+                j.entries, j.retracted, j.last_recorded
+           FROM journeys j JOIN journey_access a USING (journey_id)
+          WHERE a.user_id = $1 AND j.key = $2",
+    )
+    .bind(user)
+    .bind(key)
+    .fetch_optional(pool)
+    .await?)
+}
+
+/// One entry as the timeline lists it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct TimelineEntry {
+    pub entry: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub on: Option<NaiveDate>,
+    pub by: Option<String>,
+    pub fields: Value,
+    pub recorded_at: DateTime<Utc>,
+    pub retracted: bool,
+}
+
+/// A page of the journey's entries, newest day first (then newest recorded first), retracts
+/// left out (a retracted entry shows as retracted), and how many there are in all.
+pub async fn timeline(
+    pool: &PgPool,
+    journey_id: &str,
+    limit: i64,
+    offset: i64,
+) -> Result<(Vec<TimelineEntry>, i64), StoreError> {
+    type Row = (
+        String,
+        String,
+        Option<NaiveDate>,
+        Option<String>,
+        Value,
+        DateTime<Utc>,
+        bool,
+    );
+    let rows: Vec<Row> = sqlx::query_as(
+        r#"SELECT entry, type, "on", "by", fields, recorded_at, retracted
+             FROM entries
+            WHERE journey_id = $1 AND type <> 'retract'
+            ORDER BY "on" DESC NULLS LAST, sequence DESC
+            LIMIT $2 OFFSET $3"#,
+    )
+    .bind(journey_id)
+    .bind(limit)
+    .bind(offset)
+    .fetch_all(pool)
+    .await?;
+    let total: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM entries WHERE journey_id = $1 AND type <> 'retract'",
+    )
+    .bind(journey_id)
+    .fetch_one(pool)
+    .await?;
+    let entries = rows
+        .into_iter()
+        .map(
+            |(entry, kind, on, by, fields, recorded_at, retracted)| TimelineEntry {
+                entry,
+                kind,
+                on,
+                by,
+                fields,
+                recorded_at,
+                retracted,
+            },
+        )
+        .collect();
+    Ok((entries, total))
+}
+
+/// What a write with an Idempotency-Key finds.
+#[derive(Debug, PartialEq)]
+pub enum Idempotent {
+    /// First time: handle the request, then [`idempotency_finish`] (or [`idempotency_forget`]).
+    New,
+    /// Handled before with the same body: answer this again.
+    Stored(u16, Value),
+    /// The key was used before with another body.
+    Mismatch,
+    /// The first request with this key is still being handled.
+    InFlight,
+}
+
+/// Claims `key` for `user`'s request with body hash `hash`.
+pub async fn idempotency_begin(
+    pool: &PgPool,
+    user: Uuid,
+    key: &str,
+    hash: &[u8],
+) -> Result<Idempotent, StoreError> {
+    let claimed = sqlx::query(
+        "INSERT INTO idempotency_keys (user_id, key, request_hash) VALUES ($1, $2, $3)
+         ON CONFLICT DO NOTHING",
+    )
+    .bind(user)
+    .bind(key)
+    .bind(hash)
+    .execute(pool)
+    .await?
+    .rows_affected();
+    if claimed == 1 {
+        return Ok(Idempotent::New);
+    }
+    let row: Option<(Vec<u8>, Option<i16>, Option<Value>)> = sqlx::query_as(
+        "SELECT request_hash, status, body FROM idempotency_keys WHERE user_id = $1 AND key = $2",
+    )
+    .bind(user)
+    .bind(key)
+    .fetch_optional(pool)
+    .await?;
+    Ok(match row {
+        // Forgotten between the two statements: the caller may retry.
+        None => Idempotent::InFlight,
+        Some((stored, _, _)) if stored != hash => Idempotent::Mismatch,
+        Some((_, Some(status), Some(body))) => Idempotent::Stored(status as u16, body),
+        Some(_) => Idempotent::InFlight,
+    })
+}
+
+/// Stores the answer given to the request that claimed `key`.
+pub async fn idempotency_finish(
+    pool: &PgPool,
+    user: Uuid,
+    key: &str,
+    status: u16,
+    body: &Value,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "UPDATE idempotency_keys SET status = $3, body = $4 WHERE user_id = $1 AND key = $2",
+    )
+    .bind(user)
+    .bind(key)
+    .bind(status as i16)
+    .bind(body)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+/// Releases `key` after a failure that was not the request's fault, so a retry runs again.
+pub async fn idempotency_forget(pool: &PgPool, user: Uuid, key: &str) -> Result<(), StoreError> {
+    sqlx::query("DELETE FROM idempotency_keys WHERE user_id = $1 AND key = $2 AND status IS NULL")
+        .bind(user)
+        .bind(key)
+        .execute(pool)
+        .await?;
+    Ok(())
+}

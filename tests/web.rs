@@ -1,0 +1,1080 @@
+//! The web app through `Router::oneshot` against a real database: sign-in and sessions, CSRF,
+//! quick entry and the timeline, retraction, the access-control matrix (every route x role x
+//! own/other journey), the JSON API (errors, idempotency, OpenAPI), headers and the audit log.
+
+mod common;
+
+use std::sync::OnceLock;
+
+use axum::body::Body;
+use axum::http::{header, Method, Request, StatusCode};
+use axum::Router;
+use chrono::Utc;
+use common::*;
+use journey_cli::web::{self, Options};
+use journey_postgres::accounts::{self, Role};
+use journey_postgres::import::{import, ImportOptions};
+use serde_json::{json, Value};
+use tower::ServiceExt;
+
+const PASSWORD: &str = "correct horse battery";
+/// The journey the family member `fam` and the counselor `coun` are assigned to.
+const OWN: &str = "j1-0000";
+/// A journey neither of them may see.
+const OTHER: &str = "j1-0001";
+
+fn hash() -> &'static str {
+    static HASH: OnceLock<String> = OnceLock::new();
+    HASH.get_or_init(|| web::auth::hash_password(PASSWORD).expect("hashing"))
+}
+
+struct App {
+    db: TestDb,
+    router: Router,
+}
+
+async fn app_with(options: Options) -> App {
+    let db = TestDb::fresh().await;
+    let text = std::fs::read(fixture("sample-12.jsonl")).expect("the fixture");
+    let report = import(
+        &db.pool,
+        &text,
+        &ImportOptions {
+            skip_invalid: false,
+            recorded_at: Utc::now(),
+            progress: None,
+        },
+    )
+    .await
+    .expect("the fixture imports");
+    assert!(report.invalid.is_empty());
+    journey_postgres::projector::catch_up(&db.pool)
+        .await
+        .unwrap();
+    for (name, role) in [
+        ("fam", Role::Family),
+        ("fam2", Role::Family),
+        ("coun", Role::Counselor),
+        ("res", Role::Researcher),
+        ("adm", Role::Admin),
+    ] {
+        accounts::create_user(&db.pool, name, name, role, hash())
+            .await
+            .unwrap()
+            .expect("a new user");
+    }
+    for (user, key) in [("fam", OWN), ("fam2", OWN), ("coun", OWN)] {
+        accounts::assign(&db.pool, user, key)
+            .await
+            .unwrap()
+            .unwrap();
+    }
+    let router = web::app(db.pool.clone(), options).await.expect("the app");
+    App { db, router }
+}
+
+async fn app() -> App {
+    app_with(Options {
+        secure_cookies: false,
+        logins_per_minute: 1000,
+        ..Options::default()
+    })
+    .await
+}
+
+/// A browser-like client: one session cookie, the last CSRF token seen.
+#[derive(Clone, Default)]
+struct Client {
+    cookie: Option<String>,
+    csrf: Option<String>,
+}
+
+struct Reply {
+    status: StatusCode,
+    headers: axum::http::HeaderMap,
+    body: String,
+}
+
+impl Reply {
+    fn json(&self) -> Value {
+        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("{e}: {}", self.body))
+    }
+    fn location(&self) -> &str {
+        self.headers
+            .get(header::LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+    }
+}
+
+impl Client {
+    async fn send(
+        &mut self,
+        app: &App,
+        method: Method,
+        uri: &str,
+        content_type: Option<&str>,
+        body: String,
+        extra: &[(&str, &str)],
+    ) -> Reply {
+        let mut request = Request::builder().method(method).uri(uri);
+        if let Some(cookie) = &self.cookie {
+            request = request.header(header::COOKIE, cookie);
+        }
+        if let Some(ct) = content_type {
+            request = request.header(header::CONTENT_TYPE, ct);
+        }
+        for (name, value) in extra {
+            request = request.header(*name, *value);
+        }
+        let response = app
+            .router
+            .clone()
+            .oneshot(request.body(Body::from(body)).unwrap())
+            .await
+            .unwrap();
+        let status = response.status();
+        let headers = response.headers().clone();
+        if let Some(set) = headers.get(header::SET_COOKIE) {
+            let pair = set.to_str().unwrap().split(';').next().unwrap().to_string();
+            // An emptied cookie (sign-out) has no value.
+            self.cookie = pair
+                .split_once('=')
+                .filter(|(_, v)| !v.is_empty())
+                .map(|_| pair.clone());
+        }
+        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+            .await
+            .unwrap();
+        let body = String::from_utf8_lossy(&bytes).into_owned();
+        if let Some(at) = body.find("name=\"csrf\" value=\"") {
+            let rest = &body[at + 19..];
+            self.csrf = Some(rest[..rest.find('"').unwrap()].to_string());
+        }
+        Reply {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    async fn get(&mut self, app: &App, uri: &str) -> Reply {
+        self.send(app, Method::GET, uri, None, String::new(), &[])
+            .await
+    }
+
+    /// Posts a form with the client's CSRF token added.
+    async fn form(&mut self, app: &App, uri: &str, fields: &[(&str, &str)]) -> Reply {
+        let mut pairs: Vec<(String, String)> = fields
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        if !fields.iter().any(|(k, _)| *k == "csrf") {
+            pairs.push(("csrf".into(), self.csrf.clone().unwrap_or_default()));
+        }
+        let body = serde_urlencoded::to_string(&pairs).unwrap();
+        self.send(
+            app,
+            Method::POST,
+            uri,
+            Some("application/x-www-form-urlencoded"),
+            body,
+            &[],
+        )
+        .await
+    }
+
+    async fn post_json(
+        &mut self,
+        app: &App,
+        uri: &str,
+        body: Value,
+        extra: &[(&str, &str)],
+    ) -> Reply {
+        self.send(
+            app,
+            Method::POST,
+            uri,
+            Some("application/json"),
+            body.to_string(),
+            extra,
+        )
+        .await
+    }
+
+    async fn signed_in(app: &App, username: &str) -> Client {
+        let mut client = Client::default();
+        let page = client.get(app, "/login").await;
+        assert_eq!(page.status, StatusCode::OK);
+        let reply = client
+            .form(
+                app,
+                "/login",
+                &[("username", username), ("password", PASSWORD)],
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::SEE_OTHER, "{}", reply.body);
+        // A page with the signed-in session's CSRF token (researchers and admins are sent on
+        // from the journeys page to their own).
+        let page = client.get(app, "/journeys").await;
+        if page.status == StatusCode::SEE_OTHER {
+            let next = page.location().to_string();
+            client.get(app, &next).await;
+        }
+        client
+    }
+}
+
+fn today() -> String {
+    chrono::Local::now().date_naive().to_string()
+}
+
+#[tokio::test]
+async fn sign_in_rotates_the_session_and_sign_out_ends_it() {
+    let app = app().await;
+    let mut client = Client::default();
+    client.get(&app, "/login").await;
+    let before = client
+        .cookie
+        .clone()
+        .expect("a session before sign-in (for its CSRF token)");
+    let wrong = client
+        .form(
+            &app,
+            "/login",
+            &[("username", "fam"), ("password", "not it at all")],
+        )
+        .await;
+    assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
+    assert!(wrong.body.contains("wrong"), "{}", wrong.body);
+    let reply = client
+        .form(
+            &app,
+            "/login",
+            &[("username", "fam"), ("password", PASSWORD)],
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::SEE_OTHER);
+    let after = client.cookie.clone().expect("a session cookie");
+    assert_ne!(before, after, "the session id changes at sign-in");
+    let set = reply
+        .headers
+        .get(header::SET_COOKIE)
+        .unwrap()
+        .to_str()
+        .unwrap();
+    assert!(
+        set.contains("HttpOnly") && set.contains("SameSite=Strict"),
+        "{set}"
+    );
+
+    // The old id is not a session any more.
+    let mut stale = Client {
+        cookie: Some(before),
+        csrf: None,
+    };
+    assert_eq!(
+        stale.get(&app, "/api/v1/journeys").await.status,
+        StatusCode::UNAUTHORIZED
+    );
+
+    let list = client.get(&app, "/journeys").await;
+    assert_eq!(list.status, StatusCode::OK);
+    assert!(
+        list.body.contains(OWN) && !list.body.contains(OTHER),
+        "{}",
+        list.body
+    );
+
+    let out = client.form(&app, "/logout", &[]).await;
+    assert_eq!(out.status, StatusCode::SEE_OTHER);
+    // Replaying the signed-in cookie after sign-out: the session is gone from the store.
+    let mut replay = Client {
+        cookie: Some(after),
+        csrf: None,
+    };
+    let page = replay.get(&app, "/journeys").await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER);
+    assert_eq!(page.location(), "/login");
+    assert_eq!(
+        replay.get(&app, "/api/v1/journeys").await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    let sessions = sqlx_count(&app.db, "SELECT count(*) FROM tower_sessions.session").await;
+    assert_eq!(
+        sessions, 0,
+        "sign-out deleted the session; the pre-sign-in one was cycled"
+    );
+}
+
+#[tokio::test]
+async fn sign_in_attempts_are_limited_per_username() {
+    let app = app_with(Options {
+        secure_cookies: false,
+        logins_per_minute: 3,
+        ..Options::default()
+    })
+    .await;
+    let mut client = Client::default();
+    let wrong = json!({ "username": "fam", "password": "guess guess" });
+    for _ in 0..3 {
+        let reply = client
+            .post_json(&app, "/api/v1/session", wrong.clone(), &[])
+            .await;
+        assert_eq!(reply.status, StatusCode::UNAUTHORIZED, "{}", reply.body);
+    }
+    let limited = client
+        .post_json(
+            &app,
+            "/api/v1/session",
+            json!({ "username": "fam", "password": PASSWORD }),
+            &[],
+        )
+        .await;
+    assert_eq!(
+        limited.status,
+        StatusCode::TOO_MANY_REQUESTS,
+        "even the right password waits"
+    );
+    assert!(limited.headers.contains_key(header::RETRY_AFTER));
+    // Another username is not held up.
+    let other = client
+        .post_json(
+            &app,
+            "/api/v1/session",
+            json!({ "username": "coun", "password": PASSWORD }),
+            &[],
+        )
+        .await;
+    assert_eq!(other.status, StatusCode::OK, "{}", other.body);
+    assert_eq!(other.json()["role"], "counselor");
+}
+
+#[tokio::test]
+async fn an_absolute_timeout_ends_a_session_however_busy() {
+    let app = app_with(Options {
+        secure_cookies: false,
+        logins_per_minute: 1000,
+        absolute_hours: 0,
+        ..Options::default()
+    })
+    .await;
+    let mut client = Client::default();
+    client.get(&app, "/login").await;
+    let reply = client
+        .form(
+            &app,
+            "/login",
+            &[("username", "fam"), ("password", PASSWORD)],
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::SEE_OTHER);
+    let page = client.get(&app, "/journeys").await;
+    assert_eq!(
+        page.location(),
+        "/login",
+        "a session older than the limit is over"
+    );
+}
+
+#[tokio::test]
+async fn forms_without_the_csrf_token_change_nothing() {
+    let app = app().await;
+    let mut fam = Client::signed_in(&app, "fam").await;
+    let before = sqlx_count(&app.db, "SELECT count(*) FROM entries").await;
+    for token in ["", "0000"] {
+        let reply = fam
+            .form(
+                &app,
+                &format!("/journeys/{OWN}/entries"),
+                &[("csrf", token), ("on", &today()), ("saw", "no_use")],
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::FORBIDDEN, "{}", reply.body);
+    }
+    let logout = fam.form(&app, "/logout", &[("csrf", "nope")]).await;
+    assert_eq!(logout.status, StatusCode::FORBIDDEN);
+    assert_eq!(
+        sqlx_count(&app.db, "SELECT count(*) FROM entries").await,
+        before
+    );
+}
+
+#[tokio::test]
+async fn a_family_member_records_a_day_and_sees_it_on_the_timeline() {
+    let app = app().await;
+    let mut fam = Client::signed_in(&app, "fam").await;
+    let day = today();
+    let reply = fam
+        .form(
+            &app,
+            &format!("/journeys/{OWN}/entries"),
+            &[
+                ("on", &day),
+                ("saw", "no_use"),
+                ("reward_given", "on"),
+                ("self_care", "on"),
+                ("minutes", "25"),
+                ("rescued", "on"),
+                ("for_safety", "on"),
+                ("note", "Went for a walk together <b>today</b>"),
+            ],
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::SEE_OTHER, "{}", reply.body);
+    assert_eq!(reply.location(), format!("/journeys/{OWN}?saved=5"));
+    let stored = journey_postgres::testing::json_rows(
+        &app.db.pool,
+        &format!(
+            r#"SELECT to_jsonb(t) FROM (SELECT e.type, e."by", e.fields FROM entries e JOIN journey_keys k USING (journey_id)
+                WHERE k.key = '{OWN}' AND e."on" = '{day}' ORDER BY e.sequence) t"#
+        ),
+    )
+    .await;
+    let types: Vec<&str> = stored.iter().map(|r| r["type"].as_str().unwrap()).collect();
+    assert_eq!(
+        types,
+        [
+            "clean_day_observed",
+            "reward_given",
+            "rescued",
+            "self_care",
+            "note"
+        ]
+    );
+    assert!(stored.iter().all(|r| r["by"] == "fam"), "{stored:?}");
+    assert_eq!(stored[2]["fields"]["for_safety"], true);
+    assert_eq!(stored[3]["fields"]["minutes"], 25);
+
+    let page = fam.get(&app, &format!("/journeys/{OWN}?saved=5")).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.body.contains("Saved 5 entries"));
+    assert!(page.body.contains("Rewarded a day without use"));
+    assert!(page.body.contains("Self-care: 25 minutes"));
+    assert!(page.body.contains("Rescued: for safety"));
+    // The note is shown escaped, never as markup.
+    assert!(
+        page.body
+            .contains("Went for a walk together &lt;b&gt;today&lt;"),
+        "{}",
+        page.body
+    );
+    assert!(!page.body.contains("<b>today</b>"));
+    assert!(page.body.contains("<svg"), "the calendar and weekly charts");
+    let newest = page.body.find("<tbody>").unwrap();
+    assert!(page.body[newest..].find(&day).is_some());
+
+    // A second family member records on the same journey under their own name.
+    let mut fam2 = Client::signed_in(&app, "fam2").await;
+    let reply = fam2
+        .form(
+            &app,
+            &format!("/journeys/{OWN}/entries"),
+            &[("on", &day), ("saw", "use")],
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::SEE_OTHER);
+    let by: Vec<Value> = journey_postgres::testing::json_rows(
+        &app.db.pool,
+        r#"SELECT DISTINCT to_jsonb("by") FROM entries WHERE "by" IN ('fam', 'fam2')"#,
+    )
+    .await;
+    assert_eq!(by.len(), 2);
+
+    // Bad input names the field and stores nothing.
+    let before = sqlx_count(&app.db, "SELECT count(*) FROM entries").await;
+    for (fields, field) in [
+        (vec![("on", "2026-02-30"), ("saw", "use")], "on"),
+        (vec![("on", day.as_str()), ("saw", "drunk")], "saw"),
+        (
+            vec![
+                ("on", day.as_str()),
+                ("self_care", "on"),
+                ("minutes", "lots"),
+            ],
+            "minutes",
+        ),
+        (vec![("on", day.as_str())], "saw"),
+        (vec![("on", "1990-01-01"), ("saw", "use")], "entry"),
+    ] {
+        let reply = fam
+            .form(&app, &format!("/journeys/{OWN}/entries"), &fields)
+            .await;
+        assert_eq!(
+            reply.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{fields:?}: {}",
+            reply.body
+        );
+        assert!(reply.body.contains(field), "{field}: {}", reply.body);
+    }
+    assert_eq!(
+        sqlx_count(&app.db, "SELECT count(*) FROM entries").await,
+        before
+    );
+}
+
+#[tokio::test]
+async fn retracting_an_entry_keeps_it_in_the_history() {
+    let app = app().await;
+    let mut fam = Client::signed_in(&app, "fam").await;
+    let day = today();
+    fam.form(
+        &app,
+        &format!("/journeys/{OWN}/entries"),
+        &[("on", &day), ("saw", "use")],
+    )
+    .await;
+    let entry: String = sqlx::query_scalar(
+        r#"SELECT e.entry FROM entries e JOIN journey_keys k USING (journey_id)
+            WHERE k.key = $1 AND e."by" = 'fam' AND e.type = 'use_observed'"#,
+    )
+    .bind(OWN)
+    .fetch_one(&app.db.pool)
+    .await
+    .unwrap();
+    let page = fam.get(&app, &format!("/journeys/{OWN}")).await;
+    let action = format!("/journeys/{OWN}/entries/{entry}/retract");
+    assert!(
+        page.body.contains(&action),
+        "a retract button for the entry"
+    );
+    let reply = fam.form(&app, &action, &[]).await;
+    assert_eq!(reply.status, StatusCode::SEE_OTHER, "{}", reply.body);
+    let page = fam.get(&app, &format!("/journeys/{OWN}")).await;
+    assert!(page.body.contains("(entered by mistake)"));
+    assert!(!page.body.contains(&action), "no second retract");
+    let retracted: bool = sqlx::query_scalar("SELECT retracted FROM entries WHERE entry = $1")
+        .bind(&entry)
+        .fetch_one(&app.db.pool)
+        .await
+        .unwrap();
+    assert!(retracted);
+    // Retracting again is refused by the journey's rules, with the reason.
+    let again = fam.form(&app, &action, &[]).await;
+    assert_eq!(
+        again.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        again.body
+    );
+}
+
+/// The answer of each route to each role, for the assigned journey and another one.
+#[tokio::test]
+async fn access_control_matrix() {
+    let app = app().await;
+    let mut clients = vec![("anonymous", Client::default())];
+    for user in ["fam", "coun", "res", "adm"] {
+        clients.push((user, Client::signed_in(&app, user).await));
+    }
+    // The anonymous client still needs a CSRF token for its forms to reach the access check.
+    clients[0].1.get(&app, "/login").await;
+    let entry_ids: Vec<String> = sqlx::query_scalar(
+        "SELECT e.entry FROM entries e JOIN journey_keys k USING (journey_id)
+          WHERE k.key = ANY($1) AND e.type = 'use_observed' ORDER BY k.key LIMIT 100",
+    )
+    .bind(vec![OWN, OTHER])
+    .fetch_all(&app.db.pool)
+    .await
+    .unwrap();
+    assert!(!entry_ids.is_empty());
+    use StatusCode as S;
+    const SEE: S = S::SEE_OTHER;
+    const OK: S = S::OK;
+    const NF: S = S::NOT_FOUND;
+    const FB: S = S::FORBIDDEN;
+    const UN: S = S::UNAUTHORIZED;
+    // Expected answers: [anonymous, family, counselor, researcher, admin].
+    type Row = (&'static str, [S; 5]);
+    let journey_routes: Vec<(String, Row, Row)> = vec![
+        (
+            "GET /journeys/{k}".into(),
+            ("own", [SEE, OK, SEE, NF, NF]),
+            ("other", [SEE, NF, NF, NF, NF]),
+        ),
+        (
+            "POST /journeys/{k}/entries".into(),
+            ("own", [SEE, SEE, FB, NF, NF]),
+            ("other", [SEE, NF, NF, NF, NF]),
+        ),
+        (
+            "POST /journeys/{k}/consent".into(),
+            ("own", [SEE, SEE, FB, NF, NF]),
+            ("other", [SEE, NF, NF, NF, NF]),
+        ),
+        (
+            "GET /journeys/{k}/report".into(),
+            ("own", [SEE, OK, OK, NF, NF]),
+            ("other", [SEE, NF, NF, NF, NF]),
+        ),
+        (
+            "GET /api/v1/journeys/{k}/entries".into(),
+            ("own", [UN, OK, FB, NF, NF]),
+            ("other", [UN, NF, NF, NF, NF]),
+        ),
+        (
+            "POST /api/v1/journeys/{k}/entries".into(),
+            ("own", [UN, S::CREATED, FB, NF, NF]),
+            ("other", [UN, NF, NF, NF, NF]),
+        ),
+        (
+            "GET /api/v1/journeys/{k}/metrics".into(),
+            ("own", [UN, OK, OK, NF, NF]),
+            ("other", [UN, NF, NF, NF, NF]),
+        ),
+    ];
+    let mut failures = Vec::new();
+    for (route, own, other) in &journey_routes {
+        for (which, key, expected) in [(own.0, OWN, own.1), (other.0, OTHER, other.1)] {
+            for (index, (user, client)) in clients.iter_mut().enumerate() {
+                let (method, path) = route.split_once(' ').unwrap();
+                let uri = path.replace("{k}", key);
+                let reply = match (method, uri.starts_with("/api/")) {
+                    ("GET", _) => client.get(&app, &uri).await,
+                    ("POST", true) => {
+                        client
+                            .post_json(
+                                &app,
+                                &uri,
+                                json!({ "type": "self_care", "on": today() }),
+                                &[],
+                            )
+                            .await
+                    }
+                    _ if uri.ends_with("/consent") => {
+                        client.form(&app, &uri, &[("decision", "grant")]).await
+                    }
+                    _ => {
+                        client
+                            .form(&app, &uri, &[("on", &today()), ("saw", "no_use")])
+                            .await
+                    }
+                };
+                if reply.status != expected[index] {
+                    failures.push(format!(
+                        "{route} ({which}) as {user}: {} expected {}",
+                        reply.status, expected[index]
+                    ));
+                }
+                if which == "other" {
+                    assert!(
+                        !reply.body.contains("\"relationship\"") && !reply.body.contains("<svg"),
+                        "{route} leaked data of another journey to {user}"
+                    );
+                }
+            }
+        }
+    }
+    // Retract: the other journey's entry id, guessed, through the own journey's URL too.
+    let other_entry: String = sqlx::query_scalar(
+        "SELECT e.entry FROM entries e JOIN journey_keys k USING (journey_id) WHERE k.key = $1 AND e.type = 'use_observed' LIMIT 1",
+    )
+    .bind(OTHER)
+    .fetch_one(&app.db.pool)
+    .await
+    .unwrap();
+    let fam = &mut clients[1].1;
+    let reply = fam
+        .form(
+            &app,
+            &format!("/journeys/{OTHER}/entries/{other_entry}/retract"),
+            &[],
+        )
+        .await;
+    if reply.status != NF {
+        failures.push(format!("retract on another journey: {}", reply.status));
+    }
+    let reply = fam
+        .form(
+            &app,
+            &format!("/journeys/{OWN}/entries/{other_entry}/retract"),
+            &[],
+        )
+        .await;
+    if reply.status != S::UNPROCESSABLE_ENTITY {
+        failures.push(format!(
+            "retract of another journey's entry id: {}",
+            reply.status
+        ));
+    }
+    let other_retracted: bool =
+        sqlx::query_scalar("SELECT retracted FROM entries WHERE entry = $1")
+            .bind(&other_entry)
+            .fetch_one(&app.db.pool)
+            .await
+            .unwrap();
+    assert!(!other_retracted);
+
+    // Pages of one role: [anonymous, family, counselor, researcher, admin].
+    let role_pages: [(&str, [S; 5]); 4] = [
+        ("/cohort/report", [SEE, NF, OK, NF, NF]),
+        ("/admin", [SEE, NF, NF, NF, OK]),
+        ("/research", [SEE, NF, NF, OK, NF]),
+        ("/api/v1/journeys", [UN, OK, OK, OK, OK]),
+    ];
+    for (path, expected) in role_pages {
+        for (index, (user, client)) in clients.iter_mut().enumerate() {
+            let reply = client.get(&app, path).await;
+            if reply.status != expected[index] {
+                failures.push(format!(
+                    "GET {path} as {user}: {} expected {}",
+                    reply.status, expected[index]
+                ));
+            }
+        }
+    }
+    let listed = clients[3].1.get(&app, "/api/v1/journeys").await.json();
+    assert_eq!(listed, json!([]), "a researcher is assigned to no journey");
+    let listed = clients[2].1.get(&app, "/api/v1/journeys").await.json();
+    assert_eq!(listed.as_array().unwrap().len(), 1);
+    assert_eq!(listed[0]["key"], OWN);
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    // A counselor's cohort report holds only their families.
+    let cohort = clients[2].1.get(&app, "/cohort/report").await;
+    assert!(cohort.body.contains(OWN) && !cohort.body.contains(OTHER));
+}
+
+#[tokio::test]
+async fn every_read_and_write_of_a_journey_is_in_the_audit_log() {
+    let app = app().await;
+    let mut fam = Client::signed_in(&app, "fam").await;
+    let mut coun = Client::signed_in(&app, "coun").await;
+    fam.get(&app, &format!("/journeys/{OWN}")).await;
+    fam.form(
+        &app,
+        &format!("/journeys/{OWN}/entries"),
+        &[("on", &today()), ("saw", "use")],
+    )
+    .await;
+    coun.get(&app, &format!("/journeys/{OWN}/report")).await;
+    coun.get(&app, &format!("/api/v1/journeys/{OTHER}/metrics"))
+        .await;
+    let rows = journey_postgres::testing::json_rows(
+        &app.db.pool,
+        &format!(
+            "SELECT to_jsonb(t) FROM (SELECT a.actor, a.action FROM audit_log a JOIN journey_keys k USING (journey_id)
+              WHERE k.key = '{OWN}' ORDER BY a.id) t"
+        ),
+    )
+    .await;
+    let seen: Vec<(String, String)> = rows
+        .iter()
+        .map(|r| {
+            (
+                r["actor"].as_str().unwrap().into(),
+                r["action"].as_str().unwrap().into(),
+            )
+        })
+        .collect();
+    for expected in [
+        ("fam", "read_entries"),
+        ("fam", "write"),
+        ("coun", "read_report"),
+    ] {
+        assert!(
+            seen.contains(&(expected.0.to_string(), expected.1.to_string())),
+            "{expected:?} in {seen:?}"
+        );
+    }
+    let other = sqlx_count(
+        &app.db,
+        &format!("SELECT count(*) FROM audit_log a JOIN journey_keys k USING (journey_id) WHERE k.key = '{OTHER}'"),
+    )
+    .await;
+    assert_eq!(other, 0, "a refused read touched nothing");
+}
+
+#[tokio::test]
+async fn the_api_answers_errors_as_json_naming_the_field() {
+    let app = app().await;
+    let mut anonymous = Client::default();
+    let reply = anonymous.get(&app, "/api/v1/journeys").await;
+    assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(reply.json()["error"], "unauthorized");
+
+    let mut fam = Client::default();
+    let me = fam
+        .post_json(
+            &app,
+            "/api/v1/session",
+            json!({ "username": "fam", "password": PASSWORD }),
+            &[],
+        )
+        .await;
+    assert_eq!(me.status, StatusCode::OK, "{}", me.body);
+    let uri = format!("/api/v1/journeys/{OWN}/entries");
+    let before = sqlx_count(&app.db, "SELECT count(*) FROM entries").await;
+
+    let bad_json = fam
+        .send(
+            &app,
+            Method::POST,
+            &uri,
+            Some("application/json"),
+            "{not json".into(),
+            &[],
+        )
+        .await;
+    assert_eq!(
+        bad_json.status,
+        StatusCode::BAD_REQUEST,
+        "{}",
+        bad_json.body
+    );
+    assert_eq!(bad_json.json()["error"], "bad_request");
+    let not_json = fam
+        .send(
+            &app,
+            Method::POST,
+            &uri,
+            Some("text/plain"),
+            "{}".into(),
+            &[],
+        )
+        .await;
+    assert_eq!(not_json.status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    for (body, field) in [
+        (json!({ "type": "bogus", "on": today() }), "type"),
+        (json!({ "type": "self_care", "on": "2026-13-01" }), "on"),
+        (
+            json!({ "type": "self_care", "on": today(), "minutes": 5000 }),
+            "minutes",
+        ),
+        (
+            json!({ "type": "self_care", "on": today(), "by": "someone-else" }),
+            "by",
+        ),
+        (
+            json!({ "type": "self_care", "on": today(), "journey": OTHER }),
+            "journey",
+        ),
+        (json!(["not", "an", "object"]), "body"),
+    ] {
+        let reply = fam.post_json(&app, &uri, body.clone(), &[]).await;
+        assert_eq!(
+            reply.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{body}: {}",
+            reply.body
+        );
+        let answer = reply.json();
+        assert_eq!(answer["field"], field, "{body}: {answer}");
+    }
+    let before_start = fam
+        .post_json(
+            &app,
+            &uri,
+            json!({ "type": "self_care", "on": "2001-01-01" }),
+            &[],
+        )
+        .await;
+    assert_eq!(before_start.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        before_start.json()["message"]
+            .as_str()
+            .unwrap()
+            .contains("2001-01-01"),
+        "{}",
+        before_start.body
+    );
+    assert_eq!(
+        sqlx_count(&app.db, "SELECT count(*) FROM entries").await,
+        before
+    );
+
+    let bad_day = fam
+        .get(
+            &app,
+            &format!("/api/v1/journeys/{OWN}/metrics?as_of=yesterday"),
+        )
+        .await;
+    assert_eq!(bad_day.status, StatusCode::BAD_REQUEST);
+    assert!(bad_day.json()["message"]
+        .as_str()
+        .unwrap()
+        .contains("yesterday"));
+    let bad_page = fam
+        .get(&app, &format!("/api/v1/journeys/{OWN}/entries?page=-3"))
+        .await;
+    assert_eq!(bad_page.status, StatusCode::BAD_REQUEST);
+    let metrics = fam
+        .get(
+            &app,
+            &format!("/api/v1/journeys/{OWN}/metrics?as_of=2026-06-30"),
+        )
+        .await;
+    assert_eq!(metrics.status, StatusCode::OK);
+    let expected: Value = serde_json::from_str(
+        &std::fs::read_to_string(fixture("sample-12.metrics-2026-06-30.json")).unwrap(),
+    )
+    .unwrap();
+    let golden = expected["journeys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|j| j["journey"] == OWN)
+        .unwrap();
+    assert_eq!(
+        &metrics.json()["summary"],
+        &golden["summary"],
+        "the API's figures are the metrics"
+    );
+}
+
+#[tokio::test]
+async fn a_retried_post_with_an_idempotency_key_stores_nothing_twice() {
+    let app = app().await;
+    let mut fam = Client::default();
+    fam.post_json(
+        &app,
+        "/api/v1/session",
+        json!({ "username": "fam", "password": PASSWORD }),
+        &[],
+    )
+    .await;
+    let uri = format!("/api/v1/journeys/{OWN}/entries");
+    let body = json!({ "type": "positive_communication", "on": today(), "channel": "text" });
+    let before = sqlx_count(&app.db, "SELECT count(*) FROM entries").await;
+    let first = fam
+        .post_json(&app, &uri, body.clone(), &[("Idempotency-Key", "abc-1")])
+        .await;
+    assert_eq!(first.status, StatusCode::CREATED, "{}", first.body);
+    let again = fam
+        .post_json(&app, &uri, body.clone(), &[("Idempotency-Key", "abc-1")])
+        .await;
+    assert_eq!(again.status, StatusCode::CREATED);
+    assert_eq!(again.json(), first.json());
+    assert_eq!(
+        sqlx_count(&app.db, "SELECT count(*) FROM entries").await,
+        before + 1
+    );
+    let changed = fam
+        .post_json(
+            &app,
+            &uri,
+            json!({ "type": "stepped_away", "on": today() }),
+            &[("Idempotency-Key", "abc-1")],
+        )
+        .await;
+    assert_eq!(changed.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(changed.json()["field"], "Idempotency-Key");
+    // Without a key, two posts are two entries; the list shows them, newest day first.
+    fam.post_json(&app, &uri, body.clone(), &[]).await;
+    assert_eq!(
+        sqlx_count(&app.db, "SELECT count(*) FROM entries").await,
+        before + 2
+    );
+    let list = fam.get(&app, &uri).await.json();
+    assert_eq!(list["entries"][0]["on"], today());
+    assert_eq!(list["entries"][0]["by"], "fam");
+    assert!(list["total"].as_i64().unwrap() > 50);
+    assert_eq!(list["entries"].as_array().unwrap().len(), 50);
+}
+
+#[tokio::test]
+async fn every_response_carries_the_security_headers() {
+    let app = app().await;
+    let mut fam = Client::signed_in(&app, "fam").await;
+    let mut anonymous = Client::default();
+    let replies = vec![
+        anonymous.get(&app, "/login").await,
+        anonymous.get(&app, "/api/v1/journeys").await,
+        anonymous.get(&app, "/nowhere").await,
+        fam.get(&app, &format!("/journeys/{OWN}")).await,
+        fam.get(&app, &format!("/journeys/{OTHER}")).await,
+        fam.get(&app, "/api/v1/openapi.json").await,
+    ];
+    for reply in replies {
+        let h = |name: &str| {
+            reply
+                .headers
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("")
+                .to_string()
+        };
+        assert!(
+            h("content-security-policy").contains("frame-ancestors 'none'"),
+            "{:?}",
+            reply.headers
+        );
+        assert!(h("content-security-policy").contains("default-src 'none'"));
+        assert_eq!(h("x-content-type-options"), "nosniff");
+        assert_eq!(h("cache-control"), "no-store");
+        assert_eq!(h("x-frame-options"), "DENY");
+    }
+}
+
+#[tokio::test]
+async fn the_openapi_document_lists_exactly_the_api_routes() {
+    let app = app().await;
+    let mut client = Client::default();
+    let doc = client.get(&app, "/api/v1/openapi.json").await;
+    assert_eq!(doc.status, StatusCode::OK);
+    let doc = doc.json();
+    assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
+    let mut listed: Vec<String> = Vec::new();
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for method in item.as_object().unwrap().keys() {
+            if ["get", "post", "delete", "put", "patch"].contains(&method.as_str()) {
+                listed.push(format!("{} {path}", method.to_uppercase()));
+            }
+        }
+    }
+    listed.sort();
+    assert_eq!(
+        listed,
+        [
+            "DELETE /api/v1/session",
+            "GET /api/v1/journeys",
+            "GET /api/v1/journeys/{key}/entries",
+            "GET /api/v1/journeys/{key}/metrics",
+            "POST /api/v1/journeys/{key}/entries",
+            "POST /api/v1/session",
+        ]
+    );
+    // Each listed operation is served (no 404 or 405 from the router itself).
+    for op in &listed {
+        let (method, path) = op.split_once(' ').unwrap();
+        let uri = path.replace("{key}", OWN);
+        let reply = client
+            .send(
+                &app,
+                method.parse().unwrap(),
+                &uri,
+                Some("application/json"),
+                "{}".into(),
+                &[],
+            )
+            .await;
+        assert!(
+            ![StatusCode::METHOD_NOT_ALLOWED, StatusCode::NOT_FOUND].contains(&reply.status),
+            "{op}: {}",
+            reply.status
+        );
+    }
+}
+
+#[tokio::test]
+async fn an_unreachable_database_is_a_503_with_retry_after() {
+    let app = app().await;
+    let mut fam = Client::default();
+    fam.post_json(
+        &app,
+        "/api/v1/session",
+        json!({ "username": "fam", "password": PASSWORD }),
+        &[],
+    )
+    .await;
+    app.db.pool.close().await;
+    let reply = fam.get(&app, "/api/v1/journeys").await;
+    assert_eq!(
+        reply.status,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "{}",
+        reply.body
+    );
+    assert!(reply.headers.contains_key(header::RETRY_AFTER));
+    assert_eq!(reply.json()["error"], "unavailable");
+}

@@ -1,0 +1,128 @@
+//! The web app end to end: `journey serve` (the built binary) on a free port over a fresh
+//! database, driven in headless Chromium by tests/e2e_check.py (selenium, PyPI). Screenshots
+//! are kept in `$CARGO_TARGET_DIR/tmp/e2e-screenshots/` (or the system temp folder).
+
+mod common;
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use common::*;
+
+const PASSWORD: &str = "e2e password 123";
+
+fn add_user(db: &TestDb, name: &str, role: &str, journey_key: Option<&str>) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_journey"))
+        .args(["user", "add", name, "--role", role, "--password-stdin"])
+        .env("DATABASE_URL", &db.url)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("journey runs");
+    writeln!(child.stdin.take().unwrap(), "{PASSWORD}").unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        !stdout(&out).contains(PASSWORD),
+        "a given password is never printed"
+    );
+    if let Some(key) = journey_key {
+        let out = journey(db, &["user", "assign", name, "--journey", key]);
+        assert!(out.status.success(), "{}", stderr(&out));
+    }
+}
+
+/// Kills the server when the test ends, passed or not.
+struct Server(std::process::Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn screenshots() -> PathBuf {
+    let base = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(std::env::temp_dir);
+    base.join("tmp/e2e-screenshots")
+}
+
+#[tokio::test]
+async fn a_family_records_a_day_and_a_counselor_opens_the_report_in_chromium() {
+    let db = TestDb::fresh().await;
+    let imported = journey(
+        &db,
+        &["import", fixture("sample-12.jsonl").to_str().unwrap()],
+    );
+    assert!(imported.status.success(), "{}", stderr(&imported));
+    add_user(&db, "fam", "family", Some("j1-0003"));
+    add_user(&db, "coun", "counselor", Some("j1-0003"));
+    let taken = journey(&db, &["user", "add", "fam", "--role", "family"]);
+    assert_eq!(
+        taken.status.code(),
+        Some(1),
+        "a taken username is bad input"
+    );
+    assert!(stderr(&taken).contains("exists"));
+
+    let mut child = Command::new(env!("CARGO_BIN_EXE_journey"))
+        .args(["serve", "--bind", "127.0.0.1:0"])
+        .env("DATABASE_URL", &db.url)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("journey serve runs");
+    let stdout = child.stdout.take().unwrap();
+    let server = Server(child);
+    let mut first = String::new();
+    BufReader::new(stdout).read_line(&mut first).unwrap();
+    let url = first
+        .split_whitespace()
+        .find(|w| w.starts_with("http://"))
+        .unwrap_or_else(|| panic!("serve prints its URL: {first:?}"))
+        .trim_end_matches('/')
+        .to_string();
+
+    let shots = screenshots();
+    let _ = std::fs::remove_dir_all(&shots);
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/e2e_check.py");
+    let run = Command::new("python3")
+        .arg(&script)
+        .args([
+            &url,
+            "j1-0003",
+            "j1-0004",
+            PASSWORD,
+            shots.to_str().unwrap(),
+        ])
+        .output()
+        .expect("python3 runs");
+    drop(server);
+    assert!(
+        run.status.success(),
+        "{}\n{}",
+        String::from_utf8_lossy(&run.stdout),
+        String::from_utf8_lossy(&run.stderr)
+    );
+    for name in [
+        "1-family-quick-entry.png",
+        "2-family-timeline.png",
+        "3-counselor-families.png",
+        "4-counselor-report.png",
+    ] {
+        let bytes = std::fs::read(shots.join(name)).unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert!(
+            bytes.starts_with(b"\x89PNG") && bytes.len() > 10_000,
+            "{name} is a real screenshot"
+        );
+    }
+    let by = sqlx_count(&db, r#"SELECT count(*) FROM entries WHERE "by" = 'fam'"#).await;
+    assert_eq!(
+        by, 3,
+        "the three entries of the quick entry, under the family member's name"
+    );
+}
