@@ -19,6 +19,25 @@ bench:
     cargo run --release -p journey-cli -- bench metrics
     cargo run --release -p journey-cli -- bench report
     cargo run --release -p journey-cli -- bench research
+    cargo run --release -p journey-cli -- bench web
+
+# Load on the web app with wrk (apt-get install wrk): timeline page and entry POST of a
+# 3-year journey at 100 connections, next to the sign-in page.
+load:
+    cargo run --release -p journey-cli -- bench web
+
+# schemathesis (pip install schemathesis) against /api/v1/openapi.json of a served app.
+schemathesis:
+    cargo test --workspace --test api_schema -- --nocapture
+
+# The web app end to end in headless Chromium (selenium); screenshots under
+# $CARGO_TARGET_DIR/tmp/e2e-screenshots/.
+e2e:
+    cargo test --workspace --test web_e2e
+
+# The web app on http://127.0.0.1:8080/ (accounts: journey user add, or the demo's).
+serve:
+    cargo run -p journey-cli -- serve
 
 # The report of small.jsonl at 2025-04-01 in headless Chromium (screenshot under
 # $CARGO_TARGET_DIR/tmp/report-screenshots/, or target/tmp/...).

@@ -412,7 +412,7 @@ async fn record_entry(
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct AsOfQuery {
-    /// The day the figures are computed as of (YYYY-MM-DD; default: today).
+    /// The day the figures are computed as of (YYYY-MM-DD, at most tomorrow; default: today).
     #[param(value_type = Option<String>, format = Date)]
     as_of: Option<String>,
 }
@@ -438,6 +438,11 @@ async fn journey_metrics(
             WebError::BadRequest(format!("as_of {text:?} is not a date YYYY-MM-DD"))
         })?,
     };
+    // Figures are of days that happened: a far future day would only make every day unknown
+    // (and cost time in proportion).
+    if as_of > today() + chrono::Days::new(1) {
+        return Err(WebError::BadRequest(format!("as_of {as_of} is in the future")).into());
+    }
     let row = access::journey(
         &state,
         &signed.user,

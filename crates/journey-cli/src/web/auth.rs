@@ -90,7 +90,12 @@ pub async fn sign_in(
         ));
         return Err(WebError::TooMany(wait.as_secs().max(1)));
     }
-    let user = accounts::user_by_name(&state.pool, username).await?;
+    // A username that cannot exist (control characters, too long) is not looked up.
+    let user = if journey_domain::entry::is_key(username) {
+        accounts::user_by_name(&state.pool, username).await?
+    } else {
+        None
+    };
     let phc = user
         .as_ref()
         .map(|u| u.password_hash.clone())
