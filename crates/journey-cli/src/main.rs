@@ -633,11 +633,18 @@ async fn demo_accounts(pool: &PgPool, synth: &synth::Synth) -> Result<Vec<String
         {
             accounts::set_password(pool, username, &hash).await?;
         }
+        let mut keys = Vec::new();
         for index in journeys.into_iter().filter(|i| *i < families) {
             let _ = accounts::assign(pool, username, &synth.key(index)).await?;
+            keys.push(synth.key(index));
         }
+        let sees = match keys.len() {
+            0 => String::new(),
+            1 => format!("  (sees {})", keys[0]),
+            n => format!("  (sees {} .. {}, {n} families)", keys[0], keys[n - 1]),
+        };
         lines.push(format!(
-            "  {:<10} {username:<6} password {password}",
+            "  {:<10} {username:<6} password {password}{sees}",
             role.as_str()
         ));
     }
