@@ -442,7 +442,29 @@ async fn a_family_member_records_a_day_and_sees_it_on_the_timeline() {
             "note"
         ]
     );
-    assert!(stored.iter().all(|r| r["by"] == "fam"), "{stored:?}");
+    // At rest, the handle and the note are sealed with the journey's key.
+    assert!(
+        stored
+            .iter()
+            .all(|r| r["by"].as_str().unwrap().starts_with("sealed:v1:")),
+        "{stored:?}"
+    );
+    assert!(stored[4]["fields"]["text"]
+        .as_str()
+        .unwrap()
+        .starts_with("sealed:v1:"));
+    let listed = fam
+        .get(&app, &format!("/api/v1/journeys/{OWN}/entries"))
+        .await
+        .json();
+    let today_by: Vec<&str> = listed["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["on"] == day.as_str())
+        .map(|e| e["by"].as_str().unwrap())
+        .collect();
+    assert_eq!(today_by, ["fam"; 5], "opened for the family");
     assert_eq!(stored[2]["fields"]["for_safety"], true);
     assert_eq!(stored[3]["fields"]["minutes"], 25);
 
@@ -474,12 +496,23 @@ async fn a_family_member_records_a_day_and_sees_it_on_the_timeline() {
         )
         .await;
     assert_eq!(reply.status, StatusCode::SEE_OTHER);
-    let by: Vec<Value> = journey_postgres::testing::json_rows(
-        &app.db.pool,
-        r#"SELECT DISTINCT to_jsonb("by") FROM entries WHERE "by" IN ('fam', 'fam2')"#,
-    )
-    .await;
-    assert_eq!(by.len(), 2);
+    let listed = fam
+        .get(&app, &format!("/api/v1/journeys/{OWN}/entries"))
+        .await
+        .json();
+    let mut by: Vec<&str> = listed["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["on"] == day.as_str())
+        .map(|e| e["by"].as_str().unwrap())
+        .collect();
+    by.dedup();
+    assert_eq!(
+        by,
+        ["fam2", "fam"],
+        "each member under their own name, newest first"
+    );
 
     // Bad input names the field and stores nothing.
     let before = sqlx_count(&app.db, "SELECT count(*) FROM entries").await;
@@ -527,7 +560,7 @@ async fn retracting_an_entry_keeps_it_in_the_history() {
     .await;
     let entry: String = sqlx::query_scalar(
         r#"SELECT e.entry FROM entries e JOIN journey_keys k USING (journey_id)
-            WHERE k.key = $1 AND e."by" = 'fam' AND e.type = 'use_observed'"#,
+            WHERE k.key = $1 AND e."on" = current_date AND e.type = 'use_observed'"#,
     )
     .bind(OWN)
     .fetch_one(&app.db.pool)

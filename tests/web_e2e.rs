@@ -120,9 +120,16 @@ async fn a_family_records_a_day_and_a_counselor_opens_the_report_in_chromium() {
             "{name} is a real screenshot"
         );
     }
-    let by = sqlx_count(&db, r#"SELECT count(*) FROM entries WHERE "by" = 'fam'"#).await;
-    assert_eq!(
-        by, 3,
-        "the three entries of the quick entry, under the family member's name"
-    );
+    let today = sqlx_count(
+        &db,
+        r#"SELECT count(*) FROM entries WHERE "on" = current_date"#,
+    )
+    .await;
+    assert_eq!(today, 3, "the three entries of the quick entry");
+    let sealed = sqlx_count(
+        &db,
+        r#"SELECT count(*) FROM entries WHERE "on" = current_date AND "by" LIKE 'sealed:v1:%'"#,
+    )
+    .await;
+    assert_eq!(sealed, 3, "the family member's handle is stored sealed");
 }

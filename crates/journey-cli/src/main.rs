@@ -156,6 +156,19 @@ enum Command {
         #[command(subcommand)]
         action: UserAction,
     },
+    /// Erase a journey: destroy its key (its notes and reporter handles can never be read
+    /// again), record the erasure, purge it from every read table, and delete its report
+    /// folder. Its events stay, holding no readable private text. Cannot be undone.
+    Erase {
+        #[arg(long)]
+        journey: String,
+        /// Confirms that the erasure cannot be undone.
+        #[arg(long)]
+        yes: bool,
+        /// The report folder to remove the journey's reports from.
+        #[arg(long, default_value = "reports")]
+        reports: PathBuf,
+    },
     /// Stop the embedded PostgreSQL of --data-dir.
     Stop,
     /// Benchmarks that print figures (see docs/benchmarks.md).
@@ -253,6 +266,14 @@ fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli) -> Outcome {
+    // The master key of crypto-shredding lives beside the data folder unless
+    // JOURNEY_MASTER_KEY or JOURNEY_MASTER_KEY_FILE say otherwise.
+    let key_folder = cli
+        .data_dir
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    journey_postgres::crypto::use_default_file(&key_folder.join("master.key"));
     match cli.command {
         Command::Stop => {
             embedded::stop(&cli.data_dir).map_err(|e| Failure::System(e.to_string()))?;
@@ -394,6 +415,11 @@ async fn dispatch(command: Command, pool: &PgPool) -> Outcome {
         }
         Command::Serve { bind } => journey_cli::web::serve(pool.clone(), bind, Vec::new()).await,
         Command::User { action } => user(pool, action).await,
+        Command::Erase {
+            journey,
+            yes,
+            reports,
+        } => erase(pool, &journey, yes, &reports).await,
         Command::Stop | Command::Bench { .. } => unreachable!("handled before connecting"),
     }
 }
@@ -649,6 +675,43 @@ async fn demo_accounts(pool: &PgPool, synth: &synth::Synth) -> Result<Vec<String
         ));
     }
     Ok(lines)
+}
+
+async fn erase(pool: &PgPool, key: &str, yes: bool, reports: &Path) -> Outcome {
+    if !yes {
+        return Err(Failure::BadInput(format!(
+            "erasing journey {key:?} cannot be undone: add --yes to go on"
+        )));
+    }
+    let recorder = journey_postgres::store::Recorder::new(pool.clone());
+    let metadata = HashMap::from([("via".to_string(), "cli".to_string())]);
+    let Some(journey_id) = recorder.erase(key, Utc::now(), metadata).await? else {
+        return Err(Failure::BadInput(format!("no journey with key {key:?}")));
+    };
+    let actor = std::env::var("USER").unwrap_or_else(|_| "cli".into());
+    journey_postgres::research::audit(
+        pool,
+        &actor,
+        "erase",
+        Some(&journey_id),
+        serde_json::json!({}),
+    )
+    .await?;
+    // The report folder of the journey (report.rs names it by key; "." and ".." differently).
+    let folder = match key {
+        "." | ".." => format!("journey-{}", key.len()),
+        _ => key.to_string(),
+    };
+    let folder = reports.join(folder);
+    if folder.exists() {
+        std::fs::remove_dir_all(&folder)
+            .map_err(|e| Failure::System(format!("{}: {e}", folder.display())))?;
+        println!("removed {}", folder.display());
+    }
+    println!(
+        "journey {key} erased: its key is destroyed, its notes and handles can no longer be read, and it is gone from every read table"
+    );
+    Ok(())
 }
 
 async fn user(pool: &PgPool, action: UserAction) -> Outcome {

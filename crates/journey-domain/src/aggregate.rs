@@ -36,6 +36,8 @@ pub enum JourneyCommand {
         text_version: String,
         recorded_at: DateTime<Utc>,
     },
+    /// The family's data is to be erased: the journey takes no command after this.
+    Erase { recorded_at: DateTime<Utc> },
 }
 
 /// A stored event. Names and fields are frozen (golden tests in `tests/golden_events.rs`).
@@ -48,6 +50,14 @@ pub enum JourneyEvent {
     RelapseAfterRehab(RelapseAfterRehab),
     /// The family granted or withdrew consent to research use of the anonymized data.
     ResearchConsent(ResearchConsent),
+    /// The journey was erased: its key is destroyed and its read rows purged.
+    JourneyErased(Erased),
+}
+
+/// When a journey was erased.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Erased {
+    pub recorded_at: DateTime<Utc>,
 }
 
 /// A consent decision; the latest one counts.
@@ -89,6 +99,7 @@ impl DomainEvent for JourneyEvent {
             JourneyEvent::RelapseAfterRehab(_) => "RelapseAfterRehab".into(),
             JourneyEvent::ResearchConsent(c) if c.granted => "ResearchConsentGranted".into(),
             JourneyEvent::ResearchConsent(_) => "ResearchConsentWithdrawn".into(),
+            JourneyEvent::JourneyErased(_) => "JourneyErased".into(),
         }
     }
 
@@ -151,6 +162,9 @@ pub enum JourneyError {
     /// A consent names the version of the text agreed to.
     #[error("consent needs the version of the consent text (1-64 characters), got {0:?}")]
     BadConsentVersion(String),
+    /// An erased journey takes nothing more.
+    #[error("the journey was erased")]
+    Erased,
 }
 
 /// An earlier entry of a journey, as the store knows it.
@@ -199,6 +213,9 @@ pub struct Journey {
     /// before it existed read as `None`.
     #[serde(default)]
     pub consent: Option<(bool, String)>,
+    /// Erased: no command is taken any more.
+    #[serde(default)]
+    pub erased: bool,
 }
 
 impl Journey {
@@ -332,7 +349,18 @@ impl Aggregate for Journey {
         services: &Self::Services,
         sink: &EventSink<Self>,
     ) -> Result<(), Self::Error> {
+        if self.erased {
+            return Err(JourneyError::Erased);
+        }
         let (journey_id, entry, recorded_at) = match command {
+            JourneyCommand::Erase { recorded_at } => {
+                if self.started.is_none() {
+                    return Err(JourneyError::NotStarted);
+                }
+                sink.write(JourneyEvent::JourneyErased(Erased { recorded_at }), self)
+                    .await;
+                return Ok(());
+            }
             JourneyCommand::Record {
                 journey_id,
                 entry,
@@ -414,6 +442,7 @@ impl Aggregate for Journey {
             JourneyEvent::ResearchConsent(consent) => {
                 self.consent = Some((consent.granted, consent.text_version));
             }
+            JourneyEvent::JourneyErased(_) => self.erased = true,
             JourneyEvent::RelapseAfterRehab(relapse) => {
                 if let Some(episode) = self
                     .episodes

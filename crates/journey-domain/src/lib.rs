@@ -9,8 +9,8 @@ pub mod interchange;
 pub mod lookup;
 
 pub use aggregate::{
-    EntryLookup, Journey, JourneyCommand, JourneyError, JourneyEvent, JourneyServices, Recorded,
-    RelapseAfterRehab, ResearchConsent, StoredEntry, AGGREGATE_TYPE,
+    EntryLookup, Erased, Journey, JourneyCommand, JourneyError, JourneyEvent, JourneyServices,
+    Recorded, RelapseAfterRehab, ResearchConsent, StoredEntry, AGGREGATE_TYPE,
 };
 pub use entry::{Body, Entry};
 pub use lookup::MemoryLookup;

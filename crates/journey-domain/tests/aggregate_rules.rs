@@ -346,3 +346,29 @@ fn consent_is_granted_and_withdrawn_on_a_started_journey_only() {
         .when(consent(true, "v2"))
         .then_expect_events(vec![consented(true, "v2")]);
 }
+
+fn erased() -> JourneyEvent {
+    JourneyEvent::JourneyErased(journey_domain::Erased { recorded_at: now() })
+}
+
+#[test]
+fn an_erased_journey_takes_no_command() {
+    given(vec![])
+        .when(JourneyCommand::Erase { recorded_at: now() })
+        .then_expect_error(JourneyError::NotStarted);
+    given(started())
+        .when(JourneyCommand::Erase { recorded_at: now() })
+        .then_expect_events(vec![erased()]);
+    let mut history = started();
+    history.push(erased());
+    let line = r#"{"entry":"n","type":"note","on":"2025-03-11","text":"again"}"#;
+    given(history.clone())
+        .when(cmd(line))
+        .then_expect_error(JourneyError::Erased);
+    given(history.clone())
+        .when(consent(true, "v1"))
+        .then_expect_error(JourneyError::Erased);
+    given(history)
+        .when(JourneyCommand::Erase { recorded_at: now() })
+        .then_expect_error(JourneyError::Erased);
+}

@@ -210,3 +210,15 @@ fn a_research_consent_keeps_its_stored_name_and_fields() {
     });
     assert_eq!(withdrawn.event_type(), "ResearchConsentWithdrawn");
 }
+
+#[test]
+fn an_erasure_keeps_its_stored_name_and_fields() {
+    let erased = JourneyEvent::JourneyErased(journey_domain::Erased { recorded_at: at() });
+    let payload = json!({"JourneyErased": {"recorded_at": "2025-03-10T08:30:00Z"}});
+    assert_eq!(erased.event_type(), "JourneyErased");
+    assert_eq!(serde_json::to_value(&erased).unwrap(), payload);
+    assert_eq!(
+        serde_json::from_value::<JourneyEvent>(payload).unwrap(),
+        erased
+    );
+}

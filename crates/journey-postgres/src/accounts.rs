@@ -277,17 +277,24 @@ pub async fn timeline(
     .bind(journey_id)
     .fetch_one(pool)
     .await?;
+    let secrets = crate::crypto::keys(pool, &[journey_id.to_string()], false).await?;
+    let secret = secrets.get(journey_id);
     let entries = rows
         .into_iter()
         .map(
-            |(entry, kind, on, by, fields, recorded_at, retracted)| TimelineEntry {
-                entry,
-                kind,
-                on,
-                by,
-                fields,
-                recorded_at,
-                retracted,
+            |(entry, kind, on, by, mut fields, recorded_at, retracted)| {
+                if let Some(Value::String(text)) = fields.get_mut("text") {
+                    *text = crate::crypto::open(secret, text);
+                }
+                TimelineEntry {
+                    entry,
+                    kind,
+                    on,
+                    by: by.map(|b| crate::crypto::open(secret, &b)),
+                    fields,
+                    recorded_at,
+                    retracted,
+                }
             },
         )
         .collect();

@@ -142,6 +142,10 @@ pub async fn import(
     }
     progress(&format!("{} lines read", report.lines));
     let mut journeys = load_journeys(pool, &lines).await?;
+    // Handles and note text are sealed with each journey's key before the aggregate sees
+    // them, exactly as `Recorder::record` does (crypto.rs).
+    let ids: Vec<String> = journeys.values().map(|p| p.id.clone()).collect();
+    let secrets = crate::crypto::keys(pool, &ids, true).await?;
     let lookup = Arc::new(prefetch_entries(pool, &journeys, &lines).await?);
     let services: JourneyServices = lookup.clone();
     let metadata = metadata();
@@ -152,7 +156,13 @@ pub async fn import(
         let pending = journeys
             .get_mut(&line.journey)
             .expect("every key was loaded");
-        match check(pending, line.entry, options.recorded_at, &services).await {
+        let Some(secret) = secrets.get(&pending.id) else {
+            // Only an erased journey has no key; its key name is gone, so this is a journey
+            // created concurrently under the same new key by another writer.
+            return Err(StoreError::Conflict);
+        };
+        let entry = crate::crypto::seal_entry(secret, line.entry);
+        match check(pending, entry, options.recorded_at, &services).await {
             Ok(events) if events.is_empty() => report.already_stored += 1,
             Ok(events) => {
                 lookup.record(&pending.id, &events);

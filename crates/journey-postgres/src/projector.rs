@@ -20,7 +20,8 @@ CREATE TEMP TABLE batch ON COMMIT DROP AS
 SELECT e.tx_id, e.global_position, e.aggregate_id AS journey_id, e.sequence,
        e.payload::jsonb -> 'EntryRecorded' AS r,
        e.payload::jsonb -> 'RelapseAfterRehab' AS relapse,
-       e.payload::jsonb -> 'ResearchConsent' AS consent
+       e.payload::jsonb -> 'ResearchConsent' AS consent,
+       e.payload::jsonb -> 'JourneyErased' AS erased
   FROM events e, projector_checkpoint c
  WHERE c.name = 'read_tables'
    AND e.aggregate_type = 'Journey'
@@ -87,6 +88,14 @@ UPDATE journeys j
          GROUP BY e.journey_id) s
  WHERE j.journey_id = s.journey_id"#;
 
+/// An erased journey leaves every read table (its events stay, with sealed text only).
+const PURGE_ERASED: [&str; 4] = [
+    "DELETE FROM entries WHERE journey_id IN (SELECT journey_id FROM batch WHERE erased IS NOT NULL)",
+    "DELETE FROM relapses_after_rehab WHERE journey_id IN (SELECT journey_id FROM batch WHERE erased IS NOT NULL)",
+    "DELETE FROM research_consent WHERE journey_id IN (SELECT journey_id FROM batch WHERE erased IS NOT NULL)",
+    "DELETE FROM journeys WHERE journey_id IN (SELECT journey_id FROM batch WHERE erased IS NOT NULL)",
+];
+
 const ADVANCE_CHECKPOINT: &str = r#"
 UPDATE projector_checkpoint c
    SET tx_id = last.tx_id, position = last.global_position
@@ -126,6 +135,10 @@ async fn project_batch(
             INSERT_RELAPSES,
             UPSERT_CONSENT,
             REFRESH_JOURNEYS,
+            PURGE_ERASED[0],
+            PURGE_ERASED[1],
+            PURGE_ERASED[2],
+            PURGE_ERASED[3],
             ADVANCE_CHECKPOINT,
         ] {
             sqlx::query(statement).execute(&mut **tx).await?;

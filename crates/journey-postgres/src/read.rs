@@ -1,5 +1,7 @@
 //! Queries over the read tables.
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, NaiveDate, Utc};
 use journey_domain::Entry;
 use serde_json::{Map, Value};
@@ -59,8 +61,17 @@ pub async fn entries(pool: &PgPool, only: Option<&str>) -> Result<Vec<StoredLine
     .bind(only)
     .fetch_all(pool)
     .await?;
+    let ids: Vec<(String, String)> =
+        sqlx::query_as("SELECT key, journey_id FROM journeys WHERE $1::text IS NULL OR key = $1")
+            .bind(only)
+            .fetch_all(pool)
+            .await?;
+    let ids: HashMap<String, String> = ids.into_iter().collect();
+    let secrets =
+        crate::crypto::keys(pool, &ids.values().cloned().collect::<Vec<_>>(), false).await?;
     rows.into_iter()
         .map(|(journey, entry, kind, on, by, fields)| {
+            let secret = ids.get(&journey).and_then(|id| secrets.get(id));
             let mut object = match fields {
                 Value::Object(map) => map,
                 _ => Map::new(),
@@ -75,6 +86,7 @@ pub async fn entries(pool: &PgPool, only: Option<&str>) -> Result<Vec<StoredLine
             }
             let entry: Entry = serde_json::from_value(Value::Object(object))
                 .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            let entry = crate::crypto::open_entry(secret, entry);
             Ok(StoredLine { journey, entry })
         })
         .collect()

@@ -225,9 +225,14 @@ impl Recorder {
             }
             None => return Err(StoreError::Rule(JourneyError::NotStarted)),
         };
+        // Handles and note text are sealed before the aggregate sees them (crypto.rs).
+        let keys = crate::crypto::keys(&self.pool, std::slice::from_ref(&journey_id), true).await?;
+        let key = keys
+            .get(&journey_id)
+            .ok_or(StoreError::Rule(JourneyError::Erased))?;
         let command = JourneyCommand::Record {
             journey_id: journey_id.clone(),
-            entry,
+            entry: crate::crypto::seal_entry(key, entry),
             recorded_at,
         };
         self.cqrs
@@ -258,5 +263,40 @@ impl Recorder {
             .execute_with_metadata(&journey_id, command, metadata)
             .await
             .map_err(StoreError::from)
+    }
+
+    /// Erases the journey `key`: appends `JourneyErased` (the journey takes nothing more),
+    /// destroys its key (handles and note text can never be read again), forgets its key
+    /// name, assignments and entry index, and has the projector purge its read rows (the
+    /// event is replayed by `rebuild`, so they stay purged). Events are never deleted.
+    /// Returns the internal id, or `None` when there is no journey `key`.
+    pub async fn erase(
+        &self,
+        key: &str,
+        recorded_at: DateTime<Utc>,
+        metadata: HashMap<String, String>,
+    ) -> Result<Option<String>, StoreError> {
+        let Some(journey_id) = crate::keys::journey_id(&self.pool, key).await? else {
+            return Ok(None);
+        };
+        self.cqrs
+            .execute_with_metadata(&journey_id, JourneyCommand::Erase { recorded_at }, metadata)
+            .await
+            .map_err(StoreError::from)?;
+        let mut tx = self.pool.begin().await?;
+        for statement in [
+            "DELETE FROM journey_secrets WHERE journey_id = $1",
+            "DELETE FROM journey_keys WHERE journey_id = $1",
+            "DELETE FROM entry_index WHERE journey_id = $1",
+            "DELETE FROM journey_access WHERE journey_id = $1",
+        ] {
+            sqlx::query(statement)
+                .bind(&journey_id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        crate::projector::catch_up(&self.pool).await?;
+        Ok(Some(journey_id))
     }
 }

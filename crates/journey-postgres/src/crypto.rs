@@ -1,0 +1,271 @@
+//! Crypto-shredding of private free text. The reporter handle (`by`) and the text of notes
+//! are sealed before they reach the aggregate, so events, snapshots, the entry index and the
+//! read tables only ever hold ciphertext:
+//!
+//! - Every journey has its own random 256-bit key in `journey_secrets`, wrapped (XChaCha20-
+//!   Poly1305, the journey id as associated data) by a master key that never enters the
+//!   database: `JOURNEY_MASTER_KEY` (64 hex digits), else the file named by
+//!   `JOURNEY_MASTER_KEY_FILE`, else `.journey/master.key` (created, mode 0600, on first use;
+//!   the `journey` command keeps it beside its data folder).
+//! - Sealing is deterministic (XChaCha20-Poly1305 with the nonce taken from an HMAC of the
+//!   text under the journey key), so the same line imported twice is still the same entry.
+//!   It reveals only whether two texts of one journey are equal.
+//! - `journey erase` deletes the journey's key: its ciphertexts can never be opened again.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use chacha20poly1305::aead::{Aead, KeyInit, Payload};
+use chacha20poly1305::{XChaCha20Poly1305, XNonce};
+use hmac::{Hmac, Mac};
+use journey_domain::{Body, Entry};
+use rand::RngCore;
+use sha2::Sha256;
+use sqlx::PgPool;
+
+use crate::error::StoreError;
+
+/// What a sealed text starts with.
+pub const SEALED: &str = "sealed:v1:";
+/// What an opened text of an erased journey reads as.
+pub const ERASED: &str = "[erased]";
+
+/// The key that wraps every journey key.
+pub struct MasterKey(XChaCha20Poly1305);
+
+static MASTER: OnceLock<Result<MasterKey, String>> = OnceLock::new();
+
+fn parse_hex(text: &str) -> Result<[u8; 32], String> {
+    let text = text.trim();
+    if text.len() != 64 || !text.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err("a master key is 64 hexadecimal digits".into());
+    }
+    let mut key = [0u8; 32];
+    for (i, byte) in key.iter_mut().enumerate() {
+        *byte = u8::from_str_radix(&text[2 * i..2 * i + 2], 16).map_err(|e| e.to_string())?;
+    }
+    Ok(key)
+}
+
+fn load_or_create(path: &Path) -> Result<[u8; 32], String> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => parse_hex(&text).map_err(|e| format!("{}: {e}", path.display())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            if let Some(folder) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+                std::fs::create_dir_all(folder)
+                    .map_err(|e| format!("{}: {e}", folder.display()))?;
+            }
+            let mut key = [0u8; 32];
+            rand::rngs::OsRng.fill_bytes(&mut key);
+            let hex: String = key.iter().map(|b| format!("{b:02x}")).collect();
+            use std::io::Write;
+            use std::os::unix::fs::OpenOptionsExt;
+            match std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(path)
+            {
+                Ok(mut file) => {
+                    file.write_all(format!("{hex}\n").as_bytes())
+                        .map_err(|e| format!("{}: {e}", path.display()))?;
+                    Ok(key)
+                }
+                // Another process made it first: use theirs.
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => load_or_create(path),
+                Err(e) => Err(format!("{}: {e}", path.display())),
+            }
+        }
+        Err(e) => Err(format!("{}: {e}", path.display())),
+    }
+}
+
+fn master_from(default_file: &Path) -> Result<MasterKey, String> {
+    let bytes = match std::env::var("JOURNEY_MASTER_KEY") {
+        Ok(hex) => parse_hex(&hex).map_err(|e| format!("JOURNEY_MASTER_KEY: {e}"))?,
+        Err(_) => {
+            let file = std::env::var_os("JOURNEY_MASTER_KEY_FILE")
+                .map(PathBuf::from)
+                .unwrap_or_else(|| default_file.to_path_buf());
+            load_or_create(&file)?
+        }
+    };
+    Ok(MasterKey(
+        XChaCha20Poly1305::new_from_slice(&bytes).expect("32 bytes"),
+    ))
+}
+
+/// Chooses where the master key file is when neither environment variable names one (the
+/// `journey` command: beside its data folder). Has no effect once the key was used.
+pub fn use_default_file(path: &Path) {
+    let _ = MASTER.get_or_init(|| master_from(path));
+}
+
+fn master() -> Result<&'static MasterKey, StoreError> {
+    MASTER
+        .get_or_init(|| master_from(Path::new(".journey/master.key")))
+        .as_ref()
+        .map_err(|e| StoreError::Unavailable(format!("master key: {e}")))
+}
+
+/// One journey's key.
+#[derive(Clone)]
+pub struct JourneyKey {
+    aead: XChaCha20Poly1305,
+    nonce_key: [u8; 32],
+}
+
+impl JourneyKey {
+    fn new(material: &[u8; 32]) -> JourneyKey {
+        let mut mac = Hmac::<Sha256>::new_from_slice(material).expect("any key length");
+        mac.update(b"journey nonce key v1");
+        JourneyKey {
+            aead: XChaCha20Poly1305::new_from_slice(material).expect("32 bytes"),
+            nonce_key: mac.finalize().into_bytes().into(),
+        }
+    }
+
+    /// `text` sealed: `sealed:v1:` and base64url of nonce and ciphertext. Deterministic.
+    pub fn seal(&self, text: &str) -> String {
+        let mut mac = Hmac::<Sha256>::new_from_slice(&self.nonce_key).expect("any key length");
+        mac.update(text.as_bytes());
+        let digest = mac.finalize().into_bytes();
+        let mut nonce = [0u8; 24];
+        nonce.copy_from_slice(&digest[..24]);
+        let sealed = self
+            .aead
+            .encrypt(&XNonce::from(nonce), text.as_bytes())
+            .expect("encryption of a text in memory");
+        let mut bytes = nonce.to_vec();
+        bytes.extend_from_slice(&sealed);
+        format!("{SEALED}{}", URL_SAFE_NO_PAD.encode(bytes))
+    }
+
+    /// The text of `sealed`; a text that was never sealed comes back as it is.
+    pub fn open(&self, sealed: &str) -> Option<String> {
+        let Some(body) = sealed.strip_prefix(SEALED) else {
+            return Some(sealed.to_string());
+        };
+        let bytes = URL_SAFE_NO_PAD.decode(body).ok()?;
+        if bytes.len() < 24 + 16 {
+            return None;
+        }
+        let mut nonce = [0u8; 24];
+        nonce.copy_from_slice(&bytes[..24]);
+        let plain = self.aead.decrypt(&XNonce::from(nonce), &bytes[24..]).ok()?;
+        String::from_utf8(plain).ok()
+    }
+}
+
+/// The text of a stored value with `key` (`None`: the journey was erased).
+pub fn open(key: Option<&JourneyKey>, stored: &str) -> String {
+    if !stored.starts_with(SEALED) {
+        return stored.to_string();
+    }
+    key.and_then(|k| k.open(stored))
+        .unwrap_or_else(|| ERASED.to_string())
+}
+
+/// `entry` with its handle and note text sealed.
+pub fn seal_entry(key: &JourneyKey, mut entry: Entry) -> Entry {
+    if let Some(by) = &entry.by {
+        entry.by = Some(key.seal(by));
+    }
+    if let Body::Note { text } = &mut entry.body {
+        *text = key.seal(text);
+    }
+    entry
+}
+
+/// `entry` with its handle and note text opened.
+pub fn open_entry(key: Option<&JourneyKey>, mut entry: Entry) -> Entry {
+    if let Some(by) = &entry.by {
+        entry.by = Some(open(key, by));
+    }
+    if let Body::Note { text } = &mut entry.body {
+        *text = open(key, text);
+    }
+    entry
+}
+
+/// The keys of the journeys `ids`; with `create`, journeys without one get a new one.
+/// An erased journey has none (and gets none: its id is never written to again).
+pub async fn keys(
+    pool: &PgPool,
+    ids: &[String],
+    create: bool,
+) -> Result<HashMap<String, JourneyKey>, StoreError> {
+    if ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let master = master()?;
+    if create {
+        let mut wrapped = Vec::with_capacity(ids.len());
+        for id in ids {
+            let mut material = [0u8; 32];
+            rand::rngs::OsRng.fill_bytes(&mut material);
+            let mut nonce = [0u8; 24];
+            rand::rngs::OsRng.fill_bytes(&mut nonce);
+            let sealed = master
+                .0
+                .encrypt(
+                    &XNonce::from(nonce),
+                    Payload {
+                        msg: &material,
+                        aad: id.as_bytes(),
+                    },
+                )
+                .expect("encryption in memory");
+            let mut bytes = nonce.to_vec();
+            bytes.extend_from_slice(&sealed);
+            wrapped.push(bytes);
+        }
+        sqlx::query(
+            "INSERT INTO journey_secrets (journey_id, wrapped_key)
+             SELECT * FROM unnest($1::text[], $2::bytea[])
+             ON CONFLICT (journey_id) DO NOTHING",
+        )
+        .bind(ids)
+        .bind(&wrapped)
+        .execute(pool)
+        .await?;
+    }
+    let rows: Vec<(String, Vec<u8>)> = sqlx::query_as(
+        "SELECT journey_id, wrapped_key FROM journey_secrets WHERE journey_id = ANY($1)",
+    )
+    .bind(ids)
+    .fetch_all(pool)
+    .await?;
+    let mut out = HashMap::with_capacity(rows.len());
+    for (id, wrapped) in rows {
+        if wrapped.len() < 24 {
+            return Err(StoreError::Corrupt(format!(
+                "journey key of {id} is cut short"
+            )));
+        }
+        let mut nonce = [0u8; 24];
+        nonce.copy_from_slice(&wrapped[..24]);
+        let material = master
+            .0
+            .decrypt(
+                &XNonce::from(nonce),
+                Payload {
+                    msg: &wrapped[24..],
+                    aad: id.as_bytes(),
+                },
+            )
+            .map_err(|_| {
+                StoreError::Unavailable(
+                    "the master key does not open the journey keys (JOURNEY_MASTER_KEY or the key file is not the one they were made with)".into(),
+                )
+            })?;
+        let material: [u8; 32] = material
+            .try_into()
+            .map_err(|_| StoreError::Corrupt(format!("journey key of {id} is not 32 bytes")))?;
+        out.insert(id, JourneyKey::new(&material));
+    }
+    Ok(out)
+}
