@@ -243,13 +243,14 @@ pub struct TimelineEntry {
 }
 
 /// A page of the journey's entries, newest day first (then newest recorded first), retracts
-/// left out (a retracted entry shows as retracted), and how many there are in all.
+/// left out (a retracted entry shows as retracted). How many there are in all is the
+/// journey row's `entries + retracted`.
 pub async fn timeline(
     pool: &PgPool,
     journey_id: &str,
     limit: i64,
     offset: i64,
-) -> Result<(Vec<TimelineEntry>, i64), StoreError> {
+) -> Result<Vec<TimelineEntry>, StoreError> {
     type Row = (
         String,
         String,
@@ -270,12 +271,6 @@ pub async fn timeline(
     .bind(limit)
     .bind(offset)
     .fetch_all(pool)
-    .await?;
-    let total: i64 = sqlx::query_scalar(
-        "SELECT count(*) FROM entries WHERE journey_id = $1 AND type <> 'retract'",
-    )
-    .bind(journey_id)
-    .fetch_one(pool)
     .await?;
     let secrets = crate::crypto::keys(pool, &[journey_id.to_string()], false).await?;
     let secret = secrets.get(journey_id);
@@ -298,7 +293,7 @@ pub async fn timeline(
             },
         )
         .collect();
-    Ok((entries, total))
+    Ok(entries)
 }
 
 /// What a write with an Idempotency-Key finds.

@@ -247,8 +247,8 @@ async fn list_entries(
     )
     .await?;
     let size = super::pages::PAGE_SIZE;
-    let (entries, total) =
-        accounts::timeline(&state.pool, &row.journey_id, size, (page - 1) * size).await?;
+    let total = i64::from(row.entries) + i64::from(row.retracted);
+    let entries = accounts::timeline(&state.pool, &row.journey_id, size, (page - 1) * size).await?;
     Ok(Json(EntryPage {
         entries: entries
             .into_iter()

@@ -54,7 +54,9 @@ impl WebError {
     /// What the user is told.
     pub fn message(&self) -> String {
         match self {
-            WebError::Unauthorized => "sign in first".into(),
+            WebError::Unauthorized => {
+                "not signed in (or the username or the password is wrong)".into()
+            }
             WebError::Forbidden(why) => (*why).into(),
             WebError::NotFound => "not found".into(),
             WebError::BadRequest(why) => why.clone(),
@@ -125,7 +127,10 @@ impl From<StoreError> for WebError {
             StoreError::Conflict => WebError::Conflict(
                 "the journey was changed by someone else at the same moment; try again".into(),
             ),
-            StoreError::Unavailable(_) => WebError::Unavailable,
+            StoreError::Unavailable(why) => {
+                eprintln!("journey web: database unavailable: {why}");
+                WebError::Unavailable
+            }
             StoreError::Corrupt(why) => WebError::Internal(why),
         }
     }

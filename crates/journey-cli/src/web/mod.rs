@@ -154,11 +154,19 @@ pub async fn serve(pool: PgPool, bind: SocketAddr, announce: Vec<String>) -> Res
         ..Options::default()
     };
     let app = app(pool.clone(), options).await?;
-    // Entries imported or recorded by other processes reach the read tables within seconds.
+    // Entries imported or recorded by other processes reach the read tables within seconds;
+    // expired sessions leave the session table every ten minutes.
     tokio::spawn(async move {
-        loop {
+        use tower_sessions::ExpiredDeletion;
+        let sessions = PostgresStore::new(pool.clone());
+        for round in 0u64.. {
             if let Err(e) = journey_postgres::projector::catch_up(&pool).await {
                 eprintln!("journey web: projector: {e}");
+            }
+            if round % 300 == 0 {
+                if let Err(e) = sessions.delete_expired().await {
+                    eprintln!("journey web: expired sessions: {e}");
+                }
             }
             tokio::time::sleep(std::time::Duration::from_secs(2)).await;
         }

@@ -229,7 +229,8 @@ async fn timeline(
             .filter(|p| *p >= 1 && *p <= 1_000_000)
             .ok_or_else(|| WebError::BadRequest(format!("page {text:?} is not a page number")))?,
     };
-    let (entries, total) = accounts::timeline(
+    let total = i64::from(row.entries) + i64::from(row.retracted);
+    let entries = accounts::timeline(
         &state.pool,
         &row.journey_id,
         PAGE_SIZE,
