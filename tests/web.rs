@@ -351,30 +351,36 @@ async fn sign_in_attempts_are_limited_per_username() {
 }
 
 #[tokio::test]
-async fn an_absolute_timeout_ends_a_session_however_busy() {
-    let app = app_with(Options {
-        secure_cookies: false,
-        logins_per_minute: 1000,
-        absolute_hours: 0,
-        ..Options::default()
-    })
-    .await;
-    let mut client = Client::default();
-    client.get(&app, "/login").await;
-    let reply = client
-        .form(
-            &app,
-            "/login",
-            &[("username", "fam"), ("password", PASSWORD)],
-        )
+async fn idle_and_absolute_timeouts_end_a_session() {
+    for (idle, absolute) in [(30, 0), (0, 12)] {
+        let app = app_with(Options {
+            secure_cookies: false,
+            logins_per_minute: 1000,
+            idle_minutes: idle,
+            absolute_hours: absolute,
+        })
         .await;
-    assert_eq!(reply.status, StatusCode::SEE_OTHER);
-    let page = client.get(&app, "/journeys").await;
-    assert_eq!(
-        page.location(),
-        "/login",
-        "a session older than the limit is over"
-    );
+        let mut client = Client::default();
+        client.get(&app, "/login").await;
+        let reply = client
+            .form(
+                &app,
+                "/login",
+                &[("username", "fam"), ("password", PASSWORD)],
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::SEE_OTHER);
+        let page = client.get(&app, "/journeys").await;
+        assert_eq!(
+            page.location(),
+            "/login",
+            "idle {idle} min, absolute {absolute} h: the session is over"
+        );
+        assert_eq!(
+            client.get(&app, "/api/v1/journeys").await.status,
+            StatusCode::UNAUTHORIZED
+        );
+    }
 }
 
 #[tokio::test]

@@ -29,3 +29,20 @@ pub async fn connect(
 pub async fn migrate(pool: &PgPool) -> Result<(), sqlx::migrate::MigrateError> {
     sqlx::migrate!("../../migrations").run(pool).await
 }
+
+/// A small pool to the same database whose commits do not wait for the disk
+/// (`synchronous_commit = off`): for rows whose loss in a crash of the database server is
+/// acceptable (the read audit: at most the last ~0.6 s of reads), never for journey data.
+pub fn async_commit_pool(pool: &PgPool, connections_max: u32) -> PgPool {
+    use sqlx::Executor;
+    PgPoolOptions::new()
+        .max_connections(connections_max)
+        .acquire_timeout(Duration::from_millis(ACQUIRE_TIMEOUT_MS))
+        .after_connect(|conn, _| {
+            Box::pin(async move {
+                conn.execute("SET synchronous_commit = off").await?;
+                Ok(())
+            })
+        })
+        .connect_lazy_with((*pool.connect_options()).clone())
+}

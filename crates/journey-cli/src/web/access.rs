@@ -55,8 +55,15 @@ pub async fn journey(
             "counselors see a family's progress report; the entries and the recording are the family's",
         ));
     }
+    // A read's audit row commits without waiting for the disk (a crash of the database
+    // server may lose the last fraction of a second of them); a write's waits.
+    let audit_pool = if action == Action::Write {
+        &state.pool
+    } else {
+        &state.read_audit
+    };
     journey_postgres::research::audit(
-        &state.pool,
+        audit_pool,
         &user.username,
         action.audit_name(),
         Some(&row.journey_id),

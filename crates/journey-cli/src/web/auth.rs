@@ -6,7 +6,8 @@
 //! - Sign-in attempts are limited per username (governor): `Options::logins_per_minute`.
 //! - Sessions are server-side (tower-sessions, stored in PostgreSQL). Sign-in cycles the
 //!   session id; sign-out deletes the session; a session ends after `idle_minutes` unused
-//!   (the cookie's expiry, renewed on use) and `absolute_hours` after sign-in (checked here).
+//!   and `absolute_hours` after sign-in (both checked here on every request; activity is
+//!   saved at most once a minute, which also renews the store's and the cookie's expiry).
 //! - Every form carries the session's CSRF token; the API takes only `application/json`
 //!   bodies, which a cross-site form cannot send, and the cookie is `SameSite=Strict`.
 
@@ -29,6 +30,7 @@ use super::AppState;
 
 const USER_ID: &str = "user_id";
 const SIGNED_IN_AT: &str = "signed_in_at";
+const LAST_SEEN: &str = "last_seen";
 const CSRF: &str = "csrf";
 
 /// The PHC string of `password` hashed with Argon2id and a random salt.
@@ -111,6 +113,7 @@ pub async fn sign_in(
     session.cycle_id().await?;
     session.insert(USER_ID, user.user_id).await?;
     session.insert(SIGNED_IN_AT, Utc::now().timestamp()).await?;
+    session.insert(LAST_SEEN, Utc::now().timestamp()).await?;
     session.insert(CSRF, new_token()).await?;
     journey_postgres::research::audit(
         &state.pool,
@@ -170,10 +173,19 @@ async fn current(parts: &mut Parts, state: &AppState) -> Result<SignedIn, WebErr
     let Some(id) = session.get::<Uuid>(USER_ID).await? else {
         return Err(WebError::Unauthorized);
     };
+    let now = Utc::now().timestamp();
     let signed_in_at = session.get::<i64>(SIGNED_IN_AT).await?.unwrap_or(0);
-    if Utc::now().timestamp() - signed_in_at >= state.options.absolute_hours * 3600 {
+    let last_seen = session.get::<i64>(LAST_SEEN).await?.unwrap_or(signed_in_at);
+    if now - signed_in_at >= state.options.absolute_hours * 3600
+        || now - last_seen >= state.options.idle_minutes * 60
+    {
         session.flush().await?;
         return Err(WebError::Unauthorized);
+    }
+    // The store's expiry (and the cookie's) move on only when the session is saved: mark
+    // activity at most once a minute, so a busy session lives on without a write per request.
+    if now - last_seen >= 60 {
+        session.insert(LAST_SEEN, now).await?;
     }
     let Some(user) = accounts::user_by_id(&state.pool, id).await? else {
         session.flush().await?;

@@ -64,6 +64,8 @@ pub(crate) type ChartCache = Mutex<HashMap<String, (String, Arc<views::Charts>)>
 /// What every handler shares.
 pub struct Inner {
     pub pool: PgPool,
+    /// For the audit rows of reads only (commits that do not wait for the disk).
+    pub(crate) read_audit: PgPool,
     pub(crate) recorder: Recorder,
     pub(crate) logins: DefaultKeyedRateLimiter<String>,
     pub(crate) options: Options,
@@ -91,6 +93,7 @@ pub async fn app(pool: PgPool, options: Options) -> Result<Router, Failure> {
     let per_minute = NonZeroU32::new(options.logins_per_minute.max(1)).expect("at least 1");
     let state = AppState(Arc::new(Inner {
         recorder: Recorder::new(pool.clone()),
+        read_audit: journey_postgres::db::async_commit_pool(&pool, 4),
         pool,
         logins: RateLimiter::keyed(Quota::per_minute(per_minute)),
         charts: Mutex::new(HashMap::new()),
@@ -101,8 +104,14 @@ pub async fn app(pool: PgPool, options: Options) -> Result<Router, Failure> {
         .with_secure(options.secure_cookies)
         .with_http_only(true)
         .with_same_site(SameSite::Strict)
+        // The store keeps a session (and the browser its cookie) until the absolute timeout;
+        // the idle timeout is checked on every request (auth.rs).
         .with_expiry(Expiry::OnInactivity(
-            tower_sessions::cookie::time::Duration::minutes(options.idle_minutes),
+            tower_sessions::cookie::time::Duration::minutes(
+                (options.absolute_hours * 60)
+                    .max(options.idle_minutes)
+                    .max(1),
+            ),
         ));
     let (api, openapi) = api::router().split_for_parts();
     let openapi = Arc::new(openapi);
