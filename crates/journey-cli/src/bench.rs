@@ -800,7 +800,17 @@ async fn bench_web(
             Some(script.as_path()),
         ),
     ];
-    for (what, url, script) in runs {
+    let family = connections.min(4);
+    let runs = runs
+        .into_iter()
+        .map(|(what, url, script)| (what.to_string(), url, script, connections))
+        .chain([(
+            format!("entry POST at {family} connections (a family's members at once)"),
+            format!("{base}/api/v1/journeys/{key}/entries"),
+            Some(script.as_path()),
+            family,
+        )]);
+    for (what, url, script, connections) in runs {
         let load = wrk(&url, &cookie, connections, seconds, script)?;
         println!(
             "  {what:<58} {:>8.0} req/s   p50 {:>8}   p99 {:>8}   ({} requests, {} not 2xx/3xx)",
