@@ -13,6 +13,7 @@ import sys
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import WebDriverWait
 
 base, own, other, password, shots = sys.argv[1:6]
 os.makedirs(shots, exist_ok=True)
@@ -30,6 +31,15 @@ def check(condition, why):
         raise SystemExit(f"e2e: {why} (at {driver.current_url})")
 
 
+def wait_for(condition, why):
+    """Waits up to 15 s for a navigation or page to reach `condition` (a click does not
+    wait for the page it leads to)."""
+    try:
+        WebDriverWait(driver, 15).until(lambda d: condition())
+    except Exception:
+        raise SystemExit(f"e2e: {why} (at {driver.current_url})")
+
+
 def body():
     return driver.find_element(By.TAG_NAME, "body").text
 
@@ -39,19 +49,19 @@ def sign_in(username):
     driver.find_element(By.NAME, "username").send_keys(username)
     driver.find_element(By.NAME, "password").send_keys(password)
     driver.find_element(By.CSS_SELECTOR, "form.card button[type=submit]").click()
-    check(driver.current_url.endswith("/journeys"), f"{username} lands on the journeys page")
+    wait_for(lambda: driver.current_url.endswith("/journeys"), f"{username} lands on the journeys page")
 
 
 def sign_out():
     driver.find_element(By.CSS_SELECTOR, "header form button").click()
-    check(driver.current_url.endswith("/login"), "sign-out leads to the sign-in page")
+    wait_for(lambda: driver.current_url.endswith("/login"), "sign-out leads to the sign-in page")
 
 
 try:
     # A family member records today: no use, a reward, a note.
     sign_in("fam")
     driver.find_element(By.LINK_TEXT, own).click()
-    check(driver.current_url.endswith("/journeys/" + own), "the timeline opens")
+    wait_for(lambda: driver.current_url.endswith("/journeys/" + own), "the timeline opens")
     today = driver.find_element(By.NAME, "on").get_attribute("value")
     check(today == datetime.date.today().isoformat(), f"the day defaults to today, not {today}")
     driver.find_element(By.CSS_SELECTOR, "input[name=saw][value=no_use]").click()
@@ -59,6 +69,7 @@ try:
     driver.find_element(By.NAME, "note").send_keys("e2e: a calm evening together")
     driver.save_screenshot(os.path.join(shots, "1-family-quick-entry.png"))
     driver.find_element(By.CSS_SELECTOR, "#quick-entry button[type=submit]").click()
+    wait_for(lambda: "saved=3" in driver.current_url, "the quick entry is saved")
     check("Saved 3 entries" in body(), "the entry is confirmed")
     rows = driver.find_elements(By.CSS_SELECTOR, "#entries tbody tr")
     first = " ".join(r.text for r in rows[:3])
@@ -83,7 +94,7 @@ try:
     check("Coverage" in text, "the family list shows coverage")
     driver.save_screenshot(os.path.join(shots, "3-counselor-families.png"))
     driver.find_element(By.LINK_TEXT, "Progress report").click()
-    check(driver.current_url.endswith(f"/journeys/{own}/report"), "the report opens")
+    wait_for(lambda: driver.current_url.endswith(f"/journeys/{own}/report"), "the report opens")
     check(len(driver.find_elements(By.TAG_NAME, "svg")) >= 4, "the report's charts")
     check("e2e: a calm evening together" not in driver.page_source, "no private note in the report")
     driver.save_screenshot(os.path.join(shots, "4-counselor-report.png"))

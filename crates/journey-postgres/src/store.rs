@@ -41,13 +41,85 @@ impl AggregateContext<Journey> for JourneyContext {
 /// A cqrs-es `EventStore` for `Journey` with a correct snapshot per aggregate.
 pub struct JourneyStore {
     repo: PostgresEventRepository,
+    pool: PgPool,
 }
 
 impl JourneyStore {
     pub fn new(pool: PgPool) -> Self {
         Self {
-            repo: PostgresEventRepository::new(pool),
+            repo: PostgresEventRepository::new(pool.clone()),
+            pool,
         }
+    }
+
+    /// Stores `rows` and the snapshot in one transaction, or nothing. postgres-es 0.5's own
+    /// `persist` commits the events before it checks the snapshot's version, so a writer that
+    /// lost the race left its events stored, the snapshot behind, and was told "conflict";
+    /// here a version mismatch rolls everything back.
+    async fn persist(
+        &self,
+        rows: &[SerializedEvent],
+        (aggregate_id, state, version): (String, serde_json::Value, usize),
+    ) -> Result<(), AggregateError<JourneyError>> {
+        fn failed(e: sqlx::Error) -> AggregateError<JourneyError> {
+            match &e {
+                sqlx::Error::Database(db) if db.code().as_deref() == Some("23505") => {
+                    AggregateError::AggregateConflict
+                }
+                _ => AggregateError::DatabaseConnectionError(Box::new(e)),
+            }
+        }
+        let mut tx = self.pool.begin().await.map_err(failed)?;
+        for row in rows {
+            sqlx::query(
+                "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            )
+            .bind(&row.aggregate_type)
+            .bind(&row.aggregate_id)
+            .bind(row.sequence as i64)
+            .bind(&row.event_type)
+            .bind(&row.event_version)
+            .bind(&row.payload)
+            .bind(&row.metadata)
+            .execute(&mut *tx)
+            .await
+            .map_err(failed)?;
+        }
+        let last_sequence = rows.last().map_or(0, |r| r.sequence) as i64;
+        let written = if version == 1 {
+            sqlx::query(
+                "INSERT INTO snapshots (aggregate_type, aggregate_id, last_sequence, current_snapshot, payload)
+                 VALUES ($1, $2, $3, $4, $5)",
+            )
+            .bind(Journey::TYPE)
+            .bind(&aggregate_id)
+            .bind(last_sequence)
+            .bind(version as i64)
+            .bind(&state)
+            .execute(&mut *tx)
+            .await
+            .map_err(failed)?
+        } else {
+            sqlx::query(
+                "UPDATE snapshots SET last_sequence = $3, current_snapshot = $4, payload = $5
+                  WHERE aggregate_type = $1 AND aggregate_id = $2 AND current_snapshot = $6",
+            )
+            .bind(Journey::TYPE)
+            .bind(&aggregate_id)
+            .bind(last_sequence)
+            .bind(version as i64)
+            .bind(&state)
+            .bind(version as i64 - 1)
+            .execute(&mut *tx)
+            .await
+            .map_err(failed)?
+        };
+        if written.rows_affected() != 1 {
+            tx.rollback().await.map_err(failed)?;
+            return Err(AggregateError::AggregateConflict);
+        }
+        tx.commit().await.map_err(failed)
     }
 }
 
@@ -152,7 +224,7 @@ impl EventStore<Journey> for JourneyStore {
             state,
             context.current_snapshot + 1,
         );
-        self.repo.persist::<Journey>(&rows, Some(snapshot)).await?;
+        self.persist(&rows, snapshot).await?;
         Ok(events
             .into_iter()
             .zip(rows)
