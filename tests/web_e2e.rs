@@ -4,45 +4,12 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use common::*;
 
 const PASSWORD: &str = "e2e password 123";
-
-fn add_user(db: &TestDb, name: &str, role: &str, journey_key: Option<&str>) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_journey"))
-        .args(["user", "add", name, "--role", role, "--password-stdin"])
-        .env("DATABASE_URL", &db.url)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("journey runs");
-    writeln!(child.stdin.take().unwrap(), "{PASSWORD}").unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(out.status.success(), "{}", stderr(&out));
-    assert!(
-        !stdout(&out).contains(PASSWORD),
-        "a given password is never printed"
-    );
-    if let Some(key) = journey_key {
-        let out = journey(db, &["user", "assign", name, "--journey", key]);
-        assert!(out.status.success(), "{}", stderr(&out));
-    }
-}
-
-/// Kills the server when the test ends, passed or not.
-struct Server(std::process::Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 fn screenshots() -> PathBuf {
     let base = std::env::var_os("CARGO_TARGET_DIR")
@@ -59,8 +26,8 @@ async fn a_family_records_a_day_and_a_counselor_opens_the_report_in_chromium() {
         &["import", fixture("sample-12.jsonl").to_str().unwrap()],
     );
     assert!(imported.status.success(), "{}", stderr(&imported));
-    add_user(&db, "fam", "family", Some("j1-0003"));
-    add_user(&db, "coun", "counselor", Some("j1-0003"));
+    add_user(&db, "fam", "family", PASSWORD, Some("j1-0003"));
+    add_user(&db, "coun", "counselor", PASSWORD, Some("j1-0003"));
     let taken = journey(&db, &["user", "add", "fam", "--role", "family"]);
     assert_eq!(
         taken.status.code(),
@@ -69,23 +36,7 @@ async fn a_family_records_a_day_and_a_counselor_opens_the_report_in_chromium() {
     );
     assert!(stderr(&taken).contains("exists"));
 
-    let mut child = Command::new(env!("CARGO_BIN_EXE_journey"))
-        .args(["serve", "--bind", "127.0.0.1:0"])
-        .env("DATABASE_URL", &db.url)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("journey serve runs");
-    let stdout = child.stdout.take().unwrap();
-    let server = Server(child);
-    let mut first = String::new();
-    BufReader::new(stdout).read_line(&mut first).unwrap();
-    let url = first
-        .split_whitespace()
-        .find(|w| w.starts_with("http://"))
-        .unwrap_or_else(|| panic!("serve prints its URL: {first:?}"))
-        .trim_end_matches('/')
-        .to_string();
+    let server = Server::start(&db);
 
     let shots = screenshots();
     let _ = std::fs::remove_dir_all(&shots);
@@ -93,7 +44,7 @@ async fn a_family_records_a_day_and_a_counselor_opens_the_report_in_chromium() {
     let run = Command::new("python3")
         .arg(&script)
         .args([
-            &url,
+            &server.url,
             "j1-0003",
             "j1-0004",
             PASSWORD,

@@ -52,3 +52,65 @@ pub async fn event_count(db: &TestDb) -> i64 {
 pub async fn sqlx_count(db: &TestDb, query: &str) -> i64 {
     journey_postgres::testing::scalar_i64(&db.pool, query).await
 }
+
+/// Creates the account `name` with `role` and `password` (given on standard input, never
+/// printed) and, with `journey_key`, assigns it to that journey.
+pub fn add_user(db: &TestDb, name: &str, role: &str, password: &str, journey_key: Option<&str>) {
+    use std::io::Write;
+    use std::process::Stdio;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_journey"))
+        .args(["user", "add", name, "--role", role, "--password-stdin"])
+        .env("DATABASE_URL", &db.url)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("journey runs");
+    writeln!(child.stdin.take().unwrap(), "{password}").unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        !stdout(&out).contains(password),
+        "a given password is never printed"
+    );
+    if let Some(key) = journey_key {
+        let out = journey(db, &["user", "assign", name, "--journey", key]);
+        assert!(out.status.success(), "{}", stderr(&out));
+    }
+}
+
+/// `journey serve` on a free loopback port over `db`; stopped when dropped.
+pub struct Server {
+    child: std::process::Child,
+    /// The base URL, without the trailing slash.
+    pub url: String,
+}
+
+impl Server {
+    pub fn start(db: &TestDb) -> Server {
+        use std::io::{BufRead, BufReader};
+        let mut child = Command::new(env!("CARGO_BIN_EXE_journey"))
+            .args(["serve", "--bind", "127.0.0.1:0"])
+            .env("DATABASE_URL", &db.url)
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("journey serve runs");
+        let stdout = child.stdout.take().unwrap();
+        let mut first = String::new();
+        BufReader::new(stdout).read_line(&mut first).unwrap();
+        let url = first
+            .split_whitespace()
+            .find(|w| w.starts_with("http://"))
+            .unwrap_or_else(|| panic!("serve prints its URL: {first:?}"))
+            .trim_end_matches('/')
+            .to_string();
+        Server { child, url }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

@@ -485,22 +485,32 @@ fn check_same_weeks(
     Ok(())
 }
 
-async fn bench_report(
+/// One synthetic journey of `days` days up to today, imported and projected into the fresh
+/// scratch database `database`: its pool, key and import report.
+async fn one_journey(
     server: &journey_postgres::PgConnectOptions,
+    database: &str,
+    seed: u64,
     days: u32,
-    runs: usize,
-) -> Outcome {
-    let as_of = today();
+    prefix: &str,
+) -> Result<
+    (
+        journey_postgres::PgPool,
+        String,
+        journey_postgres::import::ImportReport,
+    ),
+    Failure,
+> {
     let synth = synth::Synth {
-        seed: 11,
+        seed,
         families: 1,
         days,
-        end: as_of,
-        prefix: "long-".into(),
+        end: today(),
+        prefix: prefix.into(),
     };
     let mut text = synth.generate().join("\n");
     text.push('\n');
-    let pool = scratch::database(server, "journey_bench_report").await?;
+    let pool = scratch::database(server, database).await?;
     let options = ImportOptions {
         skip_invalid: false,
         recorded_at: Utc::now(),
@@ -508,7 +518,17 @@ async fn bench_report(
     };
     let report = import(&pool, text.as_bytes(), &options).await?;
     projector::catch_up(&pool).await?;
-    let key = synth.key(0);
+    Ok((pool, synth.key(0), report))
+}
+
+async fn bench_report(
+    server: &journey_postgres::PgConnectOptions,
+    days: u32,
+    runs: usize,
+) -> Outcome {
+    let as_of = today();
+    let (pool, key, report) =
+        one_journey(server, "journey_bench_report", 11, days, "long-").await?;
     let out = std::env::temp_dir().join(format!("journey-bench-report-{}", std::process::id()));
     let runs = runs.max(3);
     let mut html_times = Vec::new();
@@ -702,24 +722,7 @@ async fn bench_web(
 ) -> Outcome {
     use journey_postgres::accounts::{self, Role};
     let as_of = today();
-    let synth = synth::Synth {
-        seed: 13,
-        families: 1,
-        days,
-        end: as_of,
-        prefix: "web-".into(),
-    };
-    let mut text = synth.generate().join("\n");
-    text.push('\n');
-    let pool = scratch::database(server, "journey_bench_web").await?;
-    let options = ImportOptions {
-        skip_invalid: false,
-        recorded_at: Utc::now(),
-        progress: None,
-    };
-    let imported = import(&pool, text.as_bytes(), &options).await?;
-    projector::catch_up(&pool).await?;
-    let key = synth.key(0);
+    let (pool, key, imported) = one_journey(server, "journey_bench_web", 13, days, "web-").await?;
     let password = crate::web::auth::random_password();
     let hash = crate::web::auth::hash_password(&password).map_err(Failure::System)?;
     accounts::create_user(&pool, "bench", "Bench", Role::Family, &hash).await?;

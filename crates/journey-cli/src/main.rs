@@ -346,12 +346,7 @@ async fn dispatch(command: Command, pool: &PgPool) -> Outcome {
             as_of,
             min_cell,
         } => {
-            if project.is_empty()
-                || project.len() > 64
-                || !project
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
-            {
+            if !journey_domain::entry::is_key(&project) {
                 return Err(Failure::BadInput(format!(
                     "--project {project:?}: 1-64 of A-Z a-z 0-9 . _ -"
                 )));
@@ -697,12 +692,7 @@ async fn erase(pool: &PgPool, key: &str, yes: bool, reports: &Path) -> Outcome {
         serde_json::json!({}),
     )
     .await?;
-    // The report folder of the journey (report.rs names it by key; "." and ".." differently).
-    let folder = match key {
-        "." | ".." => format!("journey-{}", key.len()),
-        _ => key.to_string(),
-    };
-    let folder = reports.join(folder);
+    let folder = reports.join(report::folder(key));
     if folder.exists() {
         std::fs::remove_dir_all(&folder)
             .map_err(|e| Failure::System(format!("{}: {e}", folder.display())))?;

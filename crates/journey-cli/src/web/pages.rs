@@ -9,7 +9,7 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use chrono::{NaiveDate, Utc};
-use journey_charts::report::{cohort_html, journey_html, Header};
+use journey_charts::report::cohort_html;
 use journey_postgres::accounts::{self, AssignError, Role};
 use journey_postgres::projector;
 use journey_postgres::read::Scope;
@@ -56,7 +56,7 @@ fn html(page: String) -> Response {
 }
 
 /// The user and CSRF token every signed-in page's layout shows.
-async fn frame(signed: &SignedIn) -> Result<Value, WebError> {
+pub(crate) async fn frame(signed: &SignedIn) -> Result<Value, WebError> {
     Ok(json!({
         "user": {
             "username": signed.user.username,
@@ -557,20 +557,10 @@ async fn journey_report(
         "progress report",
     )
     .await?;
-    let as_of = today();
-    let inputs = crate::metrics::inputs(&state.pool, Scope::Key(&row.key)).await?;
-    let input = inputs.first().ok_or(WebError::NotFound)?;
-    let report = journey_analytics::metrics(std::slice::from_ref(input), as_of)
-        .map_err(|e| WebError::Internal(e.to_string()))?;
-    let m = report.journeys.first().ok_or(WebError::NotFound)?;
-    let header = Header {
-        key: row.key.clone(),
-        relationship: row.relationship.clone(),
-        substances: row.substances.clone(),
-    };
-    let page =
-        journey_html(&header, input, m, as_of).map_err(|e| WebError::Internal(e.to_string()))?;
-    Ok(html(page))
+    let page = crate::report::page(&state.pool, &row, today())
+        .await?
+        .ok_or(WebError::NotFound)?;
+    Ok(html(page.html))
 }
 
 async fn cohort_report(State(state): State<AppState>, PageUser(signed): PageUser) -> PageResult {

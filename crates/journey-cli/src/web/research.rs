@@ -9,7 +9,6 @@ use axum::response::{Html, IntoResponse, Response};
 use journey_postgres::accounts::Role;
 use minijinja::context;
 use serde::Deserialize;
-use serde_json::json;
 
 use super::access;
 use super::auth::{self, PageUser};
@@ -26,19 +25,11 @@ pub async fn page(
     let consented = journey_postgres::research::consented(&state.pool)
         .await?
         .len();
-    let csrf = auth::csrf_token(&signed.session).await?;
     let page = render(
         "research.html",
         context! {
             title => "Research export",
-            frame => json!({
-                "user": {
-                    "username": signed.user.username,
-                    "display_name": signed.user.display_name,
-                    "role": signed.user.role.as_str(),
-                },
-                "csrf": csrf,
-            }),
+            frame => super::pages::frame(&signed).await?,
             consented,
         },
     )?;
@@ -53,14 +44,6 @@ pub struct ExportForm {
     min_cell: String,
 }
 
-fn project_ok(project: &str) -> bool {
-    !project.is_empty()
-        && project.len() <= 64
-        && project
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
-}
-
 pub async fn export(
     State(state): State<AppState>,
     PageUser(signed): PageUser,
@@ -69,7 +52,7 @@ pub async fn export(
     auth::check_csrf(&signed.session, &form.csrf).await?;
     access::require(&signed.user, Role::Researcher)?;
     let project = form.project.trim();
-    if !project_ok(project) {
+    if !journey_domain::entry::is_key(project) {
         return Err(WebError::Invalid {
             field: "project".into(),
             message: format!("{project:?} is not 1-64 of A-Z a-z 0-9 . _ -"),

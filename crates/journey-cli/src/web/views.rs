@@ -6,7 +6,7 @@ use std::sync::{Arc, OnceLock};
 use axum::http::StatusCode;
 use chrono::NaiveDate;
 use journey_charts::{markers, svg, Calendar, WeeklyChart};
-use journey_postgres::read::{JourneyRow, Scope};
+use journey_postgres::read::JourneyRow;
 use minijinja::Environment;
 use serde::Serialize;
 
@@ -178,15 +178,10 @@ pub async fn charts(
             return Ok(Some(charts.clone()));
         }
     }
-    let inputs = crate::metrics::inputs(&state.pool, Scope::Key(&row.key)).await?;
-    let Some(input) = inputs.first() else {
+    let Some((input, metrics)) = crate::report::one(&state.pool, &row.key, as_of).await? else {
         return Ok(None);
     };
-    let report = journey_analytics::metrics(std::slice::from_ref(input), as_of)
-        .map_err(|e| WebError::Internal(e.to_string()))?;
-    let Some(m) = report.journeys.first() else {
-        return Ok(None);
-    };
+    let (input, m) = (&input, &metrics);
     let marks = markers(input, m, as_of);
     let draw = |e: journey_charts::ChartError| WebError::Internal(e.to_string());
     let charts = Arc::new(Charts {
