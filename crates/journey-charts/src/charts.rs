@@ -242,6 +242,8 @@ fn status_label(status: Status) -> &'static str {
 pub struct Calendar<'a> {
     pub metrics: &'a JourneyMetrics,
     pub markers: &'a [Marker],
+    /// Only the last this many months (the timeline); `None`: the whole journey (the report).
+    pub last_months: Option<usize>,
 }
 
 const CELL: i32 = 16;
@@ -260,6 +262,9 @@ impl Calendar<'_> {
             month = month
                 .checked_add_months(chrono::Months::new(1))
                 .expect("a month later");
+        }
+        if let Some(keep) = self.last_months {
+            out.drain(..out.len().saturating_sub(keep.max(1)));
         }
         out
     }

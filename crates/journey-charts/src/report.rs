@@ -171,6 +171,7 @@ pub fn journey_pngs(
         &Calendar {
             metrics,
             markers: &marks,
+            last_months: None,
         },
         &paths[0],
     )?;
@@ -191,6 +192,7 @@ pub fn journey_html(
     let calendar = svg(&Calendar {
         metrics,
         markers: &marks,
+        last_months: None,
     })?;
     let weekly = svg(&WeeklyChart { metrics })?;
     let practice = svg(&PracticeChart { metrics })?;

@@ -95,6 +95,7 @@ fn every_chart_renders_as_svg_with_its_title_and_axis_labels() {
     let calendar = svg(&Calendar {
         metrics: m,
         markers: &marks,
+        last_months: None,
     })
     .expect("calendar");
     assert!(calendar.starts_with("<svg"));
@@ -105,6 +106,17 @@ fn every_chart_renders_as_svg_with_its_title_and_axis_labels() {
     assert!(calendar.contains("CRAFT start"));
     // One square per day at least (plus the legend).
     assert!(calendar.matches("<rect").count() >= 120);
+
+    // The timeline's calendar keeps only the last months.
+    let last_two = svg(&Calendar {
+        metrics: m,
+        markers: &marks,
+        last_months: Some(2),
+    })
+    .expect("calendar of the last two months");
+    assert!(last_two.contains("Apr 2025") && last_two.contains("Mar 2025"));
+    assert!(!last_two.contains("Jan 2025") && !last_two.contains("Feb 2025"));
+    assert!(last_two.len() < calendar.len());
 
     let weekly = svg(&WeeklyChart { metrics: m }).expect("weekly");
     assert!(weekly.contains("days without use (%)"));

@@ -210,21 +210,36 @@ pub async fn visible_journeys(pool: &PgPool, user: Uuid) -> Result<Vec<JourneyRo
     .await?)
 }
 
-/// The journey with key `key` if `user` is assigned to it; `None` for a journey that does not
-/// exist and for one the user may not see alike (callers answer both with 404).
+/// The journey with key `key` if `user` is assigned to it (`None` for a journey that does
+/// not exist and for one the user may not see alike: callers answer both with 404) and, when
+/// `audit` is given and the journey is visible, its row of `audit_log` (`actor`, `action`,
+/// `detail`), in one statement: the access check of a journey request is one round trip.
 pub async fn visible_journey(
     pool: &PgPool,
     user: Uuid,
     key: &str,
+    audit: Option<(&str, &str, &Value)>,
 ) -> Result<Option<JourneyRow>, StoreError> {
+    let (actor, action, detail) = match audit {
+        Some((actor, action, detail)) => (Some(actor), Some(action), Some(detail)),
+        None => (None, None, None),
+    };
     Ok(sqlx::query_as(
-        "SELECT j.journey_id, j.key, j.start, j.craft_start, j.relationship, j.substances,
-                j.entries, j.retracted, j.last_recorded
-           FROM journeys j JOIN journey_access a USING (journey_id)
-          WHERE a.user_id = $1 AND j.key = $2",
+        "WITH visible AS (
+             SELECT j.journey_id, j.key, j.start, j.craft_start, j.relationship, j.substances,
+                    j.entries, j.retracted, j.last_recorded
+               FROM journeys j JOIN journey_access a USING (journey_id)
+              WHERE a.user_id = $1 AND j.key = $2),
+         audit AS (
+             INSERT INTO audit_log (actor, action, journey_id, detail)
+             SELECT $3, $4, journey_id, $5 FROM visible WHERE $3::text IS NOT NULL)
+         SELECT * FROM visible",
     )
     .bind(user)
     .bind(key)
+    .bind(actor)
+    .bind(action)
+    .bind(detail)
     .fetch_optional(pool)
     .await?)
 }
@@ -259,25 +274,32 @@ pub async fn timeline(
         Value,
         DateTime<Utc>,
         bool,
+        Option<Vec<u8>>,
     );
+    // One statement: the page and the journey's wrapped key (on the first row only).
     let rows: Vec<Row> = sqlx::query_as(
-        r#"SELECT entry, type, "on", "by", fields, recorded_at, retracted
-             FROM entries
-            WHERE journey_id = $1 AND type <> 'retract'
-            ORDER BY "on" DESC NULLS LAST, sequence DESC
-            LIMIT $2 OFFSET $3"#,
+        r#"SELECT e.entry, e.type, e."on", e."by", e.fields, e.recorded_at, e.retracted,
+                  CASE WHEN row_number() OVER () = 1
+                       THEN (SELECT wrapped_key FROM journey_secrets WHERE journey_id = $1) END
+             FROM (SELECT * FROM entries
+                    WHERE journey_id = $1 AND type <> 'retract'
+                    ORDER BY "on" DESC NULLS LAST, sequence DESC
+                    LIMIT $2 OFFSET $3) e"#,
     )
     .bind(journey_id)
     .bind(limit)
     .bind(offset)
     .fetch_all(pool)
     .await?;
-    let secrets = crate::crypto::keys(pool, &[journey_id.to_string()], false).await?;
-    let secret = secrets.get(journey_id);
+    let secret = match rows.first().and_then(|row| row.7.as_deref()) {
+        Some(wrapped) => Some(crate::crypto::unwrap_key(journey_id, wrapped)?),
+        None => None,
+    };
+    let secret = secret.as_ref();
     let entries = rows
         .into_iter()
         .map(
-            |(entry, kind, on, by, mut fields, recorded_at, retracted)| {
+            |(entry, kind, on, by, mut fields, recorded_at, retracted, _)| {
                 if let Some(Value::String(text)) = fields.get_mut("text") {
                     *text = crate::crypto::open(secret, text);
                 }

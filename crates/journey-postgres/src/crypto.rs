@@ -241,31 +241,42 @@ pub async fn keys(
     .await?;
     let mut out = HashMap::with_capacity(rows.len());
     for (id, wrapped) in rows {
-        if wrapped.len() < 24 {
-            return Err(StoreError::Corrupt(format!(
-                "journey key of {id} is cut short"
-            )));
-        }
-        let mut nonce = [0u8; 24];
-        nonce.copy_from_slice(&wrapped[..24]);
-        let material = master
-            .0
-            .decrypt(
-                &XNonce::from(nonce),
-                Payload {
-                    msg: &wrapped[24..],
-                    aad: id.as_bytes(),
-                },
-            )
-            .map_err(|_| {
-                StoreError::Unavailable(
-                    "the master key does not open the journey keys (JOURNEY_MASTER_KEY or the key file is not the one they were made with)".into(),
-                )
-            })?;
-        let material: [u8; 32] = material
-            .try_into()
-            .map_err(|_| StoreError::Corrupt(format!("journey key of {id} is not 32 bytes")))?;
-        out.insert(id, JourneyKey::new(&material));
+        let key = unwrap(master, &id, &wrapped)?;
+        out.insert(id, key);
     }
     Ok(out)
+}
+
+/// The key of journey `id` from its `journey_secrets.wrapped_key`, read by the caller
+/// (the timeline reads it with its page of entries).
+pub fn unwrap_key(id: &str, wrapped: &[u8]) -> Result<JourneyKey, StoreError> {
+    unwrap(master()?, id, wrapped)
+}
+
+fn unwrap(master: &MasterKey, id: &str, wrapped: &[u8]) -> Result<JourneyKey, StoreError> {
+    if wrapped.len() < 24 {
+        return Err(StoreError::Corrupt(format!(
+            "journey key of {id} is cut short"
+        )));
+    }
+    let mut nonce = [0u8; 24];
+    nonce.copy_from_slice(&wrapped[..24]);
+    let material = master
+        .0
+        .decrypt(
+            &XNonce::from(nonce),
+            Payload {
+                msg: &wrapped[24..],
+                aad: id.as_bytes(),
+            },
+        )
+        .map_err(|_| {
+            StoreError::Unavailable(
+                "the master key does not open the journey keys (JOURNEY_MASTER_KEY or the key file is not the one they were made with)".into(),
+            )
+        })?;
+    let material: [u8; 32] = material
+        .try_into()
+        .map_err(|_| StoreError::Corrupt(format!("journey key of {id} is not 32 bytes")))?;
+    Ok(JourneyKey::new(&material))
 }

@@ -187,9 +187,16 @@ async fn current(parts: &mut Parts, state: &AppState) -> Result<SignedIn, WebErr
     if now - last_seen >= 60 {
         session.insert(LAST_SEEN, now).await?;
     }
-    let Some(user) = accounts::user_by_id(&state.pool, id).await? else {
-        session.flush().await?;
-        return Err(WebError::Unauthorized);
+    let user = match state.users.get(&id) {
+        Some(user) => user,
+        None => {
+            let Some(user) = accounts::user_by_id(&state.pool, id).await? else {
+                session.flush().await?;
+                return Err(WebError::Unauthorized);
+            };
+            state.users.insert(id, user.clone());
+            user
+        }
     };
     Ok(SignedIn { user, session })
 }

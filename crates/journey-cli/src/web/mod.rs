@@ -29,7 +29,8 @@ use journey_postgres::store::Recorder;
 use journey_postgres::PgPool;
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_sessions::cookie::SameSite;
-use tower_sessions::{Expiry, SessionManagerLayer};
+use tower_sessions::{CachingSessionStore, Expiry, SessionManagerLayer};
+use tower_sessions_moka_store::MokaStore;
 use tower_sessions_sqlx_store::PostgresStore;
 
 use crate::Failure;
@@ -70,6 +71,22 @@ pub struct Inner {
     pub(crate) logins: DefaultKeyedRateLimiter<String>,
     pub(crate) options: Options,
     pub(crate) charts: ChartCache,
+    /// Users by id, kept a minute: a user's name and role do not change, and access to a
+    /// journey is checked in the database on every request.
+    pub(crate) users: moka::sync::Cache<uuid::Uuid, journey_postgres::accounts::User>,
+    /// Striped locks that make this process's writes to one journey take turns.
+    write_turns: Vec<tokio::sync::Mutex<()>>,
+}
+
+impl Inner {
+    /// The turn of `journey_key`'s writers in this process (held while recording).
+    pub(crate) async fn write_turn(&self, journey_key: &str) -> tokio::sync::MutexGuard<'_, ()> {
+        use std::hash::{Hash, Hasher};
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        journey_key.hash(&mut hasher);
+        let stripe = (hasher.finish() % self.write_turns.len() as u64) as usize;
+        self.write_turns[stripe].lock().await
+    }
 }
 
 /// The app's state (cheap to clone).
@@ -97,8 +114,18 @@ pub async fn app(pool: PgPool, options: Options) -> Result<Router, Failure> {
         pool,
         logins: RateLimiter::keyed(Quota::per_minute(per_minute)),
         charts: Mutex::new(HashMap::new()),
+        users: moka::sync::Cache::builder()
+            .max_capacity(10_000)
+            .time_to_live(std::time::Duration::from_secs(60))
+            .build(),
+        write_turns: (0..64).map(|_| tokio::sync::Mutex::new(())).collect(),
         options: options.clone(),
     }));
+    // Sessions live in PostgreSQL and, in front of it, in this process's memory (moka): a
+    // request reads its session without a round trip; creating, saving and deleting one
+    // writes both, so sign-out ends it at once. (One app process per database: a second
+    // process would not see another's sign-out until its cached copy expires.)
+    let sessions = CachingSessionStore::new(MokaStore::new(Some(10_000)), sessions);
     let session_layer = SessionManagerLayer::new(sessions)
         .with_name("journey_session")
         .with_secure(options.secure_cookies)

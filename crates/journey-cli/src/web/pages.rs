@@ -268,6 +268,7 @@ async fn timeline(
             charts => charts.as_deref(),
             calendar => charts.as_ref().map(|c| minijinja::Value::from_safe_string(c.calendar.clone())),
             weekly => charts.as_ref().map(|c| minijinja::Value::from_safe_string(c.weekly.clone())),
+            calendar_months => views::TIMELINE_MONTHS,
             entries,
             page,
             pages,
@@ -448,6 +449,10 @@ pub async fn record_objects(
         // Another member's write to the same journey in the same moment is a conflict of the
         // event store; the command is replayed on the new state (the same entry id, so it can
         // never be stored twice). Only a lasting conflict reaches the caller (409).
+        // Writers in this process take turns per journey (a striped lock), so members
+        // writing at once queue instead of conflicting; conflicts with other processes
+        // (an import, a second server) are replayed.
+        let _turn = state.write_turn(&line.journey).await;
         let mut attempt = 0;
         loop {
             let metadata = HashMap::from([("via".to_string(), via.to_string())]);

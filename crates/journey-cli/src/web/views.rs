@@ -146,6 +146,9 @@ pub fn details(kind: &str, fields: &serde_json::Value) -> String {
     parts.join(" · ")
 }
 
+/// The timeline's calendar shows this many months (the progress report the whole journey).
+pub const TIMELINE_MONTHS: usize = 12;
+
 /// A journey's figures as a page shows them, with the two timeline charts.
 #[derive(Debug, Clone, Serialize)]
 pub struct Charts {
@@ -188,6 +191,7 @@ pub async fn charts(
         calendar: svg(&Calendar {
             metrics: m,
             markers: &marks,
+            last_months: Some(TIMELINE_MONTHS),
         })
         .map_err(draw)?,
         weekly: svg(&WeeklyChart { metrics: m }).map_err(draw)?,
