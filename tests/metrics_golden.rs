@@ -289,3 +289,68 @@ proptest::proptest! {
         proptest::prop_assert!(differences.is_empty(), "{}", differences.join("\n"));
     }
 }
+
+/// The metric rows of every journey, each journey's rows in one order (the two sources give
+/// them in different orders).
+fn sorted_rows(
+    rows: Vec<(String, Vec<journey_postgres::read::MetricRow>)>,
+) -> Vec<(String, Vec<String>)> {
+    rows.into_iter()
+        .map(|(key, rows)| {
+            let mut rows: Vec<String> = rows.iter().map(|r| format!("{r:?}")).collect();
+            rows.sort();
+            (key, rows)
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn metric_input_holds_the_rows_of_the_entries_table() {
+    use journey_postgres::read::{metric_rows, metric_rows_from_entries, Scope};
+    let db = TestDb::fresh().await;
+    let sample = fixture("sample-12.jsonl");
+    assert!(journey(&db, &["import", sample.to_str().unwrap()])
+        .status
+        .success());
+    // A retract in a later batch, and an erased journey: the projection follows both.
+    let (target, kind): (String, String) = sqlx::query_as(
+        "SELECT e.entry, e.type FROM entries e JOIN journeys j USING (journey_id)
+          WHERE j.key = 'j1-0001' AND e.type IN ('use_observed', 'clean_day_observed', 'day_status')
+          ORDER BY e.sequence LIMIT 1",
+    )
+    .fetch_one(&db.pool)
+    .await
+    .expect("an entry of j1-0001");
+    let retract = file_with(format!(
+        "{{\"journey\":\"j1-0001\",\"type\":\"retract\",\"target\":\"{target}\"}}\n"
+    ));
+    let imported = journey(&db, &["import", retract.to_str().unwrap()]);
+    assert!(imported.status.success(), "{}", stderr(&imported));
+    let erased = journey(&db, &["erase", "--journey", "j1-0002", "--yes"]);
+    assert!(erased.status.success(), "{}", stderr(&erased));
+
+    for round in ["projected", "rebuilt"] {
+        let input = sorted_rows(metric_rows(&db.pool, Scope::All).await.unwrap());
+        let entries = sorted_rows(
+            metric_rows_from_entries(&db.pool, Scope::All)
+                .await
+                .unwrap(),
+        );
+        assert_eq!(input.len(), 11, "{round}: 12 journeys, one erased");
+        assert!(input.iter().all(|(key, _)| key != "j1-0002"), "{round}");
+        assert_eq!(input, entries, "{round}: metric_input = entries");
+        let (_, rows) = input.iter().find(|(k, _)| k == "j1-0001").unwrap();
+        assert!(
+            rows.iter()
+                .any(|r| r.contains(&format!("kind: \"{kind}\"")) && r.contains("retracted: true")),
+            "{round}: the retracted entry is marked"
+        );
+        assert_eq!(
+            sqlx_count(&db, "SELECT count(*) FROM metric_input").await,
+            11,
+            "{round}: no row of the erased journey"
+        );
+        let rebuilt = journey(&db, &["rebuild"]);
+        assert!(rebuilt.status.success(), "{}", stderr(&rebuilt));
+    }
+}

@@ -370,7 +370,7 @@ async fn bench_metrics(
     projector::catch_up(&pool).await?;
     println!("as of {as_of}; best of {runs} runs; peak = peak resident memory of this process during the step");
     println!(
-        "{:>8} {:>10} {:>9} {:>9} {:>9} {:>10} {:>9} {:>10} {:>10} {:>8}",
+        "{:>8} {:>10} {:>9} {:>9} {:>9} {:>10} {:>9} {:>10} {:>10} {:>8} {:>14} {:>16}",
         "journeys",
         "entries",
         "read s",
@@ -380,7 +380,9 @@ async fn bench_metrics(
         "peak MB",
         "ms/journey",
         "SQL week s",
-        "SQL/ours"
+        "SQL/ours",
+        "read entries s",
+        "SQL/ours-entries"
     );
     let mut first_per_journey = None;
     for &size in &sizes {
@@ -423,16 +425,37 @@ async fn bench_metrics(
         }
         let sql_time = sql_best.expect("at least one run");
         check_same_weeks(&report, &sql_rows)?;
+        // What the read costs from the `entries` table, one row per entry (the read before
+        // `metric_input`), for comparison: same rows, or the figure means nothing.
+        let mut entries_best: Option<Duration> = None;
+        for _ in 0..runs {
+            let clock = Instant::now();
+            let journeys = crate::metrics::to_inputs(
+                journey_postgres::read::metric_rows_from_entries(&pool, scope).await?,
+            );
+            let took = clock.elapsed();
+            let count: usize = journeys.iter().map(|j| j.entries.len()).sum();
+            if count != entries {
+                return Err(Failure::System(format!(
+                    "entries table gives {count} metric rows, metric_input {entries}"
+                )));
+            }
+            entries_best = Some(entries_best.map_or(took, |b| b.min(took)));
+        }
+        let entries_read = entries_best.expect("at least one run");
+        let entries_total = entries_read + compute + serialize;
         let per_journey = total.as_secs_f64() * 1000.0 / size as f64;
         first_per_journey.get_or_insert(per_journey);
         println!(
-            "{size:>8} {entries:>10} {:>9.2} {:>9.2} {:>9.2} {:>10.2} {peak:>9.0} {per_journey:>10.3} {:>10.2} {:>8.1}",
+            "{size:>8} {entries:>10} {:>9.2} {:>9.2} {:>9.2} {:>10.2} {peak:>9.0} {per_journey:>10.3} {:>10.2} {:>8.1} {:>14.2} {:>16.1}",
             read.as_secs_f64(),
             compute.as_secs_f64(),
             serialize.as_secs_f64(),
             total.as_secs_f64(),
             sql_time.as_secs_f64(),
             sql_time.as_secs_f64() / total.as_secs_f64(),
+            entries_read.as_secs_f64(),
+            sql_time.as_secs_f64() / entries_total.as_secs_f64(),
         );
     }
     if generated {
@@ -440,6 +463,8 @@ async fn bench_metrics(
     }
     println!("SQL week s: one SQL query for the weekly day counts, PDA and coverage only (its rows checked equal to ours);");
     println!("ours (total s) computes every figure of metrics.md and the JSON. SQL/ours > 1: ours is faster.");
+    println!("read s: metric_input (one row per journey, kept by the projector); read entries s: the same rows");
+    println!("read from the entries table (one row per entry); SQL/ours-entries: the ratio with that read instead.");
     pool.close().await;
     Ok(())
 }

@@ -17,6 +17,11 @@ use journey_postgres::accounts::{self, AssignError, Role};
 use journey_postgres::import::{import, ImportOptions, ImportReport};
 use journey_postgres::{embedded, projector, read, PgPool, StoreError};
 
+/// mimalloc instead of the system allocator: the metrics of a large cohort allocate and free
+/// millions of small values (measured in docs/benchmarks.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Record, import, export and analyse recovery journeys (CRAFT).
 #[derive(Parser)]
 #[command(name = "journey", version, about)]

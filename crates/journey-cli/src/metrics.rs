@@ -25,11 +25,14 @@ pub async fn report(
     journey_analytics::metrics(&journeys, as_of).map_err(|e| Failure::System(e.to_string()))
 }
 
-/// The analytics input of the journeys of `scope`, read from the entries table.
+/// The analytics input of the journeys of `scope`, read from `metric_input`.
 pub async fn inputs(pool: &PgPool, scope: Scope<'_>) -> Result<Vec<JourneyInput>, Failure> {
-    let journeys = read::metric_rows(pool, scope)
-        .await?
-        .into_iter()
+    Ok(to_inputs(read::metric_rows(pool, scope).await?))
+}
+
+/// The analytics input of metric rows by journey key.
+pub fn to_inputs(rows: Vec<(String, Vec<read::MetricRow>)>) -> Vec<JourneyInput> {
+    rows.into_iter()
         .map(|(key, rows)| JourneyInput {
             key,
             entries: rows
@@ -47,8 +50,7 @@ pub async fn inputs(pool: &PgPool, scope: Scope<'_>) -> Result<Vec<JourneyInput>
                 })
                 .collect(),
         })
-        .collect();
-    Ok(journeys)
+        .collect()
 }
 
 fn percent(value: Option<f64>) -> String {

@@ -1,5 +1,5 @@
 //! The projector: feeds the read tables (`journeys`, `entries`, `relapses_after_rehab`,
-//! `research_consent`) from
+//! `research_consent`, `metric_input`) from
 //! the events in their commit-safe global order, set-based inside PostgreSQL, with its
 //! checkpoint updated in the same transaction as the tables. It never sees an event twice or
 //! misses one: it reads in `(tx_id, global_position)` order and only events of transactions
@@ -88,8 +88,36 @@ UPDATE journeys j
          GROUP BY e.journey_id) s
  WHERE j.journey_id = s.journey_id"#;
 
+/// The metrics' input of the journeys the batch touched, rewritten from their entries
+/// (migrations/0006: one row per journey, the columns metrics.md reads as arrays).
+const REFRESH_METRIC_INPUT: &str = r#"
+INSERT INTO metric_input AS m
+SELECT journey_id, array_agg(entry), array_agg(type), array_agg("on"), array_agg(retracted),
+       array_agg(status), array_agg(modality), array_agg(reason), array_agg(episode),
+       array_agg(for_safety)
+  FROM (SELECT e.journey_id,
+               CASE WHEN e.type = 'treatment_entered' THEN e.entry END AS entry,
+               e.type, e."on", e.retracted,
+               CASE WHEN e.type = 'day_status' THEN e.fields ->> 'status' END AS status,
+               CASE WHEN e.type = 'treatment_entered' THEN e.fields ->> 'modality' END AS modality,
+               CASE WHEN e.type = 'treatment_exited' THEN e.fields ->> 'reason' END AS reason,
+               e.episode,
+               CASE WHEN e.type = 'rescued'
+                    THEN coalesce((e.fields ->> 'for_safety')::boolean, false)
+                    ELSE false END AS for_safety
+          FROM entries e
+         WHERE e.journey_id IN (SELECT DISTINCT journey_id FROM batch)
+         ORDER BY e.journey_id, e."on", e.sequence) s
+ GROUP BY journey_id
+ON CONFLICT (journey_id) DO UPDATE
+   SET entries = excluded.entries, types = excluded.types, days = excluded.days,
+       retracted = excluded.retracted, statuses = excluded.statuses,
+       modalities = excluded.modalities, reasons = excluded.reasons,
+       episodes = excluded.episodes, for_safety = excluded.for_safety"#;
+
 /// An erased journey leaves every read table (its events stay, with sealed text only).
-const PURGE_ERASED: [&str; 4] = [
+const PURGE_ERASED: [&str; 5] = [
+    "DELETE FROM metric_input WHERE journey_id IN (SELECT journey_id FROM batch WHERE erased IS NOT NULL)",
     "DELETE FROM entries WHERE journey_id IN (SELECT journey_id FROM batch WHERE erased IS NOT NULL)",
     "DELETE FROM relapses_after_rehab WHERE journey_id IN (SELECT journey_id FROM batch WHERE erased IS NOT NULL)",
     "DELETE FROM research_consent WHERE journey_id IN (SELECT journey_id FROM batch WHERE erased IS NOT NULL)",
@@ -135,10 +163,12 @@ async fn project_batch(
             INSERT_RELAPSES,
             UPSERT_CONSENT,
             REFRESH_JOURNEYS,
+            REFRESH_METRIC_INPUT,
             PURGE_ERASED[0],
             PURGE_ERASED[1],
             PURGE_ERASED[2],
             PURGE_ERASED[3],
+            PURGE_ERASED[4],
             ADVANCE_CHECKPOINT,
         ] {
             sqlx::query(statement).execute(&mut **tx).await?;
@@ -185,7 +215,7 @@ pub async fn catch_up(pool: &PgPool) -> Result<u64, StoreError> {
 pub async fn rebuild(pool: &PgPool) -> Result<u64, StoreError> {
     let mut tx = pool.begin().await?;
     let horizon = begin(&mut tx).await?;
-    sqlx::query("TRUNCATE journeys, entries, relapses_after_rehab, research_consent")
+    sqlx::query("TRUNCATE journeys, entries, relapses_after_rehab, research_consent, metric_input")
         .execute(&mut *tx)
         .await?;
     sqlx::query(
