@@ -798,6 +798,21 @@ async fn bench_web(
         .and_then(|(_, v)| v.trim().split(';').next().map(str::to_string))
         .ok_or_else(|| Failure::System(format!("sign-in gave no cookie: {headers}")))?;
 
+    let page = std::process::Command::new("curl")
+        .args(["-s", "-H", &format!("Cookie: {cookie}"), &format!("{base}/journeys/{key}")])
+        .output()
+        .map_err(|e| Failure::System(format!("curl: {e}")))?;
+    let page = String::from_utf8_lossy(&page.stdout).to_string();
+    let svg_bytes: usize = page
+        .match_indices("<svg")
+        .filter_map(|(at, _)| page[at..].find("</svg>").map(|end| end + 6))
+        .sum();
+    println!(
+        "timeline page: {} kB, of which {} kB inline SVG charts",
+        page.len() / 1000,
+        svg_bytes / 1000
+    );
+
     let script = std::env::temp_dir().join(format!("journey-bench-web-{}.lua", std::process::id()));
     std::fs::write(
         &script,
