@@ -514,6 +514,16 @@ async fn a_family_member_records_a_day_and_sees_it_on_the_timeline() {
         .map(|e| e["by"].as_str().unwrap())
         .collect();
     by.dedup();
+    // Newest day first through the whole page, and the last recorded first within a day.
+    let days: Vec<&str> = listed["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["on"].as_str().unwrap_or(""))
+        .collect();
+    assert!(days.len() > 10, "{days:?}");
+    assert!(days.windows(2).all(|d| d[0] >= d[1]), "{days:?}");
+    assert_eq!(listed["entries"][0]["by"], "fam2");
     assert_eq!(
         by,
         ["fam2", "fam"],
@@ -789,14 +799,22 @@ async fn every_read_and_write_of_a_journey_is_in_the_audit_log() {
     coun.get(&app, &format!("/journeys/{OWN}/report")).await;
     coun.get(&app, &format!("/api/v1/journeys/{OTHER}/metrics"))
         .await;
-    let rows = journey_postgres::testing::json_rows(
-        &app.db.pool,
-        &format!(
-            "SELECT to_jsonb(t) FROM (SELECT a.actor, a.action FROM audit_log a JOIN journey_keys k USING (journey_id)
-              WHERE k.key = '{OWN}' ORDER BY a.id) t"
-        ),
-    )
-    .await;
+    // Reads are audited by a batch writer a moment later: wait for the three rows.
+    let mut rows = Vec::new();
+    for _ in 0..100 {
+        rows = journey_postgres::testing::json_rows(
+            &app.db.pool,
+            &format!(
+                "SELECT to_jsonb(t) FROM (SELECT a.actor, a.action FROM audit_log a JOIN journey_keys k USING (journey_id)
+                  WHERE k.key = '{OWN}' ORDER BY a.id) t"
+            ),
+        )
+        .await;
+        if rows.len() >= 3 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
     let seen: Vec<(String, String)> = rows
         .iter()
         .map(|r| {

@@ -799,7 +799,12 @@ async fn bench_web(
         .ok_or_else(|| Failure::System(format!("sign-in gave no cookie: {headers}")))?;
 
     let page = std::process::Command::new("curl")
-        .args(["-s", "-H", &format!("Cookie: {cookie}"), &format!("{base}/journeys/{key}")])
+        .args([
+            "-s",
+            "-H",
+            &format!("Cookie: {cookie}"),
+            &format!("{base}/journeys/{key}"),
+        ])
         .output()
         .map_err(|e| Failure::System(format!("curl: {e}")))?;
     let page = String::from_utf8_lossy(&page.stdout).to_string();

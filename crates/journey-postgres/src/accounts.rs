@@ -276,22 +276,23 @@ pub async fn timeline(
         bool,
         Option<Vec<u8>>,
     );
-    // One statement: the page and the journey's wrapped key (on the first row only).
+    // One statement: the page and, on each row, the journey's wrapped key.
     let rows: Vec<Row> = sqlx::query_as(
         r#"SELECT e.entry, e.type, e."on", e."by", e.fields, e.recorded_at, e.retracted,
-                  CASE WHEN row_number() OVER () = 1
-                       THEN (SELECT wrapped_key FROM journey_secrets WHERE journey_id = $1) END
+                  k.wrapped_key
              FROM (SELECT * FROM entries
                     WHERE journey_id = $1 AND type <> 'retract'
                     ORDER BY "on" DESC NULLS LAST, sequence DESC
-                    LIMIT $2 OFFSET $3) e"#,
+                    LIMIT $2 OFFSET $3) e
+             LEFT JOIN journey_secrets k ON k.journey_id = $1
+            ORDER BY e."on" DESC NULLS LAST, e.sequence DESC"#,
     )
     .bind(journey_id)
     .bind(limit)
     .bind(offset)
     .fetch_all(pool)
     .await?;
-    let secret = match rows.first().and_then(|row| row.7.as_deref()) {
+    let secret = match rows.iter().find_map(|row| row.7.as_deref()) {
         Some(wrapped) => Some(crate::crypto::unwrap_key(journey_id, wrapped)?),
         None => None,
     };

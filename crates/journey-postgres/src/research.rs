@@ -142,3 +142,37 @@ pub async fn audit(
     .await?;
     Ok(())
 }
+
+/// One row for [`audit_many`].
+#[derive(Debug, Clone)]
+pub struct AuditRow {
+    pub at: chrono::DateTime<chrono::Utc>,
+    pub actor: String,
+    pub action: String,
+    pub journey_id: Option<String>,
+    pub detail: Value,
+}
+
+/// Appends `rows` to the audit log in one statement (each keeps its own time).
+pub async fn audit_many(pool: &PgPool, rows: &[AuditRow]) -> Result<(), StoreError> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let at: Vec<_> = rows.iter().map(|r| r.at).collect();
+    let actor: Vec<&str> = rows.iter().map(|r| r.actor.as_str()).collect();
+    let action: Vec<&str> = rows.iter().map(|r| r.action.as_str()).collect();
+    let journey: Vec<Option<&str>> = rows.iter().map(|r| r.journey_id.as_deref()).collect();
+    let detail: Vec<Value> = rows.iter().map(|r| r.detail.clone()).collect();
+    sqlx::query(
+        "INSERT INTO audit_log (at, actor, action, journey_id, detail)
+         SELECT * FROM unnest($1::timestamptz[], $2::text[], $3::text[], $4::text[], $5::jsonb[])",
+    )
+    .bind(&at)
+    .bind(&actor)
+    .bind(&action)
+    .bind(&journey)
+    .bind(&detail)
+    .execute(pool)
+    .await?;
+    Ok(())
+}

@@ -49,22 +49,28 @@ pub async fn journey(
     }
     // A counselor's request for entries or a write is answered 403 (below) and not audited.
     let allowed = user.role == Role::Family || action == Action::ReadReport;
-    // A read's audit row commits without waiting for the disk (a crash of the database
-    // server may lose the last fraction of a second of them); a write's waits.
-    let pool = if action == Action::Write {
-        &state.pool
-    } else {
-        &state.read_audit
-    };
     let detail = json!({ "what": what });
-    let audit = allowed.then_some((user.username.as_str(), action.audit_name(), &detail));
-    let Some(row) = accounts::visible_journey(pool, user.user_id, key, audit).await? else {
+    // A write's audit row is written by the same statement as the access check and waits
+    // for the disk; a read's goes to the audit writer (`AuditWriter`), which stores the
+    // reads of many requests in one statement moments later.
+    let audit = (allowed && action == Action::Write).then_some((
+        user.username.as_str(),
+        action.audit_name(),
+        &detail,
+    ));
+    let Some(row) = accounts::visible_journey(&state.pool, user.user_id, key, audit).await? else {
         return Err(WebError::NotFound);
     };
     if !allowed {
         return Err(WebError::Forbidden(
             "counselors see a family's progress report; the entries and the recording are the family's",
         ));
+    }
+    if action != Action::Write {
+        state
+            .audit
+            .read(&user.username, action.audit_name(), &row.journey_id, detail)
+            .await?;
     }
     Ok(row)
 }

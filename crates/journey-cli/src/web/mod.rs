@@ -11,6 +11,7 @@
 
 pub mod access;
 pub mod api;
+pub mod audit;
 pub mod auth;
 pub mod error;
 pub mod pages;
@@ -65,8 +66,8 @@ pub(crate) type ChartCache = Mutex<HashMap<String, (String, Arc<views::Charts>)>
 /// What every handler shares.
 pub struct Inner {
     pub pool: PgPool,
-    /// For the audit rows of reads only (commits that do not wait for the disk).
-    pub(crate) read_audit: PgPool,
+    /// Stores the audit rows of reads in batches (commits that do not wait for the disk).
+    pub(crate) audit: audit::AuditWriter,
     pub(crate) recorder: Recorder,
     pub(crate) logins: DefaultKeyedRateLimiter<String>,
     pub(crate) options: Options,
@@ -110,7 +111,7 @@ pub async fn app(pool: PgPool, options: Options) -> Result<Router, Failure> {
     let per_minute = NonZeroU32::new(options.logins_per_minute.max(1)).expect("at least 1");
     let state = AppState(Arc::new(Inner {
         recorder: Recorder::new(pool.clone()),
-        read_audit: journey_postgres::db::async_commit_pool(&pool, 4),
+        audit: audit::AuditWriter::start(journey_postgres::db::async_commit_pool(&pool, 2)),
         pool,
         logins: RateLimiter::keyed(Quota::per_minute(per_minute)),
         charts: Mutex::new(HashMap::new()),
