@@ -18,20 +18,24 @@ CREATE TABLE metric_input
     for_safety  boolean[] NOT NULL  -- rescued: for_safety
 );
 
+-- The columns of an entry that metrics.md reads (fields only some types carry are read only
+-- for those). The projector fills `metric_input` from it, and the benchmark reads it per entry.
+CREATE VIEW entry_metric_columns AS
+SELECT e.journey_id, e.sequence,
+       CASE WHEN e.type = 'treatment_entered' THEN e.entry END AS entry,
+       e.type, e."on", e.retracted,
+       CASE WHEN e.type = 'day_status' THEN e.fields ->> 'status' END AS status,
+       CASE WHEN e.type = 'treatment_entered' THEN e.fields ->> 'modality' END AS modality,
+       CASE WHEN e.type = 'treatment_exited' THEN e.fields ->> 'reason' END AS reason,
+       e.episode,
+       CASE WHEN e.type = 'rescued'
+            THEN coalesce((e.fields ->> 'for_safety')::boolean, false)
+            ELSE false END AS for_safety
+  FROM entries e;
+
 INSERT INTO metric_input
 SELECT journey_id, array_agg(entry), array_agg(type), array_agg("on"), array_agg(retracted),
        array_agg(status), array_agg(modality), array_agg(reason), array_agg(episode),
        array_agg(for_safety)
-  FROM (SELECT e.journey_id,
-               CASE WHEN e.type = 'treatment_entered' THEN e.entry END AS entry,
-               e.type, e."on", e.retracted,
-               CASE WHEN e.type = 'day_status' THEN e.fields ->> 'status' END AS status,
-               CASE WHEN e.type = 'treatment_entered' THEN e.fields ->> 'modality' END AS modality,
-               CASE WHEN e.type = 'treatment_exited' THEN e.fields ->> 'reason' END AS reason,
-               e.episode,
-               CASE WHEN e.type = 'rescued'
-                    THEN coalesce((e.fields ->> 'for_safety')::boolean, false)
-                    ELSE false END AS for_safety
-          FROM entries e
-         ORDER BY e.journey_id, e."on", e.sequence) m
+  FROM (SELECT * FROM entry_metric_columns ORDER BY journey_id, "on", sequence) m
  GROUP BY journey_id;

@@ -200,6 +200,21 @@ fn u64_values(frame: &DataFrame, name: &str) -> Result<Vec<u64>, AnalyticsError>
 mod tests {
     use super::*;
 
+    /// An entry of `kind` on `on`, not retracted, with no type-specific field.
+    fn entry(kind: &str, on: NaiveDate) -> crate::EntryInput {
+        crate::EntryInput {
+            entry: String::new(),
+            kind: kind.into(),
+            on: Some(on),
+            retracted: false,
+            status: None,
+            modality: None,
+            reason: None,
+            episode: None,
+            for_safety: false,
+        }
+    }
+
     #[test]
     fn keys_sort_by_journey_then_day_and_give_the_day_back() {
         let days = [i32::MIN, -1, 0, 1, 20_000, i32::MAX];
@@ -215,19 +230,9 @@ mod tests {
 
     #[test]
     fn entries_in_any_order_give_the_same_facts() {
-        use crate::{EntryInput, JourneyInput};
+        use crate::JourneyInput;
         let day = |d: u32| NaiveDate::from_ymd_opt(2025, 3, d).unwrap();
-        let entry = |kind: &str, d: u32| EntryInput {
-            entry: String::new(),
-            kind: kind.into(),
-            on: Some(day(d)),
-            retracted: false,
-            status: None,
-            modality: None,
-            reason: None,
-            episode: None,
-            for_safety: false,
-        };
+        let entry = |kind: &str, d: u32| entry(kind, day(d));
         let in_order = JourneyInput {
             key: "a".into(),
             entries: vec![
@@ -271,17 +276,7 @@ mod tests {
         let crowded = crate::JourneyInput {
             key: "c".into(),
             entries: (0..FIELD_MAX + 100)
-                .map(|i| crate::EntryInput {
-                    entry: i.to_string(),
-                    kind: "reward_given".into(),
-                    on: Some(day),
-                    retracted: false,
-                    status: None,
-                    modality: None,
-                    reason: None,
-                    episode: None,
-                    for_safety: false,
-                })
+                .map(|_| entry("reward_given", day))
                 .collect(),
         };
         let facts = aggregate(&[&crowded], day).unwrap();

@@ -95,19 +95,9 @@ INSERT INTO metric_input AS m
 SELECT journey_id, array_agg(entry), array_agg(type), array_agg("on"), array_agg(retracted),
        array_agg(status), array_agg(modality), array_agg(reason), array_agg(episode),
        array_agg(for_safety)
-  FROM (SELECT e.journey_id,
-               CASE WHEN e.type = 'treatment_entered' THEN e.entry END AS entry,
-               e.type, e."on", e.retracted,
-               CASE WHEN e.type = 'day_status' THEN e.fields ->> 'status' END AS status,
-               CASE WHEN e.type = 'treatment_entered' THEN e.fields ->> 'modality' END AS modality,
-               CASE WHEN e.type = 'treatment_exited' THEN e.fields ->> 'reason' END AS reason,
-               e.episode,
-               CASE WHEN e.type = 'rescued'
-                    THEN coalesce((e.fields ->> 'for_safety')::boolean, false)
-                    ELSE false END AS for_safety
-          FROM entries e
-         WHERE e.journey_id IN (SELECT DISTINCT journey_id FROM batch)
-         ORDER BY e.journey_id, e."on", e.sequence) s
+  FROM (SELECT * FROM entry_metric_columns
+         WHERE journey_id IN (SELECT DISTINCT journey_id FROM batch)
+         ORDER BY journey_id, "on", sequence) s
  GROUP BY journey_id
 ON CONFLICT (journey_id) DO UPDATE
    SET entries = excluded.entries, types = excluded.types, days = excluded.days,

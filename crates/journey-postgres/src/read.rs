@@ -304,18 +304,10 @@ async fn rows_of(
         .collect();
     let mut out: Vec<Vec<MetricRow>> = vec![Vec::new(); ids.len()];
     let mut rows = sqlx::query(
-        r#"SELECT e.journey_id,
-                  CASE WHEN e.type = 'treatment_entered' THEN e.entry END AS entry,
-                  e.type, e."on", e.retracted,
-                  CASE WHEN e.type = 'day_status' THEN e.fields ->> 'status' END AS status,
-                  CASE WHEN e.type = 'treatment_entered' THEN e.fields ->> 'modality' END AS modality,
-                  CASE WHEN e.type = 'treatment_exited' THEN e.fields ->> 'reason' END AS reason,
-                  e.episode,
-                  CASE WHEN e.type = 'rescued'
-                       THEN coalesce((e.fields ->> 'for_safety')::boolean, false)
-                       ELSE false END AS for_safety
-             FROM entries e
-            WHERE e.journey_id = ANY($1)"#,
+        r#"SELECT journey_id, entry, type, "on", retracted, status, modality, reason, episode,
+                  for_safety
+             FROM entry_metric_columns
+            WHERE journey_id = ANY($1)"#,
     )
     .bind(&ids)
     .fetch(pool);
