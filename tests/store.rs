@@ -107,6 +107,25 @@ async fn the_projector_does_not_pass_an_open_transaction() {
     );
 }
 
+#[tokio::test]
+async fn the_projector_does_not_wait_for_another_database() {
+    let db = TestDb::fresh().await;
+    let next_door = TestDb::fresh().await;
+    // A long transaction of another database of the same server (an import, a report)
+    // holding a transaction id, older than everything recorded below.
+    let mut long = next_door.pool.begin().await.expect("a transaction");
+    sqlx::query("SELECT pg_current_xact_id()")
+        .execute(&mut *long)
+        .await
+        .expect("an xid");
+    let recorder = Recorder::new(db.pool.clone());
+    start(&recorder, "here").await;
+    let projected = projector::catch_up(&db.pool).await.expect("projects");
+    assert_eq!(projected, 1, "projected at once, not held back by the other database");
+    assert_eq!(sqlx_count(&db, "SELECT count(*) FROM journeys").await, 1);
+    long.rollback().await.expect("ends");
+}
+
 async fn sqlx_insert_start(tx: &mut journey_postgres::testing::Tx, id: &str, key: &str) {
     let payload = serde_json::json!({"EntryRecorded": {"recorded_at": "2025-01-01T00:00:00Z", "entry": "s", "on": "2025-01-01", "type": "journey_started", "relationship": "child"}});
     journey_postgres::testing::insert_event(tx, id, key, &payload).await;

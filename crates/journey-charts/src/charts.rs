@@ -217,7 +217,7 @@ fn draw_day<DB: DrawingBackend>(
             Ok(())
         }
         Status::Unknown => {
-            area.draw(&Rectangle::new(corners, WHITE.filled())).ctx()?;
+            // White, as the chart's background is: only the outline and the dot are drawn.
             area.draw(&Rectangle::new(
                 [(x, y), (x + size - 1, y + size - 1)],
                 GREY.stroke_width(1),
@@ -437,7 +437,7 @@ impl Draw for WeeklyChart<'_> {
             .y_desc("days without use (%)")
             .x_label_formatter(&week_label)
             .y_label_formatter(&|y| format!("{y:.0}"))
-            .light_line_style(WHITE)
+            .max_light_lines(0)
             .axis_desc_style(font(12))
             .label_style(font(11))
             .draw()
@@ -606,7 +606,7 @@ impl Draw for PracticeChart<'_> {
                 .y_labels(3)
                 .label_style(font(10))
                 .axis_desc_style(font(11))
-                .light_line_style(WHITE)
+                .max_light_lines(0)
                 .y_label_formatter(&|y| format!("{y:.1}"))
                 .x_label_formatter(&week_label);
             if last {
@@ -717,7 +717,7 @@ impl Draw for AssociationChart<'_> {
         chart
             .configure_mesh()
             .x_desc("practice in week w (0 to 1)")
-            .light_line_style(WHITE)
+            .max_light_lines(0)
             .y_label_formatter(&|y| format!("{y:.0}"))
             .y_desc("days without use in week w+1 (%)")
             .axis_desc_style(font(12))
@@ -775,7 +775,7 @@ impl Draw for CohortChart<'_> {
         chart
             .configure_mesh()
             .x_desc("days since CRAFT started")
-            .light_line_style(WHITE)
+            .max_light_lines(0)
             .x_label_formatter(&|x| format!("{x:.0}"))
             .y_label_formatter(&|y| format!("{y:.0}"))
             .y_desc("not yet in treatment (%)")
@@ -847,7 +847,7 @@ impl Draw for CohortChart<'_> {
             .disable_x_mesh()
             .x_labels(0)
             .y_desc("entered treatment (%)")
-            .light_line_style(WHITE)
+            .max_light_lines(0)
             .y_label_formatter(&|y| format!("{y:.0}"))
             .axis_desc_style(font(12))
             .label_style(font(11))

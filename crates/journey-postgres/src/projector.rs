@@ -121,6 +121,22 @@ UPDATE projector_checkpoint c
          ORDER BY tx_id DESC, global_position DESC LIMIT 1) last
  WHERE c.name = 'read_tables'"#;
 
+/// The horizon: the oldest transaction still running in this database, else the first not
+/// yet started. Transaction ids are cluster-wide, so `pg_snapshot_xmin` alone would also wait
+/// for transactions of other databases (a long import next door held every projection of
+/// this one back). A running transaction is left out only when `pg_stat_activity` shows it
+/// as the transaction of a backend of another database: a backend never changes database,
+/// so the exclusion cannot be wrong, and a transaction not (yet) shown there is waited for.
+/// `backend_xid` is shown to every role.
+const HORIZON: &str = r#"
+SELECT coalesce(
+         (SELECT min(x) FROM pg_snapshot_xip(pg_current_snapshot()) AS x
+           WHERE x::xid NOT IN (SELECT a.backend_xid FROM pg_stat_activity a
+                                 WHERE a.backend_xid IS NOT NULL
+                                   AND a.datid <> (SELECT oid FROM pg_database
+                                                    WHERE datname = current_database()))),
+         pg_snapshot_xmax(pg_current_snapshot()))::text"#;
+
 /// Takes the projector lock and returns the horizon: events of transactions below it are
 /// all committed or aborted. Must run before the transaction writes anything.
 async fn begin(tx: &mut Transaction<'_, Postgres>) -> Result<String, sqlx::Error> {
@@ -128,9 +144,7 @@ async fn begin(tx: &mut Transaction<'_, Postgres>) -> Result<String, sqlx::Error
         .bind(PROJECTOR_LOCK)
         .execute(&mut **tx)
         .await?;
-    sqlx::query_scalar("SELECT pg_snapshot_xmin(pg_current_snapshot())::text")
-        .fetch_one(&mut **tx)
-        .await
+    sqlx::query_scalar(HORIZON).fetch_one(&mut **tx).await
 }
 
 /// Projects one batch of at most `limit` events; returns how many it projected.
@@ -168,8 +182,8 @@ async fn project_batch(
     Ok(selected)
 }
 
-/// How long `catch_up` waits for older transactions (of any database of the cluster: the
-/// horizon is cluster-wide) to end before it returns with what it could project.
+/// How long `catch_up` waits for older transactions of this database to end before it
+/// returns with what it could project.
 pub const CATCH_UP_WAIT_MS: u64 = 10_000;
 
 /// Projects every event committed so far; returns how many. Events committed but still

@@ -253,7 +253,10 @@ async fn timeline(
         })
         .collect();
     let pages = ((total + PAGE_SIZE - 1) / PAGE_SIZE).max(1);
-    Ok(html(render(
+    // The charts, the form and a page of entries.
+    let capacity = charts.as_ref().map_or(0, |c| c.svg_bytes()) + 64 * 1024;
+    Ok(html(views::render_sized(
+        capacity,
         "timeline.html",
         context! {
             title => format!("Journey {}", row.key),
@@ -266,8 +269,8 @@ async fn timeline(
             }),
             today => as_of.to_string(),
             charts => charts.as_deref(),
-            calendar => charts.as_ref().map(|c| minijinja::Value::from_safe_string(c.calendar.clone())),
-            weekly => charts.as_ref().map(|c| minijinja::Value::from_safe_string(c.weekly.clone())),
+            calendar => charts.as_ref().map(|c| c.calendar.clone()),
+            weekly => charts.as_ref().map(|c| c.weekly.clone()),
             calendar_months => views::TIMELINE_MONTHS,
             entries,
             page,

@@ -53,10 +53,23 @@ fn environment() -> &'static Environment<'static> {
 
 /// Renders page `name`.
 pub fn render(name: &str, context: minijinja::Value) -> Result<String, WebError> {
+    render_sized(0, name, context)
+}
+
+/// Renders page `name` into a buffer of `capacity` bytes to start with (a page that holds
+/// large charts grows its text once instead of by doubling).
+pub fn render_sized(
+    capacity: usize,
+    name: &str,
+    context: minijinja::Value,
+) -> Result<String, WebError> {
+    let failed = |e: &dyn std::fmt::Display| WebError::Internal(format!("template {name}: {e}"));
+    let mut out = Vec::with_capacity(capacity);
     environment()
         .get_template(name)
-        .and_then(|t| t.render(context))
-        .map_err(|e| WebError::Internal(format!("template {name}: {e}")))
+        .and_then(|t| t.render_captured_to(context, &mut out).map(|_| ()))
+        .map_err(|e| failed(&e))?;
+    String::from_utf8(out).map_err(|e| failed(&e))
 }
 
 /// The page of a failed request.
@@ -152,12 +165,26 @@ pub const TIMELINE_MONTHS: usize = 12;
 /// A journey's figures as a page shows them, with the two timeline charts.
 #[derive(Debug, Clone, Serialize)]
 pub struct Charts {
-    pub calendar: String,
-    pub weekly: String,
+    /// The SVG charts as template values made once (safe strings, shared: a page writes them
+    /// into its text without copying them first).
+    #[serde(skip)]
+    pub calendar: minijinja::Value,
+    #[serde(skip)]
+    pub weekly: minijinja::Value,
     pub coverage: f64,
     pub current_streak: i64,
     pub nap: Option<f64>,
     pub sentences: Vec<String>,
+}
+
+impl Charts {
+    /// The bytes of the two SVG charts.
+    pub fn svg_bytes(&self) -> usize {
+        [&self.calendar, &self.weekly]
+            .iter()
+            .map(|v| v.as_str().map_or(0, str::len))
+            .sum()
+    }
 }
 
 /// The timeline charts and figures of `row` as of `as_of`, computed once per change of the
@@ -191,15 +218,17 @@ pub async fn charts(
     // of a page that families open often.
     let lean = |svg: String| svg.replace(" opacity=\"1\"", "");
     let charts = Arc::new(Charts {
-        calendar: lean(
+        calendar: minijinja::Value::from_safe_string(lean(
             svg(&Calendar {
                 metrics: m,
                 markers: &marks,
                 last_months: Some(TIMELINE_MONTHS),
             })
             .map_err(draw)?,
-        ),
-        weekly: lean(svg(&WeeklyChart { metrics: m }).map_err(draw)?),
+        )),
+        weekly: minijinja::Value::from_safe_string(lean(
+            svg(&WeeklyChart { metrics: m }).map_err(draw)?,
+        )),
         coverage: m.summary.coverage,
         current_streak: m.milestones.current_no_use_streak,
         nap: m.effect.nap,
