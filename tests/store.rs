@@ -121,7 +121,10 @@ async fn the_projector_does_not_wait_for_another_database() {
     let recorder = Recorder::new(db.pool.clone());
     start(&recorder, "here").await;
     let projected = projector::catch_up(&db.pool).await.expect("projects");
-    assert_eq!(projected, 1, "projected at once, not held back by the other database");
+    assert_eq!(
+        projected, 1,
+        "projected at once, not held back by the other database"
+    );
     assert_eq!(sqlx_count(&db, "SELECT count(*) FROM journeys").await, 1);
     long.rollback().await.expect("ends");
 }
