@@ -137,10 +137,16 @@ async fn sqlx_insert_start(tx: &mut journey_postgres::testing::Tx, id: &str, key
 #[test]
 fn without_database_url_the_program_runs_its_own_postgresql() {
     let dir = TestDb::scratch_dir("embedded");
+    // A relative data folder, as the default `.journey/pg` is.
+    let (parent, name) = (
+        dir.parent().expect("a parent"),
+        dir.file_name().expect("a name"),
+    );
     let run = |args: &[&str]| {
         std::process::Command::new(env!("CARGO_BIN_EXE_journey"))
+            .current_dir(parent)
             .arg("--data-dir")
-            .arg(&dir)
+            .arg(name)
             .args(args)
             .env_remove("DATABASE_URL")
             .output()
@@ -163,5 +169,18 @@ fn without_database_url_the_program_runs_its_own_postgresql() {
     );
     let stop = run(&["stop"]);
     assert!(stop.status.success(), "{}", stderr(&stop));
+    assert!(
+        stdout(&stop).contains("stopped PostgreSQL"),
+        "{}",
+        stdout(&stop)
+    );
+    // Really stopped: a second stop finds nothing running.
+    let again = run(&["stop"]);
+    assert!(again.status.success(), "{}", stderr(&again));
+    assert!(
+        stdout(&again).contains("no PostgreSQL was running"),
+        "{}",
+        stdout(&again)
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }

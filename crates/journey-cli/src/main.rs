@@ -281,8 +281,11 @@ async fn run(cli: Cli) -> Outcome {
     journey_postgres::crypto::use_default_file(&key_folder.join("master.key"));
     match cli.command {
         Command::Stop => {
-            embedded::stop(&cli.data_dir).map_err(|e| Failure::System(e.to_string()))?;
-            println!("stopped PostgreSQL in {}", cli.data_dir.display());
+            if embedded::stop(&cli.data_dir).map_err(|e| Failure::System(e.to_string()))? {
+                println!("stopped PostgreSQL in {}", cli.data_dir.display());
+            } else {
+                println!("no PostgreSQL was running in {}", cli.data_dir.display());
+            }
             Ok(())
         }
         Command::Bench { which } => bench::run(which, &cli.data_dir).await,

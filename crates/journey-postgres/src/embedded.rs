@@ -232,23 +232,32 @@ fn wait_for_socket(dir: &Path) -> Result<(), EmbeddedError> {
     Ok(())
 }
 
-/// Stops the cluster in `data_dir` if it runs.
-pub fn stop(data_dir: &Path) -> Result<(), EmbeddedError> {
+/// Stops the cluster in `data_dir` if it runs; returns whether it ran. The tools run from
+/// `/`, so the folder is made absolute first (a relative `.journey/pg`, the default, named
+/// nothing there and the cluster kept running).
+pub fn stop(data_dir: &Path) -> Result<bool, EmbeddedError> {
     let bin = find_bin_dir().ok_or(EmbeddedError::NotInstalled)?;
-    let dir = data_dir.to_str().unwrap_or_default();
-    if run(&bin.join("pg_ctl"), &["-D", dir, "status"])?
+    if !data_dir.exists() {
+        return Ok(false);
+    }
+    let dir = data_dir
+        .canonicalize()
+        .map_err(|e| EmbeddedError::Failed(format!("{}: {e}", data_dir.display())))?;
+    let dir = dir.to_str().unwrap_or_default();
+    if !run(&bin.join("pg_ctl"), &["-D", dir, "status"])?
         .status
         .success()
     {
-        ok(
-            run(
-                &bin.join("pg_ctl"),
-                &["-D", dir, "-m", "fast", "-w", "stop"],
-            )?,
-            "pg_ctl stop",
-        )?;
+        return Ok(false);
     }
-    Ok(())
+    ok(
+        run(
+            &bin.join("pg_ctl"),
+            &["-D", dir, "-m", "fast", "-w", "stop"],
+        )?,
+        "pg_ctl stop",
+    )?;
+    Ok(true)
 }
 
 /// Creates database `options.database` through the maintenance database if it is missing.
