@@ -55,9 +55,7 @@ async fn the_fixtures_import_and_export_back_to_the_same_entries() {
 async fn importing_the_same_file_twice_stores_nothing_new() {
     let db = TestDb::fresh().await;
     let small = fixture("small.jsonl");
-    assert!(journey(&db, &["import", small.to_str().unwrap()])
-        .status
-        .success());
+    import_file(&db, &small);
     let events = event_count(&db).await;
     let again = journey(&db, &["import", small.to_str().unwrap()]);
     assert!(again.status.success(), "{}", stderr(&again));
@@ -100,9 +98,7 @@ async fn two_identical_lines_in_one_file_are_two_entries() {
 async fn journeys_lists_key_start_craft_start_and_entries() {
     let db = TestDb::fresh().await;
     let small = fixture("small.jsonl");
-    assert!(journey(&db, &["import", small.to_str().unwrap()])
-        .status
-        .success());
+    import_file(&db, &small);
     let list = stdout(&journey(&db, &["journeys"]));
     // 29 lines: one retract (not counted) and its retracted target (not counted).
     assert!(list.contains("small"), "{list}");
@@ -118,9 +114,7 @@ async fn journeys_lists_key_start_craft_start_and_entries() {
 async fn rebuild_gives_the_same_read_tables() {
     let db = TestDb::fresh().await;
     let sample = fixture("sample-12.jsonl");
-    assert!(journey(&db, &["import", sample.to_str().unwrap()])
-        .status
-        .success());
+    import_file(&db, &sample);
     let tables = "SELECT to_jsonb(t) FROM (SELECT * FROM journeys ORDER BY journey_id) t
                   UNION ALL SELECT to_jsonb(t) FROM (SELECT * FROM entries ORDER BY journey_id, entry) t
                   UNION ALL SELECT to_jsonb(t) FROM (SELECT * FROM relapses_after_rehab ORDER BY journey_id, episode) t";
@@ -136,9 +130,7 @@ async fn rebuild_gives_the_same_read_tables() {
 async fn a_relapse_after_rehab_is_derived_and_not_exported() {
     let db = TestDb::fresh().await;
     let small = fixture("small.jsonl");
-    assert!(journey(&db, &["import", small.to_str().unwrap()])
-        .status
-        .success());
+    import_file(&db, &small);
     let relapses = journey_postgres::testing::json_rows(
         &db.pool,
         "SELECT to_jsonb(r) - 'journey_id' - 'episode' - 'use_entry' FROM relapses_after_rehab r",

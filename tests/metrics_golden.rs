@@ -78,15 +78,11 @@ async fn every_fixture_gives_its_expected_metrics() {
 async fn export_then_import_gives_identical_metrics() {
     let db = TestDb::fresh().await;
     let sample = fixture("sample-12.jsonl");
-    assert!(journey(&db, &["import", sample.to_str().unwrap()])
-        .status
-        .success());
+    import_file(&db, &sample);
     let before = stdout(&journey(&db, &["metrics", "--as-of", "2026-06-30"]));
     let exported = file_with(stdout(&journey(&db, &["export", "--raw"])));
     let other = TestDb::fresh().await;
-    assert!(journey(&other, &["import", exported.to_str().unwrap()])
-        .status
-        .success());
+    import_file(&other, &exported);
     let after = stdout(&journey(&other, &["metrics", "--as-of", "2026-06-30"]));
     assert!(before.contains("\"nap\""));
     assert_eq!(before, after);
@@ -96,9 +92,7 @@ async fn export_then_import_gives_identical_metrics() {
 async fn one_journey_and_the_table_format() {
     let db = TestDb::fresh().await;
     let sample = fixture("sample-12.jsonl");
-    assert!(journey(&db, &["import", sample.to_str().unwrap()])
-        .status
-        .success());
+    import_file(&db, &sample);
     let one: Value = serde_json::from_slice(
         &journey(
             &db,
@@ -159,9 +153,7 @@ async fn the_sql_baseline_of_the_benchmark_gives_the_expected_weeks() {
     assert!(cases.len() >= 2);
     for (file, as_of, expected) in cases {
         let db = TestDb::fresh().await;
-        assert!(journey(&db, &["import", file.to_str().unwrap()])
-            .status
-            .success());
+        import_file(&db, &file);
         journey_postgres::projector::catch_up(&db.pool)
             .await
             .expect("projected");
@@ -309,9 +301,7 @@ async fn metric_input_holds_the_rows_of_the_entries_table() {
     use journey_postgres::read::{metric_rows, metric_rows_from_entries, Scope};
     let db = TestDb::fresh().await;
     let sample = fixture("sample-12.jsonl");
-    assert!(journey(&db, &["import", sample.to_str().unwrap()])
-        .status
-        .success());
+    import_file(&db, &sample);
     // A retract in a later batch, and an erased journey: the projection follows both.
     let (target, kind): (String, String) = sqlx::query_as(
         "SELECT e.entry, e.type FROM entries e JOIN journeys j USING (journey_id)

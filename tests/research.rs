@@ -52,9 +52,7 @@ fn check(folder: &Path, forbidden: &Path) -> Value {
 async fn a_research_export_opens_in_pandas_and_leaks_nothing() {
     let db = TestDb::fresh().await;
     let sample = fixture("sample-12.jsonl");
-    assert!(journey(&db, &["import", sample.to_str().unwrap()])
-        .status
-        .success());
+    import_file(&db, &sample);
     // Nobody consented yet: an empty dataset.
     let none = TestDb::scratch_dir("research-none");
     assert!(export(&db, "P1", &none, "5").starts_with("0 subjects"));

@@ -18,6 +18,17 @@ pub fn fixture(name: &str) -> PathBuf {
     panic!("fixture {name} not found in ../shared/fixtures or tests/fixtures")
 }
 
+/// Imports `file` into `db` with `journey import`, which must succeed.
+pub fn import_file(db: &TestDb, file: &Path) {
+    let out = journey(db, &["import", file.to_str().expect("a UTF-8 path")]);
+    assert!(
+        out.status.success(),
+        "import {}: {}",
+        file.display(),
+        stderr(&out)
+    );
+}
+
 /// Runs `journey ARGS` against `db`.
 pub fn journey(db: &TestDb, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_journey"))

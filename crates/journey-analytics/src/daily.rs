@@ -203,15 +203,9 @@ mod tests {
     /// An entry of `kind` on `on`, not retracted, with no type-specific field.
     fn entry(kind: &str, on: NaiveDate) -> crate::EntryInput {
         crate::EntryInput {
-            entry: String::new(),
             kind: kind.into(),
             on: Some(on),
-            retracted: false,
-            status: None,
-            modality: None,
-            reason: None,
-            episode: None,
-            for_safety: false,
+            ..Default::default()
         }
     }
 

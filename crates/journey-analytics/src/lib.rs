@@ -15,8 +15,9 @@ use serde::Serialize;
 
 pub use journey::{Effect, Episode, Milestones, Span, Status, Summary, Week};
 
-/// One stored entry of a journey, as the analytics need it.
-#[derive(Debug, Clone, PartialEq)]
+/// One stored entry of a journey, as the analytics need it (`Default`: no entry id, type or
+/// day, not retracted, no type-specific field).
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct EntryInput {
     pub entry: String,
     /// The interchange `type`.

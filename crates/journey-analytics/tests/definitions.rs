@@ -13,12 +13,7 @@ fn e(kind: &str, on: &str) -> EntryInput {
         entry: format!("{kind}-{on}"),
         kind: kind.into(),
         on: Some(day(on)),
-        retracted: false,
-        status: None,
-        modality: None,
-        reason: None,
-        episode: None,
-        for_safety: false,
+        ..Default::default()
     }
 }
 

@@ -17,12 +17,7 @@ fn entry(id: &str, kind: &str, on: &str) -> EntryInput {
         entry: id.into(),
         kind: kind.into(),
         on: Some(day(on)),
-        retracted: false,
-        status: None,
-        modality: None,
-        reason: None,
-        episode: None,
-        for_safety: false,
+        ..Default::default()
     }
 }
 
