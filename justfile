@@ -8,9 +8,9 @@ ci:
 demo:
     cargo run -p journey-cli -- demo
 
-# All tests.
+# All tests (installs what they need and is missing first).
 test:
-    cargo test --workspace
+    scripts/test
 
 # Benchmarks (figures in docs/benchmarks.md). Release build: these measure speed.
 bench:
