@@ -14,17 +14,17 @@ test:
 
 # Benchmarks (figures in docs/benchmarks.md). Release build: these measure speed.
 bench:
-    cargo run --release -p journey-cli -- bench import
-    cargo run --release -p journey-cli -- bench append
-    cargo run --release -p journey-cli -- bench metrics
-    cargo run --release -p journey-cli -- bench report
-    cargo run --release -p journey-cli -- bench research
-    cargo run --release -p journey-cli -- bench web
+    cargo run --release -p journey-cli --features bench -- bench import
+    cargo run --release -p journey-cli --features bench -- bench append
+    cargo run --release -p journey-cli --features bench -- bench metrics
+    cargo run --release -p journey-cli --features bench -- bench report
+    cargo run --release -p journey-cli --features bench -- bench research
+    cargo run --release -p journey-cli --features bench -- bench web
 
 # Load on the web app with wrk (apt-get install wrk): timeline page and entry POST of a
 # 3-year journey at 100 connections, next to the sign-in page.
 load:
-    cargo run --release -p journey-cli -- bench web
+    cargo run --release -p journey-cli --features bench -- bench web
 
 # schemathesis (pip install schemathesis) against /api/v1/openapi.json of a served app.
 schemathesis:

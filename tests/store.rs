@@ -29,7 +29,7 @@ async fn start(recorder: &Recorder, key: &str) {
 #[tokio::test]
 async fn the_snapshot_holds_each_event_once() {
     let db = TestDb::fresh().await;
-    let recorder = Recorder::new(db.pool.clone());
+    let recorder = Recorder::new(db.pool.clone(), db.master.clone());
     start(&recorder, "k").await;
     for i in 0..2 {
         let text =
@@ -50,7 +50,7 @@ async fn the_snapshot_holds_each_event_once() {
 #[tokio::test]
 async fn concurrent_appends_to_one_journey_lose_nothing() {
     let db = TestDb::fresh().await;
-    let recorder = Arc::new(Recorder::new(db.pool.clone()));
+    let recorder = Arc::new(Recorder::new(db.pool.clone(), db.master.clone()));
     start(&recorder, "busy").await;
     let mut tasks = Vec::new();
     for i in 0..8 {
@@ -86,7 +86,7 @@ async fn concurrent_appends_to_one_journey_lose_nothing() {
 #[tokio::test]
 async fn the_projector_does_not_pass_an_open_transaction() {
     let db = TestDb::fresh().await;
-    let recorder = Recorder::new(db.pool.clone());
+    let recorder = Recorder::new(db.pool.clone(), db.master.clone());
     // A writer holds an event uncommitted (it got its global position first).
     let mut open = db.pool.begin().await.expect("a transaction");
     sqlx_insert_start(&mut open, "slow-id", "slow").await;
@@ -118,7 +118,7 @@ async fn the_projector_does_not_wait_for_another_database() {
         .execute(&mut *long)
         .await
         .expect("an xid");
-    let recorder = Recorder::new(db.pool.clone());
+    let recorder = Recorder::new(db.pool.clone(), db.master.clone());
     start(&recorder, "here").await;
     let projected = projector::catch_up(&db.pool).await.expect("projects");
     assert_eq!(

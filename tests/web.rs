@@ -3,227 +3,16 @@
 //! own/other journey), the JSON API (errors, idempotency, OpenAPI), headers and the audit log.
 
 mod common;
-
-use std::sync::OnceLock;
+mod webkit;
 
 use axum::body::Body;
 use axum::http::{header, Method, Request, StatusCode};
-use axum::Router;
 use chrono::Utc;
 use common::*;
-use journey_cli::web::{self, Options};
-use journey_postgres::accounts::{self, Role};
-use journey_postgres::import::{import, ImportOptions};
+use webkit::*;
+use journey_web::Options;
 use serde_json::{json, Value};
 use tower::ServiceExt;
-
-const PASSWORD: &str = "correct horse battery";
-/// The journey the family member `fam` and the counselor `coun` are assigned to.
-const OWN: &str = "j1-0000";
-/// A journey neither of them may see.
-const OTHER: &str = "j1-0001";
-
-fn hash() -> &'static str {
-    static HASH: OnceLock<String> = OnceLock::new();
-    HASH.get_or_init(|| web::auth::hash_password(PASSWORD).expect("hashing"))
-}
-
-struct App {
-    db: TestDb,
-    router: Router,
-}
-
-async fn app_with(options: Options) -> App {
-    let db = TestDb::fresh().await;
-    let text = std::fs::read(fixture("sample-12.jsonl")).expect("the fixture");
-    let report = import(
-        &db.pool,
-        &text,
-        &ImportOptions {
-            skip_invalid: false,
-            recorded_at: Utc::now(),
-            progress: None,
-        },
-    )
-    .await
-    .expect("the fixture imports");
-    assert!(report.invalid.is_empty());
-    journey_postgres::projector::catch_up(&db.pool)
-        .await
-        .unwrap();
-    for (name, role) in [
-        ("fam", Role::Family),
-        ("fam2", Role::Family),
-        ("coun", Role::Counselor),
-        ("res", Role::Researcher),
-        ("adm", Role::Admin),
-    ] {
-        accounts::create_user(&db.pool, name, name, role, hash())
-            .await
-            .unwrap()
-            .expect("a new user");
-    }
-    for (user, key) in [("fam", OWN), ("fam2", OWN), ("coun", OWN)] {
-        accounts::assign(&db.pool, user, key)
-            .await
-            .unwrap()
-            .unwrap();
-    }
-    let router = web::app(db.pool.clone(), options).await.expect("the app");
-    App { db, router }
-}
-
-async fn app() -> App {
-    app_with(Options {
-        secure_cookies: false,
-        logins_per_minute: 1000,
-        ..Options::default()
-    })
-    .await
-}
-
-/// A browser-like client: one session cookie, the last CSRF token seen.
-#[derive(Clone, Default)]
-struct Client {
-    cookie: Option<String>,
-    csrf: Option<String>,
-}
-
-struct Reply {
-    status: StatusCode,
-    headers: axum::http::HeaderMap,
-    body: String,
-}
-
-impl Reply {
-    fn json(&self) -> Value {
-        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("{e}: {}", self.body))
-    }
-    fn location(&self) -> &str {
-        self.headers
-            .get(header::LOCATION)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
-    }
-}
-
-impl Client {
-    async fn send(
-        &mut self,
-        app: &App,
-        method: Method,
-        uri: &str,
-        content_type: Option<&str>,
-        body: String,
-        extra: &[(&str, &str)],
-    ) -> Reply {
-        let mut request = Request::builder().method(method).uri(uri);
-        if let Some(cookie) = &self.cookie {
-            request = request.header(header::COOKIE, cookie);
-        }
-        if let Some(ct) = content_type {
-            request = request.header(header::CONTENT_TYPE, ct);
-        }
-        for (name, value) in extra {
-            request = request.header(*name, *value);
-        }
-        let response = app
-            .router
-            .clone()
-            .oneshot(request.body(Body::from(body)).unwrap())
-            .await
-            .unwrap();
-        let status = response.status();
-        let headers = response.headers().clone();
-        if let Some(set) = headers.get(header::SET_COOKIE) {
-            let pair = set.to_str().unwrap().split(';').next().unwrap().to_string();
-            // An emptied cookie (sign-out) has no value.
-            self.cookie = pair
-                .split_once('=')
-                .filter(|(_, v)| !v.is_empty())
-                .map(|_| pair.clone());
-        }
-        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
-            .await
-            .unwrap();
-        let body = String::from_utf8_lossy(&bytes).into_owned();
-        if let Some(at) = body.find("name=\"csrf\" value=\"") {
-            let rest = &body[at + 19..];
-            self.csrf = Some(rest[..rest.find('"').unwrap()].to_string());
-        }
-        Reply {
-            status,
-            headers,
-            body,
-        }
-    }
-
-    async fn get(&mut self, app: &App, uri: &str) -> Reply {
-        self.send(app, Method::GET, uri, None, String::new(), &[])
-            .await
-    }
-
-    /// Posts a form with the client's CSRF token added.
-    async fn form(&mut self, app: &App, uri: &str, fields: &[(&str, &str)]) -> Reply {
-        let mut pairs: Vec<(String, String)> = fields
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        if !fields.iter().any(|(k, _)| *k == "csrf") {
-            pairs.push(("csrf".into(), self.csrf.clone().unwrap_or_default()));
-        }
-        let body = serde_urlencoded::to_string(&pairs).unwrap();
-        self.send(
-            app,
-            Method::POST,
-            uri,
-            Some("application/x-www-form-urlencoded"),
-            body,
-            &[],
-        )
-        .await
-    }
-
-    async fn post_json(
-        &mut self,
-        app: &App,
-        uri: &str,
-        body: Value,
-        extra: &[(&str, &str)],
-    ) -> Reply {
-        self.send(
-            app,
-            Method::POST,
-            uri,
-            Some("application/json"),
-            body.to_string(),
-            extra,
-        )
-        .await
-    }
-
-    async fn signed_in(app: &App, username: &str) -> Client {
-        let mut client = Client::default();
-        let page = client.get(app, "/login").await;
-        assert_eq!(page.status, StatusCode::OK);
-        let reply = client
-            .form(
-                app,
-                "/login",
-                &[("username", username), ("password", PASSWORD)],
-            )
-            .await;
-        assert_eq!(reply.status, StatusCode::SEE_OTHER, "{}", reply.body);
-        // A page with the signed-in session's CSRF token (researchers and admins are sent on
-        // from the journeys page to their own).
-        let page = client.get(app, "/journeys").await;
-        if page.status == StatusCode::SEE_OTHER {
-            let next = page.location().to_string();
-            client.get(app, &next).await;
-        }
-        client
-    }
-}
 
 fn today() -> String {
     chrono::Local::now().date_naive().to_string()
@@ -1164,7 +953,7 @@ async fn an_unreachable_database_is_a_503_with_retry_after() {
 #[tokio::test]
 async fn a_researcher_downloads_the_anonymized_export_as_a_zip() {
     let app = app().await;
-    let recorder = journey_postgres::store::Recorder::new(app.db.pool.clone());
+    let recorder = journey_postgres::store::Recorder::new(app.db.pool.clone(), app.db.master.clone());
     for i in 0..6 {
         recorder
             .consent(

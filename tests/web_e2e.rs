@@ -52,7 +52,21 @@ async fn a_family_records_a_day_and_a_counselor_opens_the_report_in_chromium() {
         ])
         .output()
         .expect("python3 runs");
+    let log_file = server.log.clone();
     drop(server);
+    // The server's log at the debug level holds no health data and no secret: not the
+    // note, not the password.
+    let log = std::fs::read_to_string(&log_file).expect("the server's log");
+    assert!(
+        log.lines().count() > 10,
+        "the log was written at the debug level: {log}"
+    );
+    for private in ["a calm evening together", PASSWORD] {
+        assert!(
+            !log.contains(private),
+            "the server's log names {private:?}"
+        );
+    }
     assert!(
         run.status.success(),
         "{}\n{}",

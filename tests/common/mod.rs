@@ -34,6 +34,7 @@ pub fn journey(db: &TestDb, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_journey"))
         .args(args)
         .env("DATABASE_URL", &db.url)
+        .env("JOURNEY_MASTER_KEY", &db.master_hex)
         .output()
         .expect("the journey binary runs")
 }
@@ -72,6 +73,7 @@ pub fn add_user(db: &TestDb, name: &str, role: &str, password: &str, journey_key
     let mut child = Command::new(env!("CARGO_BIN_EXE_journey"))
         .args(["user", "add", name, "--role", role, "--password-stdin"])
         .env("DATABASE_URL", &db.url)
+        .env("JOURNEY_MASTER_KEY", &db.master_hex)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -95,15 +97,23 @@ pub struct Server {
     child: std::process::Child,
     /// The base URL, without the trailing slash.
     pub url: String,
+    /// The server's log (its standard error), at the debug level.
+    pub log: PathBuf,
 }
 
 impl Server {
     pub fn start(db: &TestDb) -> Server {
         use std::io::{BufRead, BufReader};
+        let folder = TestDb::scratch_dir("serve-log");
+        std::fs::create_dir_all(&folder).expect("a log folder");
+        let log = folder.join("serve.log");
         let mut child = Command::new(env!("CARGO_BIN_EXE_journey"))
             .args(["serve", "--bind", "127.0.0.1:0"])
             .env("DATABASE_URL", &db.url)
+            .env("JOURNEY_MASTER_KEY", &db.master_hex)
+            .env("RUST_LOG", "debug")
             .stdout(std::process::Stdio::piped())
+            .stderr(std::fs::File::create(&log).expect("the log file"))
             .spawn()
             .expect("journey serve runs");
         let stdout = child.stdout.take().unwrap();
@@ -115,7 +125,7 @@ impl Server {
             .unwrap_or_else(|| panic!("serve prints its URL: {first:?}"))
             .trim_end_matches('/')
             .to_string();
-        Server { child, url }
+        Server { child, url, log }
     }
 }
 

@@ -2,7 +2,6 @@
 //! in the same run. No timed assertions anywhere.
 
 use std::collections::HashMap;
-use std::path::Path;
 use std::time::{Duration, Instant};
 
 use chrono::{Days, Utc};
@@ -12,7 +11,28 @@ use journey_postgres::import::{import, ImportOptions};
 use journey_postgres::store::Recorder;
 use journey_postgres::{keys, projector, scratch};
 
-use crate::{synth, target, today, Failure, Outcome};
+use journey_app::{today, Actor, App, AppError, Config, Via};
+use journey_postgres::crypto::MasterKey;
+
+use crate::synth;
+
+type Outcome = Result<(), AppError>;
+
+/// The master key of the configuration (the benchmark databases' journey keys are wrapped
+/// by it, as the command's would be).
+fn master() -> &'static MasterKey {
+    MASTER.get().expect("set by run")
+}
+
+static MASTER: std::sync::OnceLock<MasterKey> = std::sync::OnceLock::new();
+
+/// The app over a benchmark database, and its operator.
+fn app_over(pool: &journey_postgres::PgPool) -> (App, Actor) {
+    (
+        App::new(pool.clone(), master().clone()),
+        Actor::operator("bench", Via::Cli),
+    )
+}
 
 #[derive(Subcommand)]
 pub enum Bench {
@@ -74,8 +94,13 @@ pub enum Bench {
     },
 }
 
-pub async fn run(which: Bench, data_dir: &Path) -> Outcome {
-    let server = target(data_dir)?;
+pub async fn run(which: Bench, config: &Config) -> Outcome {
+    let server = config.database.connect_options()?;
+    let key = config
+        .master_key
+        .load()
+        .map_err(|e| AppError::Unavailable(format!("master key: {e}")))?;
+    let _ = MASTER.set(key);
     match which {
         Bench::Import { journeys, days } => bench_import(&server, journeys, days).await,
         Bench::Append { samples } => bench_append(&server, samples).await,
@@ -123,10 +148,10 @@ async fn bench_import(
         progress: None,
     };
     let clock = Instant::now();
-    let report = import(&pool, text.as_bytes(), &options).await?;
+    let report = import(&pool, master(), text.as_bytes(), &options).await?;
     let import_time = clock.elapsed();
     if !report.invalid.is_empty() {
-        return Err(Failure::System(format!(
+        return Err(AppError::Internal(format!(
             "generated line invalid: {}",
             report.invalid[0]
         )));
@@ -196,18 +221,18 @@ async fn bench_append(server: &journey_postgres::PgConnectOptions, samples: usiz
     let mut ids = HashMap::new();
     for size in sizes {
         let key = format!("history-{size}");
-        let report = import(&pool, history(&key, size).as_bytes(), &options).await?;
+        let report = import(&pool, master(), history(&key, size).as_bytes(), &options).await?;
         assert_eq!(report.stored, size, "the history was stored");
         ids.insert(
             size,
             keys::journey_id(&pool, &key)
                 .await
-                .map_err(|e| Failure::System(e.to_string()))?
+                .map_err(|e| AppError::Internal(e.to_string()))?
                 .expect("imported"),
         );
     }
-    let recorder = Recorder::new(pool.clone());
-    let plain = scratch::PlainRecorder::new(pool.clone());
+    let recorder = Recorder::new(pool.clone(), master().clone());
+    let plain = scratch::PlainRecorder::new(pool.clone(), master().clone());
     let entry = |size: usize, n: usize, path: &str| {
         let text = format!(
             r#"{{"journey":"history-{size}","type":"positive_communication","on":"{}","entry":"{path}{n}"}}"#,
@@ -318,13 +343,13 @@ async fn bench_metrics(
     days: u32,
     runs: usize,
 ) -> Outcome {
-    use crate::metrics::inputs;
+    use journey_app::metrics::inputs;
     use journey_postgres::read::Scope;
 
     sizes.sort_unstable();
     let largest = *sizes
         .last()
-        .ok_or_else(|| Failure::BadInput("no --sizes".into()))?;
+        .ok_or_else(|| AppError::BadRequest("no --sizes".into()))?;
     let runs = runs.max(1);
     // A fixed last day, so that the kept data stays valid on later days.
     let synth = metrics_cohort(largest, days);
@@ -332,7 +357,7 @@ async fn bench_metrics(
     let pool = scratch::keep_database(server, METRICS_DB).await?;
     let (have, width_ok) = scratch::cohort_stored(&pool, "m-", synth.key(0).len()).await?;
     if !width_ok {
-        return Err(Failure::BadInput(format!(
+        return Err(AppError::BadRequest(format!(
             "database {METRICS_DB} holds a cohort of another size; drop it first \
              (dropdb {METRICS_DB}, or DROP DATABASE in psql)"
         )));
@@ -354,9 +379,9 @@ async fn bench_metrics(
             let end = (next + 1000).min(largest);
             let mut text = synth.generate_range(next..end).join("\n");
             text.push('\n');
-            let report = import(&pool, text.as_bytes(), &options).await?;
+            let report = import(&pool, master(), text.as_bytes(), &options).await?;
             if !report.invalid.is_empty() {
-                return Err(Failure::System(format!(
+                return Err(AppError::Internal(format!(
                     "generated line invalid: {}",
                     report.invalid[0]
                 )));
@@ -398,7 +423,7 @@ async fn bench_metrics(
             let entries: usize = journeys.iter().map(|j| j.entries.len()).sum();
             let clock = Instant::now();
             let computed = journey_analytics::metrics(&journeys, as_of)
-                .map_err(|e| Failure::System(e.to_string()))?;
+                .map_err(|e| AppError::Internal(e.to_string()))?;
             let compute = clock.elapsed();
             drop(journeys);
             let clock = Instant::now();
@@ -430,13 +455,13 @@ async fn bench_metrics(
         let mut entries_best: Option<Duration> = None;
         for _ in 0..runs {
             let clock = Instant::now();
-            let journeys = crate::metrics::to_inputs(
+            let journeys = journey_app::metrics::to_inputs(
                 journey_postgres::read::metric_rows_from_entries(&pool, scope).await?,
             );
             let took = clock.elapsed();
             let count: usize = journeys.iter().map(|j| j.entries.len()).sum();
             if count != entries {
-                return Err(Failure::System(format!(
+                return Err(AppError::Internal(format!(
                     "entries table gives {count} metric rows, metric_input {entries}"
                 )));
             }
@@ -480,7 +505,7 @@ fn check_same_weeks(
         .flat_map(|j| j.weeks.iter().map(move |w| (j, w)))
         .collect();
     if ours.len() != sql.len() {
-        return Err(Failure::System(format!(
+        return Err(AppError::Internal(format!(
             "SQL baseline gave {} weeks, the analytics {}",
             sql.len(),
             ours.len()
@@ -501,7 +526,7 @@ fn check_same_weeks(
                 _ => false,
             };
         if !same {
-            return Err(Failure::System(format!(
+            return Err(AppError::Internal(format!(
                 "SQL baseline disagrees on {} week {}: {s:?}",
                 j.journey, w.week
             )));
@@ -524,7 +549,7 @@ async fn one_journey(
         String,
         journey_postgres::import::ImportReport,
     ),
-    Failure,
+    AppError,
 > {
     let synth = synth::Synth {
         seed,
@@ -541,7 +566,7 @@ async fn one_journey(
         recorded_at: Utc::now(),
         progress: None,
     };
-    let report = import(&pool, text.as_bytes(), &options).await?;
+    let report = import(&pool, master(), text.as_bytes(), &options).await?;
     projector::catch_up(&pool).await?;
     Ok((pool, synth.key(0), report))
 }
@@ -556,17 +581,19 @@ async fn bench_report(
         one_journey(server, "journey_bench_report", 11, days, "long-").await?;
     let out = std::env::temp_dir().join(format!("journey-bench-report-{}", std::process::id()));
     let runs = runs.max(3);
+    let (app, me) = app_over(&pool);
     let mut html_times = Vec::new();
     let mut json_times = Vec::new();
     let mut path = std::path::PathBuf::new();
     for _ in 0..runs {
         let clock = Instant::now();
-        let report = crate::metrics::report(&pool, Some(&key), as_of).await?;
+        let report = app.metrics(&me, Some(&key), as_of).await?;
         let json = serde_json::to_vec(&report).expect("a report serializes");
         std::hint::black_box(json);
         json_times.push(clock.elapsed());
         let clock = Instant::now();
-        path = crate::report::journey(&pool, &key, as_of, &out, false)
+        path = app
+            .write_journey_report(&me, &key, as_of, &out, false)
             .await?
             .remove(0);
         html_times.push(clock.elapsed());
@@ -604,7 +631,7 @@ async fn bench_research(
     let pool = scratch::keep_database(server, METRICS_DB).await?;
     let (have, width_ok) = scratch::cohort_stored(&pool, "m-", synth.key(0).len()).await?;
     if !width_ok || have < journeys {
-        return Err(Failure::BadInput(format!(
+        return Err(AppError::BadRequest(format!(
             "run `journey bench metrics --sizes {journeys},{cohort}` first: it generates the cohort"
         )));
     }
@@ -615,7 +642,7 @@ async fn bench_research(
             "granting research consent to {} journeys (once; kept)",
             missing.len()
         );
-        let recorder = Recorder::new(pool.clone());
+        let recorder = Recorder::new(pool.clone(), master().clone());
         for key in &missing {
             recorder
                 .consent(key, true, "v1", Utc::now(), HashMap::new())
@@ -627,17 +654,18 @@ async fn bench_research(
     let out = std::env::temp_dir().join(format!("journey-bench-research-{}", std::process::id()));
     reset_peak_memory();
     let clock = Instant::now();
-    let written = crate::research::export(
-        &pool,
-        &crate::research::Request {
-            project: "bench",
-            out: &out,
-            as_of,
-            min_cell: 5,
-            actor: "bench",
-        },
-    )
-    .await?;
+    let (app, me) = app_over(&pool);
+    let written = app
+        .research_export(
+            &me,
+            &journey_app::research::Request {
+                project: "bench",
+                out: &out,
+                as_of,
+                min_cell: 5,
+            },
+        )
+        .await?;
     let export_time = clock.elapsed();
     let peak = peak_memory_mb().unwrap_or(f64::NAN);
     let bytes: u64 = written
@@ -683,7 +711,7 @@ fn wrk(
     connections: u32,
     seconds: u32,
     script: Option<&Path>,
-) -> Result<Load, Failure> {
+) -> Result<Load, AppError> {
     let mut command = std::process::Command::new("wrk");
     command.args([
         "-t2",
@@ -699,10 +727,10 @@ fn wrk(
     let out = command
         .arg(url)
         .output()
-        .map_err(|e| Failure::System(format!("wrk (apt-get install wrk): {e}")))?;
+        .map_err(|e| AppError::Internal(format!("wrk (apt-get install wrk): {e}")))?;
     let text = String::from_utf8_lossy(&out.stdout).to_string();
     if !out.status.success() {
-        return Err(Failure::System(format!(
+        return Err(AppError::Internal(format!(
             "wrk failed: {text}{}",
             String::from_utf8_lossy(&out.stderr)
         )));
@@ -720,7 +748,7 @@ fn wrk(
     };
     let per_second = field("Requests/sec:")
         .and_then(|v| v.parse().ok())
-        .ok_or_else(|| Failure::System(format!("wrk output without Requests/sec: {text}")))?;
+        .ok_or_else(|| AppError::Internal(format!("wrk output without Requests/sec: {text}")))?;
     let requests = text
         .lines()
         .find(|l| l.contains("requests in"))
@@ -748,27 +776,27 @@ async fn bench_web(
     use journey_postgres::accounts::{self, Role};
     let as_of = today();
     let (pool, key, imported) = one_journey(server, "journey_bench_web", 13, days, "web-").await?;
-    let password = crate::web::auth::random_password();
-    let hash = crate::web::auth::hash_password(&password).map_err(Failure::System)?;
+    let password = journey_app::accounts::random_password();
+    let hash = journey_app::accounts::hash_password(&password)?;
     accounts::create_user(&pool, "bench", "Bench", Role::Family, &hash).await?;
     let _ = accounts::assign(&pool, "bench", &key).await?;
 
     // The app as `journey serve` runs it, on a free loopback port of this process.
-    let app = crate::web::app(
-        pool.clone(),
-        crate::web::Options {
+    let app = journey_web::router(
+        app_over(&pool).0,
+        journey_web::Options {
             secure_cookies: false,
             logins_per_minute: 1000,
-            ..crate::web::Options::default()
+            ..journey_web::Options::default()
         },
     )
     .await?;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
-        .map_err(|e| Failure::System(e.to_string()))?;
+        .map_err(|e| AppError::Internal(e.to_string()))?;
     let address = listener
         .local_addr()
-        .map_err(|e| Failure::System(e.to_string()))?;
+        .map_err(|e| AppError::Internal(e.to_string()))?;
     tokio::spawn(async move {
         let _ = axum::serve(listener, app).await;
     });
@@ -789,14 +817,14 @@ async fn bench_web(
             &format!("{base}/api/v1/session"),
         ])
         .output()
-        .map_err(|e| Failure::System(format!("curl: {e}")))?;
+        .map_err(|e| AppError::Internal(format!("curl: {e}")))?;
     let headers = String::from_utf8_lossy(&sign_in.stdout).to_string();
     let cookie = headers
         .lines()
         .find(|l| l.to_ascii_lowercase().starts_with("set-cookie:"))
         .and_then(|l| l.split_once(':'))
         .and_then(|(_, v)| v.trim().split(';').next().map(str::to_string))
-        .ok_or_else(|| Failure::System(format!("sign-in gave no cookie: {headers}")))?;
+        .ok_or_else(|| AppError::Internal(format!("sign-in gave no cookie: {headers}")))?;
 
     let page = std::process::Command::new("curl")
         .args([
@@ -806,7 +834,7 @@ async fn bench_web(
             &format!("{base}/journeys/{key}"),
         ])
         .output()
-        .map_err(|e| Failure::System(format!("curl: {e}")))?;
+        .map_err(|e| AppError::Internal(format!("curl: {e}")))?;
     let page = String::from_utf8_lossy(&page.stdout).to_string();
     let svg_bytes: usize = page
         .match_indices("<svg")
@@ -825,7 +853,7 @@ async fn bench_web(
             "wrk.method = \"POST\"\nwrk.headers[\"Content-Type\"] = \"application/json\"\nwrk.body = '{{\"type\": \"self_care\", \"on\": \"{as_of}\", \"minutes\": 10}}'\n"
         ),
     )
-    .map_err(|e| Failure::System(e.to_string()))?;
+    .map_err(|e| AppError::Internal(e.to_string()))?;
 
     println!(
         "one journey of {days} days ({} entries), wrk -t2 -c{connections} -d{seconds}s on loopback, same process as the app:",

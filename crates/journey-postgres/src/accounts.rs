@@ -262,6 +262,7 @@ pub struct TimelineEntry {
 /// journey row's `entries + retracted`.
 pub async fn timeline(
     pool: &PgPool,
+    master: &crate::crypto::MasterKey,
     journey_id: &str,
     limit: i64,
     offset: i64,
@@ -293,7 +294,7 @@ pub async fn timeline(
     .fetch_all(pool)
     .await?;
     let secret = match rows.iter().find_map(|row| row.7.as_deref()) {
-        Some(wrapped) => Some(crate::crypto::unwrap_key(journey_id, wrapped)?),
+        Some(wrapped) => Some(crate::crypto::unwrap_key(master, journey_id, wrapped)?),
         None => None,
     };
     let secret = secret.as_ref();

@@ -4,17 +4,15 @@
 //!
 //! - Every journey has its own random 256-bit key in `journey_secrets`, wrapped (XChaCha20-
 //!   Poly1305, the journey id as associated data) by a master key that never enters the
-//!   database: `JOURNEY_MASTER_KEY` (64 hex digits), else the file named by
-//!   `JOURNEY_MASTER_KEY_FILE`, else `.journey/master.key` (created, mode 0600, on first use;
-//!   the `journey` command keeps it beside its data folder).
+//!   database; the caller hands it in ([`MasterKey`]: 64 hex digits, or a file made on first
+//!   use with mode 0600). This crate reads no environment variable for it.
 //! - Sealing is deterministic (XChaCha20-Poly1305 with the nonce taken from an HMAC of the
 //!   text under the journey key), so the same line imported twice is still the same entry.
 //!   It reveals only whether two texts of one journey are equal.
 //! - `journey erase` deletes the journey's key: its ciphertexts can never be opened again.
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
+use std::path::Path;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
@@ -33,10 +31,16 @@ pub const SEALED: &str = "sealed:v1:";
 /// What an opened text of an erased journey reads as.
 pub const ERASED: &str = "[erased]";
 
-/// The key that wraps every journey key.
+/// The key that wraps every journey key. It never enters the database; the binary finds it
+/// (environment or file) and hands it in as a value.
+#[derive(Clone)]
 pub struct MasterKey(XChaCha20Poly1305);
 
-static MASTER: OnceLock<Result<MasterKey, String>> = OnceLock::new();
+impl std::fmt::Debug for MasterKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("MasterKey(..)")
+    }
+}
 
 fn parse_hex(text: &str) -> Result<[u8; 32], String> {
     let text = text.trim();
@@ -83,32 +87,21 @@ fn load_or_create(path: &Path) -> Result<[u8; 32], String> {
     }
 }
 
-fn master_from(default_file: &Path) -> Result<MasterKey, String> {
-    let bytes = match std::env::var("JOURNEY_MASTER_KEY") {
-        Ok(hex) => parse_hex(&hex).map_err(|e| format!("JOURNEY_MASTER_KEY: {e}"))?,
-        Err(_) => {
-            let file = std::env::var_os("JOURNEY_MASTER_KEY_FILE")
-                .map(PathBuf::from)
-                .unwrap_or_else(|| default_file.to_path_buf());
-            load_or_create(&file)?
-        }
-    };
-    Ok(MasterKey(
-        XChaCha20Poly1305::new_from_slice(&bytes).expect("32 bytes"),
-    ))
-}
+impl MasterKey {
+    fn from_bytes(bytes: &[u8; 32]) -> MasterKey {
+        MasterKey(XChaCha20Poly1305::new_from_slice(bytes).expect("32 bytes"))
+    }
 
-/// Chooses where the master key file is when neither environment variable names one (the
-/// `journey` command: beside its data folder). Has no effect once the key was used.
-pub fn use_default_file(path: &Path) {
-    let _ = MASTER.get_or_init(|| master_from(path));
-}
+    /// The key written as 64 hexadecimal digits.
+    pub fn from_hex(text: &str) -> Result<MasterKey, String> {
+        Ok(Self::from_bytes(&parse_hex(text)?))
+    }
 
-fn master() -> Result<&'static MasterKey, StoreError> {
-    MASTER
-        .get_or_init(|| master_from(Path::new(".journey/master.key")))
-        .as_ref()
-        .map_err(|e| StoreError::Unavailable(format!("master key: {e}")))
+    /// The key in the file `path` (64 hexadecimal digits); a missing file is created with a
+    /// new random key, mode 0600.
+    pub fn load_or_create(path: &Path) -> Result<MasterKey, String> {
+        Ok(Self::from_bytes(&load_or_create(path)?))
+    }
 }
 
 /// One journey's key.
@@ -195,13 +188,13 @@ pub fn open_entry(key: Option<&JourneyKey>, mut entry: Entry) -> Entry {
 /// An erased journey has none (and gets none: its id is never written to again).
 pub async fn keys(
     pool: &PgPool,
+    master: &MasterKey,
     ids: &[String],
     create: bool,
 ) -> Result<HashMap<String, JourneyKey>, StoreError> {
     if ids.is_empty() {
         return Ok(HashMap::new());
     }
-    let master = master()?;
     if create {
         let mut wrapped = Vec::with_capacity(ids.len());
         for id in ids {
@@ -249,8 +242,12 @@ pub async fn keys(
 
 /// The key of journey `id` from its `journey_secrets.wrapped_key`, read by the caller
 /// (the timeline reads it with its page of entries).
-pub fn unwrap_key(id: &str, wrapped: &[u8]) -> Result<JourneyKey, StoreError> {
-    unwrap(master()?, id, wrapped)
+pub fn unwrap_key(
+    master: &MasterKey,
+    id: &str,
+    wrapped: &[u8],
+) -> Result<JourneyKey, StoreError> {
+    unwrap(master, id, wrapped)
 }
 
 fn unwrap(master: &MasterKey, id: &str, wrapped: &[u8]) -> Result<JourneyKey, StoreError> {
@@ -272,7 +269,7 @@ fn unwrap(master: &MasterKey, id: &str, wrapped: &[u8]) -> Result<JourneyKey, St
         )
         .map_err(|_| {
             StoreError::Unavailable(
-                "the master key does not open the journey keys (JOURNEY_MASTER_KEY or the key file is not the one they were made with)".into(),
+                "the master key does not open the journey keys (it is not the key they were made with)".into(),
             )
         })?;
     let material: [u8; 32] = material

@@ -122,6 +122,7 @@ fn parse_file(bytes: &[u8], invalid: &mut Vec<LineError>) -> Vec<(usize, Line)> 
 /// report (and then nothing is stored unless `skip_invalid`).
 pub async fn import(
     pool: &PgPool,
+    master: &crate::crypto::MasterKey,
     bytes: &[u8],
     options: &ImportOptions,
 ) -> Result<ImportReport, StoreError> {
@@ -145,7 +146,7 @@ pub async fn import(
     // Handles and note text are sealed with each journey's key before the aggregate sees
     // them, exactly as `Recorder::record` does (crypto.rs).
     let ids: Vec<String> = journeys.values().map(|p| p.id.clone()).collect();
-    let secrets = crate::crypto::keys(pool, &ids, true).await?;
+    let secrets = crate::crypto::keys(pool, master, &ids, true).await?;
     let lookup = Arc::new(prefetch_entries(pool, &journeys, &lines).await?);
     let services: JourneyServices = lookup.clone();
     let metadata = metadata();

@@ -43,7 +43,11 @@ pub struct StoredLine {
 
 /// Every stored entry (retracts included) of every journey or of `only`, by journey key and
 /// then in recorded order: what `journey export --raw` writes.
-pub async fn entries(pool: &PgPool, only: Option<&str>) -> Result<Vec<StoredLine>, StoreError> {
+pub async fn entries(
+    pool: &PgPool,
+    master: &crate::crypto::MasterKey,
+    only: Option<&str>,
+) -> Result<Vec<StoredLine>, StoreError> {
     type Row = (
         String,
         String,
@@ -68,7 +72,7 @@ pub async fn entries(pool: &PgPool, only: Option<&str>) -> Result<Vec<StoredLine
             .await?;
     let ids: HashMap<String, String> = ids.into_iter().collect();
     let secrets =
-        crate::crypto::keys(pool, &ids.values().cloned().collect::<Vec<_>>(), false).await?;
+        crate::crypto::keys(pool, master, &ids.values().cloned().collect::<Vec<_>>(), false).await?;
     rows.into_iter()
         .map(|(journey, entry, kind, on, by, fields)| {
             let secret = ids.get(&journey).and_then(|id| secrets.get(id));

@@ -271,14 +271,15 @@ impl EntryLookup for PgEntryLookup {
 /// Records single entries: the path the web app and `journey record` use.
 pub struct Recorder {
     pool: PgPool,
+    master: crate::crypto::MasterKey,
     cqrs: CqrsFramework<Journey, JourneyStore>,
 }
 
 impl Recorder {
-    pub fn new(pool: PgPool) -> Self {
+    pub fn new(pool: PgPool, master: crate::crypto::MasterKey) -> Self {
         let lookup: Arc<dyn EntryLookup> = Arc::new(PgEntryLookup::new(pool.clone()));
         let cqrs = CqrsFramework::new(JourneyStore::new(pool.clone()), Vec::new(), lookup);
-        Self { pool, cqrs }
+        Self { pool, master, cqrs }
     }
 
     /// Records `entry` on the journey with key `key`. An entry already stored with the same
@@ -298,7 +299,7 @@ impl Recorder {
             None => return Err(StoreError::Rule(JourneyError::NotStarted)),
         };
         // Handles and note text are sealed before the aggregate sees them (crypto.rs).
-        let keys = crate::crypto::keys(&self.pool, std::slice::from_ref(&journey_id), true).await?;
+        let keys = crate::crypto::keys(&self.pool, &self.master, std::slice::from_ref(&journey_id), true).await?;
         let key = keys
             .get(&journey_id)
             .ok_or(StoreError::Rule(JourneyError::Erased))?;

@@ -66,6 +66,10 @@ pub struct TestDb {
     pub options: PgConnectOptions,
     /// A URL for `DATABASE_URL` of a `journey` process under test.
     pub url: String,
+    /// This database's master key (a new random one), and its hex form for
+    /// `JOURNEY_MASTER_KEY` of a `journey` process under test.
+    pub master: crate::crypto::MasterKey,
+    pub master_hex: String,
     name: String,
 }
 
@@ -101,10 +105,16 @@ impl TestDb {
             crate::db::migrate(&pool).await.expect("migrations apply");
         }
         let url = format!("{}/{name}{}", server.url_base, server.url_query);
+        let master_hex: String = (0..32)
+            .map(|_| format!("{:02x}", rand::random::<u8>()))
+            .collect();
+        let master = crate::crypto::MasterKey::from_hex(&master_hex).expect("64 hex digits");
         TestDb {
             pool,
             options,
             url,
+            master,
+            master_hex,
             name,
         }
     }

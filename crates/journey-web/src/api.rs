@@ -13,8 +13,9 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use chrono::NaiveDate;
-use journey_postgres::accounts::{self, Idempotent};
-use journey_postgres::read::Scope;
+use journey_app::accounts::Idempotent;
+use journey_app::journeys::PAGE_SIZE;
+use journey_app::{today, Action, Via};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
@@ -23,12 +24,9 @@ use utoipa::{IntoParams, OpenApi, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::access::{self, Action};
 use super::auth::{self, ApiUser};
 use super::error::{ApiError, WebError};
-use super::pages::record_objects;
 use super::AppState;
-use crate::today;
 
 #[derive(OpenApi)]
 #[openapi(
@@ -129,6 +127,7 @@ async fn sign_in(
     let credentials: Credentials = parse_body(&headers, &body)?;
     let user = auth::sign_in(
         &state,
+        Via::Api,
         &session,
         &credentials.username,
         &credentials.password,
@@ -170,7 +169,10 @@ async fn list_journeys(
     State(state): State<AppState>,
     ApiUser(signed): ApiUser,
 ) -> Result<Json<Vec<JourneySummary>>, ApiError> {
-    let rows = accounts::visible_journeys(&state.pool, signed.user.user_id).await?;
+    let rows = state
+        .app
+        .visible_journeys(&signed.actor, "api journeys")
+        .await?;
     Ok(Json(
         rows.into_iter()
             .map(|r| JourneySummary {
@@ -238,17 +240,15 @@ async fn list_entries(
     if !(1..=1_000_000).contains(&page) {
         return Err(WebError::BadRequest(format!("page {page} is not 1 to 1000000")).into());
     }
-    let row = access::journey(
-        &state,
-        &signed.user,
-        &key,
-        Action::ReadEntries,
-        "api entries",
-    )
-    .await?;
-    let size = super::pages::PAGE_SIZE;
+    let row = state
+        .app
+        .journey(&signed.actor, &key, Action::ReadEntries, "api entries")
+        .await?;
     let total = i64::from(row.entries) + i64::from(row.retracted);
-    let entries = accounts::timeline(&state.pool, &row.journey_id, size, (page - 1) * size).await?;
+    let entries = state
+        .app
+        .timeline(&row, PAGE_SIZE, (page - 1) * PAGE_SIZE)
+        .await?;
     Ok(Json(EntryPage {
         entries: entries
             .into_iter()
@@ -298,7 +298,10 @@ async fn record_entry(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let row = access::journey(&state, &signed.user, &key, Action::Write, "api record").await?;
+    let row = state
+        .app
+        .journey(&signed.actor, &key, Action::Write, "api record")
+        .await?;
     let mut object: Value = parse_body(&headers, &body)?;
     let Some(map) = object.as_object_mut() else {
         return Err(WebError::Invalid {
@@ -350,11 +353,15 @@ async fn record_entry(
         // The entry id comes from the key, so even two racing retries store one entry.
         if !object.as_object().is_some_and(|m| m.contains_key("entry")) {
             let digest = Sha256::digest(format!("{}\n{key}", signed.user.user_id));
-            let id = format!("i-{}", &auth::hex(&digest)[..32]);
+            let id = format!("i-{}", &journey_app::accounts::hex(&digest)[..32]);
             object["entry"] = json!(id);
         }
         let hash = Sha256::digest(object.to_string());
-        match accounts::idempotency_begin(&state.pool, signed.user.user_id, key, &hash).await? {
+        match state
+            .app
+            .idempotency_begin(&signed.user, key, &hash)
+            .await?
+        {
             Idempotent::New => {}
             Idempotent::Stored(status, body) => {
                 let status = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
@@ -375,7 +382,11 @@ async fn record_entry(
             }
         }
     }
-    let outcome = record_objects(&state, std::slice::from_ref(&object), "api").await;
+    let outcome = state
+        .app
+        .record(&signed.actor, &row, std::slice::from_ref(&object))
+        .await
+        .map_err(WebError::from);
     let (status, body) = match &outcome {
         Ok(ids) => (
             StatusCode::CREATED,
@@ -390,16 +401,12 @@ async fn record_entry(
     if let Some(key) = &idempotency {
         // Bad input is answered the same on retry; a failure of ours lets the retry run.
         if status.is_success() || status.is_client_error() && status != StatusCode::CONFLICT {
-            accounts::idempotency_finish(
-                &state.pool,
-                signed.user.user_id,
-                key,
-                status.as_u16(),
-                &body,
-            )
-            .await?;
+            state
+                .app
+                .idempotency_finish(&signed.user, key, status.as_u16(), &body)
+                .await?;
         } else {
-            accounts::idempotency_forget(&state.pool, signed.user.user_id, key).await?;
+            state.app.idempotency_forget(&signed.user, key).await?;
         }
     }
     match outcome {
@@ -443,18 +450,11 @@ async fn journey_metrics(
     if as_of > today() + chrono::Days::new(1) {
         return Err(WebError::BadRequest(format!("as_of {as_of} is in the future")).into());
     }
-    let row = access::journey(
-        &state,
-        &signed.user,
-        &key,
-        Action::ReadReport,
-        "api metrics",
-    )
-    .await?;
-    let inputs = crate::metrics::inputs(&state.pool, Scope::Key(&row.key)).await?;
-    let report = journey_analytics::metrics(&inputs, as_of)
-        .map_err(|e| WebError::Internal(e.to_string()))?;
-    let Some(m) = report.journeys.first() else {
+    let row = state
+        .app
+        .journey(&signed.actor, &key, Action::ReadReport, "api metrics")
+        .await?;
+    let Some((_, m)) = state.app.journey_metrics(&row, as_of).await? else {
         return Err(WebError::BadRequest(format!(
             "the journey starts on {}, after as_of {as_of}",
             row.start
@@ -462,6 +462,6 @@ async fn journey_metrics(
         .into());
     };
     Ok(Json(
-        serde_json::to_value(m).map_err(|e| WebError::Internal(e.to_string()))?,
+        serde_json::to_value(&m).map_err(|e| WebError::Internal(e.to_string()))?,
     ))
 }

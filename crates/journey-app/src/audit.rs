@@ -10,7 +10,7 @@ use journey_postgres::PgPool;
 use serde_json::Value;
 use tokio::sync::mpsc;
 
-use super::error::WebError;
+use crate::AppError;
 
 /// Rows waiting at most; when the writer falls this far behind, a request writes its own.
 const QUEUE: usize = 10_000;
@@ -38,7 +38,7 @@ impl AuditWriter {
                         Ok(()) => break,
                         Err(e) if attempt == 5 => {
                             eprintln!(
-                                "journey web: {} read audit rows not stored: {e}",
+                                "journey: {} read audit rows not stored: {e}",
                                 batch.len()
                             )
                         }
@@ -61,7 +61,7 @@ impl AuditWriter {
         action: &str,
         journey_id: &str,
         detail: Value,
-    ) -> Result<(), WebError> {
+    ) -> Result<(), AppError> {
         let row = AuditRow {
             at: Utc::now(),
             actor: actor.to_string(),

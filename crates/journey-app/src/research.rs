@@ -10,11 +10,11 @@ use hmac::{Hmac, Mac};
 use journey_analytics::tables::{write_table, Table, Values};
 use journey_analytics::{JourneyMetrics, Status};
 use journey_postgres::read::Scope;
-use journey_postgres::{projector, research, PgPool};
+use journey_postgres::{research, PgPool};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
-use crate::{metrics, Failure};
+use crate::{metrics, Actor, App, AppError};
 
 /// What `journey research-export` was asked for.
 pub struct Request<'a> {
@@ -22,7 +22,6 @@ pub struct Request<'a> {
     pub out: &'a Path,
     pub as_of: NaiveDate,
     pub min_cell: usize,
-    pub actor: &'a str,
 }
 
 /// What was written.
@@ -49,8 +48,8 @@ fn status_name(status: Status) -> &'static str {
     }
 }
 
-fn system(err: impl std::fmt::Display) -> Failure {
-    Failure::System(err.to_string())
+fn system(err: impl std::fmt::Display) -> AppError {
+    AppError::Internal(err.to_string())
 }
 
 /// (description, unit) of each exported field, for datapackage.json.
@@ -85,8 +84,39 @@ fn describe(table: &str, field: &str) -> (&'static str, Option<&'static str>) {
 }
 
 /// Writes the dataset folder; see the README's "Research export".
-pub async fn export(pool: &PgPool, request: &Request<'_>) -> Result<Written, Failure> {
-    projector::catch_up(pool).await?;
+impl App {
+    /// Writes the anonymized dataset of the journeys with research consent to
+    /// `request.out` (researchers and the operator only); audited.
+    pub async fn research_export(
+        &self,
+        actor: &Actor,
+        request: &Request<'_>,
+    ) -> Result<Written, AppError> {
+        actor.require(crate::Role::Researcher)?;
+        if !crate::is_key(request.project) {
+            return Err(AppError::invalid(
+                "project",
+                format!("{:?} is not 1-64 of A-Z a-z 0-9 . _ -", request.project),
+            ));
+        }
+        if request.min_cell < 1 {
+            return Err(AppError::invalid("min_cell", "k must be at least 1"));
+        }
+        self.catch_up().await?;
+        let written = export(self.pool(), request).await?;
+        journey_postgres::research::audit(
+            self.pool(),
+            actor.name(),
+            "research_export",
+            None,
+            json!({"project": request.project, "subjects": written.subjects, "manifest_sha256": written.manifest_sha256, "as_of": request.as_of, "via": actor.via().as_str()}),
+        )
+        .await?;
+        Ok(written)
+    }
+}
+
+async fn export(pool: &PgPool, request: &Request<'_>) -> Result<Written, AppError> {
     let consented = research::consented(pool).await?;
     let key = research::project_key(pool, request.project).await?;
     let ids: Vec<String> = consented.iter().map(|c| c.journey_id.clone()).collect();
@@ -365,7 +395,7 @@ pub async fn export(pool: &PgPool, request: &Request<'_>) -> Result<Written, Fai
     }
 
     std::fs::create_dir_all(request.out)
-        .map_err(|e| Failure::System(format!("{}: {e}", request.out.display())))?;
+        .map_err(|e| AppError::Internal(format!("{}: {e}", request.out.display())))?;
     let mut files = Vec::new();
     let mut resources = Vec::new();
     for table in &tables {
@@ -431,7 +461,7 @@ pub async fn export(pool: &PgPool, request: &Request<'_>) -> Result<Written, Fai
     let mut hashes = Vec::new();
     for path in &files {
         let bytes =
-            std::fs::read(path).map_err(|e| Failure::System(format!("{}: {e}", path.display())))?;
+            std::fs::read(path).map_err(|e| AppError::Internal(format!("{}: {e}", path.display())))?;
         hashes.push(json!({
             "path": path.file_name().expect("a file").to_string_lossy(),
             "bytes": bytes.len(),
@@ -452,14 +482,6 @@ pub async fn export(pool: &PgPool, request: &Request<'_>) -> Result<Written, Fai
     write_file(&manifest_path, &manifest_bytes)?;
     files.push(manifest_path);
     let manifest_sha256 = hex(&Sha256::digest(&manifest_bytes));
-    research::audit(
-        pool,
-        request.actor,
-        "research_export",
-        None,
-        json!({"project": request.project, "subjects": subjects.len(), "manifest_sha256": manifest_sha256, "as_of": request.as_of}),
-    )
-    .await?;
     Ok(Written {
         subjects: subjects.len(),
         suppressed,
@@ -472,8 +494,8 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-fn write_file(path: &Path, bytes: &[u8]) -> Result<(), Failure> {
-    std::fs::write(path, bytes).map_err(|e| Failure::System(format!("{}: {e}", path.display())))
+fn write_file(path: &Path, bytes: &[u8]) -> Result<(), AppError> {
+    std::fs::write(path, bytes).map_err(|e| AppError::Internal(format!("{}: {e}", path.display())))
 }
 
 fn readme(request: &Request<'_>, subjects: usize, suppressed: usize, tables: &[Table]) -> String {
@@ -514,4 +536,11 @@ cannot establish causation.\n",
         project = request.project,
         k = request.min_cell,
     )
+}
+
+impl App {
+    /// How many journeys have research consent (what the researcher's page shows).
+    pub async fn consented_count(&self) -> Result<usize, AppError> {
+        Ok(research::consented(self.pool()).await?.len())
+    }
 }

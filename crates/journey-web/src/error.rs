@@ -1,8 +1,8 @@
 //! What a request can fail with, and how pages (HTML) and the API (JSON) answer it.
 
 use axum::http::{header, StatusCode};
-use axum::response::{Html, IntoResponse, Redirect, Response};
-use journey_postgres::StoreError;
+use axum::response::{IntoResponse, Response};
+use journey_app::AppError;
 use serde_json::json;
 
 /// Seconds a client is told to wait when the database is unreachable.
@@ -93,7 +93,7 @@ impl WebError {
         }
     }
 
-    fn headers(&self) -> Vec<(header::HeaderName, String)> {
+    pub(crate) fn headers(&self) -> Vec<(header::HeaderName, String)> {
         match self {
             WebError::Unavailable => vec![(header::RETRY_AFTER, RETRY_AFTER_SECONDS.to_string())],
             WebError::TooMany(seconds) => vec![(header::RETRY_AFTER, seconds.to_string())],
@@ -101,9 +101,9 @@ impl WebError {
         }
     }
 
-    fn log(&self) {
+    pub(crate) fn log(&self) {
         if let WebError::Internal(detail) = self {
-            eprintln!("journey web: internal error: {detail}");
+            tracing::error!("internal error: {detail}");
         }
     }
 
@@ -117,33 +117,24 @@ impl WebError {
     }
 }
 
-impl From<StoreError> for WebError {
-    fn from(err: StoreError) -> Self {
+impl From<AppError> for WebError {
+    fn from(err: AppError) -> Self {
         match err {
-            StoreError::Rule(rule) => WebError::Invalid {
-                field: "entry".into(),
-                message: rule.to_string(),
+            AppError::BadRequest(why) => WebError::BadRequest(why),
+            AppError::Invalid { field, message } => WebError::Invalid {
+                field: field.unwrap_or_else(|| "body".into()),
+                message,
             },
-            StoreError::Conflict => WebError::Conflict(
-                "the journey was changed by someone else at the same moment; try again".into(),
-            ),
-            StoreError::Unavailable(why) => {
-                eprintln!("journey web: database unavailable: {why}");
+            // What was asked for is not said: a journey one may not see looks the same as
+            // one that does not exist.
+            AppError::NotFound(_) => WebError::NotFound,
+            AppError::Forbidden(why) => WebError::Forbidden(why),
+            AppError::Conflict(why) => WebError::Conflict(why),
+            AppError::Unavailable(why) => {
+                tracing::warn!("database unavailable: {why}");
                 WebError::Unavailable
             }
-            StoreError::Corrupt(why) => WebError::Internal(why),
-        }
-    }
-}
-
-impl From<crate::Failure> for WebError {
-    fn from(err: crate::Failure) -> Self {
-        match err {
-            crate::Failure::BadInput(why) => WebError::BadRequest(why),
-            crate::Failure::System(why) if why.contains("database unavailable") => {
-                WebError::Unavailable
-            }
-            crate::Failure::System(why) => WebError::Internal(why),
+            AppError::Internal(why) => WebError::Internal(why),
         }
     }
 }
@@ -151,7 +142,7 @@ impl From<crate::Failure> for WebError {
 impl From<tower_sessions::session::Error> for WebError {
     fn from(err: tower_sessions::session::Error) -> Self {
         // The session store is the database.
-        eprintln!("journey web: session store: {err}");
+        tracing::warn!("session store: {err}");
         WebError::Unavailable
     }
 }
@@ -164,13 +155,8 @@ macro_rules! wrap {
                 $answer(err)
             }
         }
-        impl From<StoreError> for $answer {
-            fn from(err: StoreError) -> Self {
-                $answer(err.into())
-            }
-        }
-        impl From<crate::Failure> for $answer {
-            fn from(err: crate::Failure) -> Self {
+        impl From<AppError> for $answer {
+            fn from(err: AppError) -> Self {
                 $answer(err.into())
             }
         }
@@ -187,25 +173,6 @@ macro_rules! wrap {
 pub struct PageError(pub WebError);
 
 wrap!(PageError);
-
-impl IntoResponse for PageError {
-    fn into_response(self) -> Response {
-        let err = self.0;
-        err.log();
-        if matches!(err, WebError::Unauthorized) {
-            return Redirect::to("/login").into_response();
-        }
-        let status = err.status();
-        let page = super::views::error_page(status, &err.message());
-        let mut response = (status, Html(page)).into_response();
-        for (name, value) in err.headers() {
-            if let Ok(value) = value.parse() {
-                response.headers_mut().insert(name, value);
-            }
-        }
-        response
-    }
-}
 
 /// A failure answered as JSON.
 #[derive(Debug)]

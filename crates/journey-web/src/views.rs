@@ -4,14 +4,49 @@
 use std::sync::{Arc, OnceLock};
 
 use axum::http::StatusCode;
+use axum::response::{Html, IntoResponse, Redirect, Response};
 use chrono::NaiveDate;
+use journey_app::JourneyRow;
 use journey_charts::{markers, svg, Calendar, WeeklyChart};
-use journey_postgres::read::JourneyRow;
 use minijinja::Environment;
 use serde::Serialize;
+use serde_json::{json, Value};
 
-use super::error::WebError;
+use super::auth::{self, SignedIn};
+use super::error::{PageError, WebError};
 use super::AppState;
+
+/// The user and CSRF token every signed-in page's layout shows.
+pub(crate) async fn frame(signed: &SignedIn) -> Result<Value, WebError> {
+    Ok(json!({
+        "user": {
+            "username": signed.user.username,
+            "display_name": signed.user.display_name,
+            "role": signed.user.role.as_str(),
+        },
+        "csrf": auth::csrf_token(&signed.session).await?,
+    }))
+}
+
+/// A failed page request: the error page (or, when not signed in, the sign-in page).
+impl IntoResponse for PageError {
+    fn into_response(self) -> Response {
+        let err = self.0;
+        err.log();
+        if matches!(err, WebError::Unauthorized) {
+            return Redirect::to("/login").into_response();
+        }
+        let status = err.status();
+        let page = error_page(status, &err.message());
+        let mut response = (status, Html(page)).into_response();
+        for (name, value) in err.headers() {
+            if let Ok(value) = value.parse() {
+                response.headers_mut().insert(name, value);
+            }
+        }
+        response
+    }
+}
 
 fn environment() -> &'static Environment<'static> {
     static ENV: OnceLock<Environment<'static>> = OnceLock::new();
@@ -20,22 +55,22 @@ fn environment() -> &'static Environment<'static> {
         for (name, text) in [
             (
                 "layout.html",
-                include_str!("../../templates/web/layout.html"),
+                include_str!("../templates/web/layout.html"),
             ),
-            ("login.html", include_str!("../../templates/web/login.html")),
-            ("error.html", include_str!("../../templates/web/error.html")),
+            ("login.html", include_str!("../templates/web/login.html")),
+            ("error.html", include_str!("../templates/web/error.html")),
             (
                 "journeys.html",
-                include_str!("../../templates/web/journeys.html"),
+                include_str!("../templates/web/journeys.html"),
             ),
             (
                 "timeline.html",
-                include_str!("../../templates/web/timeline.html"),
+                include_str!("../templates/web/timeline.html"),
             ),
-            ("admin.html", include_str!("../../templates/web/admin.html")),
+            ("admin.html", include_str!("../templates/web/admin.html")),
             (
                 "research.html",
-                include_str!("../../templates/web/research.html"),
+                include_str!("../templates/web/research.html"),
             ),
         ] {
             env.add_template(name, text)
@@ -208,7 +243,7 @@ pub async fn charts(
             return Ok(Some(charts.clone()));
         }
     }
-    let Some((input, metrics)) = crate::report::one(&state.pool, &row.key, as_of).await? else {
+    let Some((input, metrics)) = state.app.journey_metrics(row, as_of).await? else {
         return Ok(None);
     };
     let (input, m) = (&input, &metrics);

@@ -1,11 +1,8 @@
 //! `journey metrics`: the figures of shared/spec/metrics.md, as JSON or a terminal table.
 
 use chrono::NaiveDate;
-use journey_analytics::{EntryInput, JourneyInput, Report};
-use journey_postgres::read::{self, Scope};
-use journey_postgres::{projector, PgPool};
-
-use crate::{Failure, Outcome};
+use journey_analytics::Report;
+use journey_app::{today, Actor, App, AppError};
 
 /// Output formats.
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -14,43 +11,22 @@ pub enum Format {
     Table,
 }
 
-/// The report of the stored journeys (or of `only`) as of `as_of`.
-pub async fn report(
-    pool: &PgPool,
+pub async fn run(
+    app: &App,
+    me: &Actor,
     only: Option<&str>,
-    as_of: NaiveDate,
-) -> Result<Report, Failure> {
-    projector::catch_up(pool).await?;
-    let journeys = inputs(pool, Scope::only(only)).await?;
-    journey_analytics::metrics(&journeys, as_of).map_err(|e| Failure::System(e.to_string()))
-}
-
-/// The analytics input of the journeys of `scope`, read from `metric_input`.
-pub async fn inputs(pool: &PgPool, scope: Scope<'_>) -> Result<Vec<JourneyInput>, Failure> {
-    Ok(to_inputs(read::metric_rows(pool, scope).await?))
-}
-
-/// The analytics input of metric rows by journey key.
-pub fn to_inputs(rows: Vec<(String, Vec<read::MetricRow>)>) -> Vec<JourneyInput> {
-    rows.into_iter()
-        .map(|(key, rows)| JourneyInput {
-            key,
-            entries: rows
-                .into_iter()
-                .map(|row| EntryInput {
-                    entry: row.entry,
-                    kind: row.kind,
-                    on: row.on,
-                    retracted: row.retracted,
-                    status: row.status,
-                    modality: row.modality,
-                    reason: row.reason,
-                    episode: row.episode,
-                    for_safety: row.for_safety,
-                })
-                .collect(),
-        })
-        .collect()
+    as_of: Option<NaiveDate>,
+    format: Format,
+) -> Result<(), AppError> {
+    let report = app.metrics(me, only, as_of.unwrap_or_else(today)).await?;
+    match format {
+        Format::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(&report).expect("a report serializes")
+        ),
+        Format::Table => print!("{}", table(&report)),
+    }
+    Ok(())
 }
 
 fn percent(value: Option<f64>) -> String {
@@ -113,21 +89,4 @@ pub fn table(report: &Report) -> String {
         "; Kaplan-Meier median time to treatment entry: {median}\n"
     ));
     out
-}
-
-pub async fn run(pool: &PgPool, only: Option<&str>, as_of: NaiveDate, format: Format) -> Outcome {
-    if let Some(key) = only {
-        if read::journeys(pool, Some(key)).await?.is_empty() {
-            return Err(Failure::BadInput(format!("no journey with key {key:?}")));
-        }
-    }
-    let report = report(pool, only, as_of).await?;
-    match format {
-        Format::Json => println!(
-            "{}",
-            serde_json::to_string_pretty(&report).expect("a report serializes")
-        ),
-        Format::Table => print!("{}", table(&report)),
-    }
-    Ok(())
 }

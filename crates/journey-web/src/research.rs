@@ -6,30 +6,27 @@ use std::io::Write;
 use axum::extract::{Form, State};
 use axum::http::header;
 use axum::response::{Html, IntoResponse, Response};
-use journey_postgres::accounts::Role;
+use journey_app::research::Request;
+use journey_app::{today, Role};
 use minijinja::context;
 use serde::Deserialize;
 
-use super::access;
 use super::auth::{self, PageUser};
 use super::error::{PageError, WebError};
-use super::views::render;
+use super::views::{frame, render};
 use super::AppState;
-use crate::today;
 
 pub async fn page(
     State(state): State<AppState>,
     PageUser(signed): PageUser,
 ) -> Result<Response, PageError> {
-    access::require(&signed.user, Role::Researcher)?;
-    let consented = journey_postgres::research::consented(&state.pool)
-        .await?
-        .len();
+    signed.actor.require(Role::Researcher)?;
+    let consented = state.app.consented_count().await?;
     let page = render(
         "research.html",
         context! {
             title => "Research export",
-            frame => super::pages::frame(&signed).await?,
+            frame => frame(&signed).await?,
             consented,
         },
     )?;
@@ -50,15 +47,8 @@ pub async fn export(
     Form(form): Form<ExportForm>,
 ) -> Result<Response, PageError> {
     auth::check_csrf(&signed.session, &form.csrf).await?;
-    access::require(&signed.user, Role::Researcher)?;
+    signed.actor.require(Role::Researcher)?;
     let project = form.project.trim();
-    if !journey_domain::entry::is_key(project) {
-        return Err(WebError::Invalid {
-            field: "project".into(),
-            message: format!("{project:?} is not 1-64 of A-Z a-z 0-9 . _ -"),
-        }
-        .into());
-    }
     let min_cell = match form.min_cell.trim() {
         "" => 5,
         text => text
@@ -72,17 +62,18 @@ pub async fn export(
     };
     let folder =
         std::env::temp_dir().join(format!("journey-export-{}", uuid::Uuid::new_v4().simple()));
-    let result = crate::research::export(
-        &state.pool,
-        &crate::research::Request {
-            project,
-            out: &folder,
-            as_of: today(),
-            min_cell,
-            actor: &signed.user.username,
-        },
-    )
-    .await;
+    let result = state
+        .app
+        .research_export(
+            &signed.actor,
+            &Request {
+                project,
+                out: &folder,
+                as_of: today(),
+                min_cell,
+            },
+        )
+        .await;
     let zipped = result.map_err(WebError::from).and_then(|written| {
         zip_folder(&folder, &written.files).map_err(|e| WebError::Internal(format!("zip: {e}")))
     });

@@ -8,30 +8,20 @@ use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::Router;
-use chrono::{NaiveDate, Utc};
-use journey_charts::report::cohort_html;
-use journey_postgres::accounts::{self, AssignError, Role};
-use journey_postgres::projector;
-use journey_postgres::read::Scope;
+use chrono::NaiveDate;
+use journey_app::journeys::PAGE_SIZE;
+use journey_app::{today, Action, Role, Via};
 use minijinja::context;
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 use tower_sessions::Session;
 
-use super::access::{self, Action};
-use super::auth::{self, PageUser, SignedIn};
+use super::auth::{self, PageUser};
 use super::error::{PageError, WebError};
-use super::views::{self, render};
+use super::views::{self, frame, render};
 use super::AppState;
-use crate::today;
 
 type PageResult = Result<Response, PageError>;
-
-/// Times a write that met a concurrent write to its journey is tried again.
-const CONFLICT_RETRIES: u64 = 20;
-
-/// Entries per page of the timeline.
-pub const PAGE_SIZE: i64 = 50;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -53,18 +43,6 @@ pub fn router() -> Router<AppState> {
 
 fn html(page: String) -> Response {
     Html(page).into_response()
-}
-
-/// The user and CSRF token every signed-in page's layout shows.
-pub(crate) async fn frame(signed: &SignedIn) -> Result<Value, WebError> {
-    Ok(json!({
-        "user": {
-            "username": signed.user.username,
-            "display_name": signed.user.display_name,
-            "role": signed.user.role.as_str(),
-        },
-        "csrf": auth::csrf_token(&signed.session).await?,
-    }))
 }
 
 async fn home(session: Session) -> Response {
@@ -95,7 +73,7 @@ async fn login(
     Form(form): Form<LoginForm>,
 ) -> PageResult {
     auth::check_csrf(&session, &form.csrf).await?;
-    match auth::sign_in(&state, &session, form.username.trim(), &form.password).await {
+    match auth::sign_in(&state, Via::Web, &session, form.username.trim(), &form.password).await {
         Ok(_) => Ok(Redirect::to("/journeys").into_response()),
         Err(WebError::Unauthorized) | Err(WebError::TooMany(_)) => {
             let csrf = auth::csrf_token(&session).await?;
@@ -144,7 +122,10 @@ async fn journeys(State(state): State<AppState>, PageUser(signed): PageUser) -> 
         Role::Admin => return Ok(Redirect::to("/admin").into_response()),
         Role::Family | Role::Counselor => {}
     }
-    let rows = accounts::visible_journeys(&state.pool, user.user_id).await?;
+    let rows = state
+        .app
+        .visible_journeys(&signed.actor, "family list")
+        .await?;
     let as_of = today();
     let mut families = Vec::new();
     for row in &rows {
@@ -165,16 +146,6 @@ async fn journeys(State(state): State<AppState>, PageUser(signed): PageUser) -> 
             current_streak: charts.as_ref().map(|c| c.current_streak),
             nap: charts.as_ref().and_then(|c| c.nap),
         });
-    }
-    if user.role == Role::Counselor {
-        journey_postgres::research::audit(
-            &state.pool,
-            &user.username,
-            "read_report",
-            None,
-            json!({ "what": "family list", "journeys": rows.len() }),
-        )
-        .await?;
     }
     Ok(html(render(
         "journeys.html",
@@ -213,10 +184,10 @@ async fn timeline(
     Query(query): Query<TimelineQuery>,
 ) -> PageResult {
     let row =
-        match access::journey(&state, &signed.user, &key, Action::ReadEntries, "timeline").await {
+        match state.app.journey(&signed.actor, &key, Action::ReadEntries, "timeline").await {
             Ok(row) => row,
             // A counselor's way into a family is the progress report.
-            Err(WebError::Forbidden(_)) => {
+            Err(journey_app::AppError::Forbidden(_)) => {
                 return Ok(Redirect::to(&format!("/journeys/{key}/report")).into_response())
             }
             Err(other) => return Err(other.into()),
@@ -230,13 +201,10 @@ async fn timeline(
             .ok_or_else(|| WebError::BadRequest(format!("page {text:?} is not a page number")))?,
     };
     let total = i64::from(row.entries) + i64::from(row.retracted);
-    let entries = accounts::timeline(
-        &state.pool,
-        &row.journey_id,
-        PAGE_SIZE,
-        (page - 1) * PAGE_SIZE,
-    )
-    .await?;
+    let entries = state
+        .app
+        .timeline(&row, PAGE_SIZE, (page - 1) * PAGE_SIZE)
+        .await?;
     let as_of = today();
     let charts = views::charts(&state, &row, as_of).await?;
     let entries: Vec<EntryView> = entries
@@ -385,100 +353,6 @@ pub fn quick_entry_objects(key: &str, by: &str, form: &QuickEntry) -> Result<Vec
     Ok(out)
 }
 
-/// The field an interchange error is about: named by the message (`field `x``, `missing
-/// field `x``, `unknown field `x``), or the field holding the value of an `unknown variant`.
-pub fn field_of(why: &str, object: &Value) -> String {
-    let quoted = |marker: &str| {
-        why.find(marker)
-            .map(|at| &why[at + marker.len()..])
-            .and_then(|rest| rest.split('`').next())
-            .map(str::to_string)
-    };
-    if let Some(name) = quoted("field `") {
-        return name;
-    }
-    if let Some(value) = quoted("unknown variant `") {
-        let holds = |v: &Value| match v {
-            Value::String(s) => *s == value,
-            Value::Array(items) => items.iter().any(|i| i.as_str() == Some(value.as_str())),
-            _ => false,
-        };
-        if let Some(map) = object.as_object() {
-            if map.get("type").is_some_and(holds) {
-                return "type".into();
-            }
-            if let Some((name, _)) = map.iter().find(|(_, v)| holds(v)) {
-                return name.clone();
-            }
-        }
-    }
-    if why.starts_with("type ") {
-        if let Some(map) = object.as_object() {
-            if let Some(name) = why
-                .split('`')
-                .skip(1)
-                .step_by(2)
-                .find(|token| map.contains_key(*token))
-            {
-                return name.to_string();
-            }
-        }
-    }
-    "entry".into()
-}
-
-/// Checks every object as an interchange line, then records them in order.
-pub async fn record_objects(
-    state: &AppState,
-    objects: &[Value],
-    via: &str,
-) -> Result<Vec<String>, WebError> {
-    let mut lines = Vec::new();
-    for object in objects {
-        let line = journey_domain::interchange::parse_line(&object.to_string()).map_err(|why| {
-            WebError::Invalid {
-                field: field_of(&why, object),
-                message: why,
-            }
-        })?;
-        lines.push(line);
-    }
-    let mut ids = Vec::new();
-    for mut line in lines {
-        if line.entry.entry.is_empty() {
-            line.entry.entry = format!("w-{}", uuid::Uuid::new_v4().simple());
-        }
-        ids.push(line.entry.entry.clone());
-        // Another member's write to the same journey in the same moment is a conflict of the
-        // event store; the command is replayed on the new state (the same entry id, so it can
-        // never be stored twice). Only a lasting conflict reaches the caller (409).
-        // Writers in this process take turns per journey (a striped lock), so members
-        // writing at once queue instead of conflicting; conflicts with other processes
-        // (an import, a second server) are replayed.
-        let _turn = state.write_turn(&line.journey).await;
-        let mut attempt = 0;
-        loop {
-            let metadata = HashMap::from([("via".to_string(), via.to_string())]);
-            match state
-                .recorder
-                .record(&line.journey, line.entry.clone(), Utc::now(), metadata)
-                .await
-            {
-                Err(journey_postgres::StoreError::Conflict) if attempt < CONFLICT_RETRIES => {
-                    attempt += 1;
-                    tokio::time::sleep(std::time::Duration::from_millis(2 * attempt)).await;
-                }
-                outcome => {
-                    outcome?;
-                    break;
-                }
-            }
-        }
-    }
-    projector::catch_up(&state.pool).await?;
-    Ok(ids)
-}
-
 async fn quick_entry(
     State(state): State<AppState>,
     PageUser(signed): PageUser,
@@ -486,9 +360,12 @@ async fn quick_entry(
     Form(form): Form<QuickEntry>,
 ) -> PageResult {
     auth::check_csrf(&signed.session, &form.csrf).await?;
-    let row = access::journey(&state, &signed.user, &key, Action::Write, "quick entry").await?;
+    let row = state
+        .app
+        .journey(&signed.actor, &key, Action::Write, "quick entry")
+        .await?;
     let objects = quick_entry_objects(&row.key, &signed.user.username, &form)?;
-    let ids = record_objects(&state, &objects, "web").await?;
+    let ids = state.app.record(&signed.actor, &row, &objects).await?;
     Ok(Redirect::to(&format!("/journeys/{}?saved={}", row.key, ids.len())).into_response())
 }
 
@@ -499,15 +376,14 @@ async fn retract(
     Form(form): Form<CsrfForm>,
 ) -> PageResult {
     auth::check_csrf(&signed.session, &form.csrf).await?;
-    let row = access::journey(&state, &signed.user, &key, Action::Write, "retract").await?;
-    let object = json!({
-        "journey": row.key,
-        "type": "retract",
-        "target": entry,
-        "reason": "entered by mistake",
-        "by": signed.user.username,
-    });
-    record_objects(&state, &[object], "web").await?;
+    let row = state
+        .app
+        .journey(&signed.actor, &key, Action::Write, "retract")
+        .await?;
+    state
+        .app
+        .retract(&signed.actor, &row, &entry, "entered by mistake")
+        .await?;
     Ok(Redirect::to(&format!("/journeys/{}?saved=retract", row.key)).into_response())
 }
 
@@ -524,14 +400,10 @@ async fn consent(
     Form(form): Form<ConsentForm>,
 ) -> PageResult {
     auth::check_csrf(&signed.session, &form.csrf).await?;
-    let row = access::journey(
-        &state,
-        &signed.user,
-        &key,
-        Action::Write,
-        "research consent",
-    )
-    .await?;
+    let row = state
+        .app
+        .journey(&signed.actor, &key, Action::Write, "research consent")
+        .await?;
     let granted = match form.decision.as_str() {
         "grant" => true,
         "withdraw" => false,
@@ -543,12 +415,10 @@ async fn consent(
             .into())
         }
     };
-    let metadata = HashMap::from([("via".to_string(), "web".to_string())]);
     state
-        .recorder
-        .consent(&row.key, granted, "v1", Utc::now(), metadata)
+        .app
+        .consent(&signed.actor, &row, granted, "v1")
         .await?;
-    projector::catch_up(&state.pool).await?;
     Ok(Redirect::to(&format!("/journeys/{}?saved=consent", row.key)).into_response())
 }
 
@@ -557,58 +427,39 @@ async fn journey_report(
     PageUser(signed): PageUser,
     Path(key): Path<String>,
 ) -> PageResult {
-    let row = access::journey(
-        &state,
-        &signed.user,
-        &key,
-        Action::ReadReport,
-        "progress report",
-    )
-    .await?;
-    let page = crate::report::page(&state.pool, &row, today())
+    let row = state
+        .app
+        .journey(&signed.actor, &key, Action::ReadReport, "progress report")
+        .await?;
+    let page = state
+        .app
+        .report_page(&row, today())
         .await?
         .ok_or(WebError::NotFound)?;
     Ok(html(page.html))
 }
 
 async fn cohort_report(State(state): State<AppState>, PageUser(signed): PageUser) -> PageResult {
-    access::require(&signed.user, Role::Counselor)?;
-    let rows = accounts::visible_journeys(&state.pool, signed.user.user_id).await?;
-    let mut inputs = Vec::new();
-    for row in &rows {
-        inputs.extend(crate::metrics::inputs(&state.pool, Scope::Key(&row.key)).await?);
-        journey_postgres::research::audit(
-            &state.pool,
-            &signed.user.username,
-            "read_report",
-            Some(&row.journey_id),
-            json!({ "what": "cohort report" }),
-        )
+    signed.actor.require(Role::Counselor)?;
+    let title = format!("Families of {}", signed.user.display_name);
+    let page = state
+        .app
+        .cohort_page(&signed.actor, today(), &title)
         .await?;
-    }
-    let report = journey_analytics::metrics(&inputs, today())
-        .map_err(|e| WebError::Internal(e.to_string()))?;
-    let page = cohort_html(
-        &report,
-        &format!("Families of {}", signed.user.display_name),
-    )
-    .map_err(|e| WebError::Internal(e.to_string()))?;
     Ok(html(page))
 }
 
 async fn admin(State(state): State<AppState>, PageUser(signed): PageUser) -> PageResult {
-    access::require(&signed.user, Role::Admin)?;
-    let users: Vec<Value> = accounts::users(&state.pool)
+    signed.actor.require(Role::Admin)?;
+    let users: Vec<Value> = state
+        .app
+        .users()
         .await?
         .into_iter()
         .map(|u| json!({ "username": u.username, "display_name": u.display_name, "role": u.role.as_str() }))
         .collect();
-    let keys: Vec<String> = journey_postgres::read::journeys(&state.pool, None)
-        .await?
-        .into_iter()
-        .map(|j| j.key)
-        .collect();
-    let assignments = accounts::assignments(&state.pool).await?;
+    let keys = state.app.journey_keys().await?;
+    let assignments = state.app.assignments().await?;
     Ok(html(render(
         "admin.html",
         context! {
@@ -636,49 +487,16 @@ async fn admin_assign(
     Form(form): Form<AssignForm>,
 ) -> PageResult {
     auth::check_csrf(&signed.session, &form.csrf).await?;
-    access::require(&signed.user, Role::Admin)?;
     if form.remove.is_some() {
-        accounts::unassign(&state.pool, &form.username, &form.journey).await?;
+        state
+            .app
+            .unassign(&signed.actor, &form.username, &form.journey)
+            .await?;
     } else {
-        match accounts::assign(&state.pool, &form.username, &form.journey).await? {
-            Ok(()) => {}
-            Err(AssignError::NoUser) => {
-                return Err(WebError::Invalid {
-                    field: "username".into(),
-                    message: format!("no user {:?}", form.username),
-                }
-                .into())
-            }
-            Err(AssignError::NoJourney) => {
-                return Err(WebError::Invalid {
-                    field: "journey".into(),
-                    message: format!("no journey {:?}", form.journey),
-                }
-                .into())
-            }
-            Err(AssignError::Role(role)) => {
-                return Err(WebError::Invalid {
-                    field: "username".into(),
-                    message: format!("a {} is not assigned to journeys", role.as_str()),
-                }
-                .into())
-            }
-        }
+        state
+            .app
+            .assign(&signed.actor, &form.username, &form.journey)
+            .await?;
     }
-    journey_postgres::research::audit(
-        &state.pool,
-        &signed.user.username,
-        if form.remove.is_some() {
-            "unassign"
-        } else {
-            "assign"
-        },
-        journey_postgres::keys::journey_id(&state.pool, &form.journey)
-            .await
-            .map_err(journey_postgres::StoreError::from)?
-            .as_deref(),
-        json!({ "user": form.username }),
-    )
-    .await?;
     Ok(Redirect::to("/admin").into_response())
 }

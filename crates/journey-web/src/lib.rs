@@ -5,13 +5,13 @@
 //!   PostgreSQL), the current user, CSRF tokens.
 //! - [`pages`]: the HTML pages of families, counselors, researchers and admins.
 //! - [`api`]: the JSON API under `/api/v1`.
-//! - [`access`]: who may do what to which journey; a journey a user may not see is a 404.
+//!
+//! Every handler is extractors, one call into journey-app (which checks access and writes
+//! the audit log), and rendering.
 //!
 //! Every response carries the security headers of [`security_headers`].
 
-pub mod access;
 pub mod api;
-pub mod audit;
 pub mod auth;
 pub mod error;
 pub mod pages;
@@ -26,15 +26,13 @@ use std::sync::{Arc, Mutex};
 use axum::http::{header, HeaderName, HeaderValue};
 use axum::Router;
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
-use journey_postgres::store::Recorder;
-use journey_postgres::PgPool;
+use journey_app::{App, AppError};
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_sessions::cookie::SameSite;
 use tower_sessions::{CachingSessionStore, Expiry, SessionManagerLayer};
 use tower_sessions_moka_store::MokaStore;
 use tower_sessions_sqlx_store::PostgresStore;
 
-use crate::Failure;
 
 /// Settings of the app.
 #[derive(Debug, Clone)]
@@ -65,29 +63,14 @@ pub(crate) type ChartCache = Mutex<HashMap<String, (String, Arc<views::Charts>)>
 
 /// What every handler shares.
 pub struct Inner {
-    pub pool: PgPool,
-    /// Stores the audit rows of reads in batches (commits that do not wait for the disk).
-    pub(crate) audit: audit::AuditWriter,
-    pub(crate) recorder: Recorder,
+    /// The use cases.
+    pub app: App,
     pub(crate) logins: DefaultKeyedRateLimiter<String>,
     pub(crate) options: Options,
     pub(crate) charts: ChartCache,
     /// Users by id, kept a minute: a user's name and role do not change, and access to a
     /// journey is checked in the database on every request.
-    pub(crate) users: moka::sync::Cache<uuid::Uuid, journey_postgres::accounts::User>,
-    /// Striped locks that make this process's writes to one journey take turns.
-    write_turns: Vec<tokio::sync::Mutex<()>>,
-}
-
-impl Inner {
-    /// The turn of `journey_key`'s writers in this process (held while recording).
-    pub(crate) async fn write_turn(&self, journey_key: &str) -> tokio::sync::MutexGuard<'_, ()> {
-        use std::hash::{Hash, Hasher};
-        let mut hasher = std::collections::hash_map::DefaultHasher::new();
-        journey_key.hash(&mut hasher);
-        let stripe = (hasher.finish() % self.write_turns.len() as u64) as usize;
-        self.write_turns[stripe].lock().await
-    }
+    pub(crate) users: moka::sync::Cache<uuid::Uuid, journey_app::User>,
 }
 
 /// The app's state (cheap to clone).
@@ -101,25 +84,22 @@ impl std::ops::Deref for AppState {
     }
 }
 
-/// The whole app over `pool` (migrated): pages, API, sessions and headers.
-pub async fn app(pool: PgPool, options: Options) -> Result<Router, Failure> {
-    let sessions = PostgresStore::new(pool.clone());
+/// The whole web app over `app`: pages, API, sessions and headers.
+pub async fn router(app: App, options: Options) -> Result<Router, AppError> {
+    let sessions = PostgresStore::new(app.pool().clone());
     sessions
         .migrate()
         .await
-        .map_err(|e| Failure::System(format!("session table: {e}")))?;
+        .map_err(|e| AppError::Unavailable(format!("session table: {e}")))?;
     let per_minute = NonZeroU32::new(options.logins_per_minute.max(1)).expect("at least 1");
     let state = AppState(Arc::new(Inner {
-        recorder: Recorder::new(pool.clone()),
-        audit: audit::AuditWriter::start(journey_postgres::db::async_commit_pool(&pool, 2)),
-        pool,
+        app,
         logins: RateLimiter::keyed(Quota::per_minute(per_minute)),
         charts: Mutex::new(HashMap::new()),
         users: moka::sync::Cache::builder()
             .max_capacity(10_000)
             .time_to_live(std::time::Duration::from_secs(60))
             .build(),
-        write_turns: (0..64).map(|_| tokio::sync::Mutex::new(())).collect(),
         options: options.clone(),
     }));
     // Sessions live in PostgreSQL and, in front of it, in this process's memory (moka): a
@@ -184,25 +164,27 @@ pub fn security_headers(router: Router) -> Router {
     })
 }
 
-/// Serves the app on `bind` until Ctrl-C.
-pub async fn serve(pool: PgPool, bind: SocketAddr, announce: Vec<String>) -> Result<(), Failure> {
+/// Serves the web app on `bind` until Ctrl-C; prints its address, then `announce`.
+pub async fn serve(app: App, bind: SocketAddr, announce: Vec<String>) -> Result<(), AppError> {
     let options = Options {
         secure_cookies: !bind.ip().is_loopback(),
         ..Options::default()
     };
-    let app = app(pool.clone(), options).await?;
+    let pool = app.pool().clone();
+    let projector = app.clone();
+    let router = router(app, options).await?;
     // Entries imported or recorded by other processes reach the read tables within seconds;
     // expired sessions leave the session table every ten minutes.
     tokio::spawn(async move {
         use tower_sessions::ExpiredDeletion;
         let sessions = PostgresStore::new(pool.clone());
         for round in 0u64.. {
-            if let Err(e) = journey_postgres::projector::catch_up(&pool).await {
-                eprintln!("journey web: projector: {e}");
+            if let Err(e) = projector.catch_up().await {
+                tracing::warn!("projector: {e}");
             }
             if round % 300 == 0 {
                 if let Err(e) = sessions.delete_expired().await {
-                    eprintln!("journey web: expired sessions: {e}");
+                    tracing::warn!("expired sessions: {e}");
                 }
             }
             tokio::time::sleep(std::time::Duration::from_secs(2)).await;
@@ -210,21 +192,22 @@ pub async fn serve(pool: PgPool, bind: SocketAddr, announce: Vec<String>) -> Res
     });
     let listener = tokio::net::TcpListener::bind(bind)
         .await
-        .map_err(|e| Failure::System(format!("cannot listen on {bind}: {e}")))?;
+        .map_err(|e| AppError::Unavailable(format!("cannot listen on {bind}: {e}")))?;
     let address = listener
         .local_addr()
-        .map_err(|e| Failure::System(e.to_string()))?;
+        .map_err(|e| AppError::Internal(e.to_string()))?;
     println!("journey web app: open http://{address}/  (Ctrl-C stops it)");
     for line in announce {
         println!("{line}");
     }
+    tracing::info!(%address, "serving");
     axum::serve(
         listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
+        router.into_make_service_with_connect_info::<SocketAddr>(),
     )
     .with_graceful_shutdown(async {
         let _ = tokio::signal::ctrl_c().await;
     })
     .await
-    .map_err(|e| Failure::System(format!("server: {e}")))
+    .map_err(|e| AppError::Internal(format!("server: {e}")))
 }

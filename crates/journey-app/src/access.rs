@@ -1,0 +1,215 @@
+//! Who may do what to which journey, checked on every read and write, and written to the
+//! audit log. Every frontend comes through here: a journey row ([`JourneyRow`]) reaches a
+//! frontend only from [`App::journey`] or [`App::visible_journeys`].
+//!
+//! | actor      | assigned journey                              | any other journey |
+//! |------------|-----------------------------------------------|-------------------|
+//! | family     | timeline, entries, record, retract, report, metrics | 404         |
+//! | counselor  | report, metrics; 403 for timeline, entries, writes  | 404         |
+//! | researcher | 404 (research export only, consented journeys, anonymized) | 404 |
+//! | admin      | 404 (assigns people to journeys; reads no health data)     | 404 |
+//! | operator   | every journey (the `journey` command on the machine)       |     |
+//!
+//! Audit rows: `actor` (username, or the operator's login name), `action` (`write`,
+//! `read_entries`, `read_report`, ...), `journey_id`, `detail` `{"what", "via"}`. A write's
+//! row is stored before the write (for a user in the same statement as the access check); a
+//! read's is handed to a writer that stores many in one statement moments later.
+
+use journey_postgres::accounts::{self, Role, User};
+use journey_postgres::read::JourneyRow;
+use serde_json::{json, Value};
+
+use crate::{App, AppError};
+
+/// What a request does to a journey.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    /// Progress report, metrics, charts: no notes, no handles.
+    ReadReport,
+    /// The timeline and the entry list (notes, handles).
+    ReadEntries,
+    /// Record or retract entries, give or withdraw research consent, erase.
+    Write,
+}
+
+impl Action {
+    fn audit_name(self) -> &'static str {
+        match self {
+            Action::ReadReport => "read_report",
+            Action::ReadEntries => "read_entries",
+            Action::Write => "write",
+        }
+    }
+}
+
+/// Which frontend an action came through (stored with events and audit rows).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Via {
+    Cli,
+    Web,
+    Api,
+    Demo,
+}
+
+impl Via {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Via::Cli => "cli",
+            Via::Web => "web",
+            Via::Api => "api",
+            Via::Demo => "demo",
+        }
+    }
+}
+
+/// Who acts: a signed-in user of the app, or the operator of the `journey` command.
+#[derive(Debug, Clone)]
+pub struct Actor {
+    name: String,
+    user: Option<User>,
+    via: Via,
+}
+
+impl Actor {
+    /// The operator on the machine (the `journey` command), named by their login name.
+    pub fn operator(name: impl Into<String>, via: Via) -> Actor {
+        Actor {
+            name: name.into(),
+            user: None,
+            via,
+        }
+    }
+
+    /// A signed-in user of the web app or the API.
+    pub fn user(user: User, via: Via) -> Actor {
+        Actor {
+            name: user.username.clone(),
+            user: Some(user),
+            via,
+        }
+    }
+
+    /// The name in the audit log (and, for a family member, the `by` of their entries).
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    pub fn via(&self) -> Via {
+        self.via
+    }
+
+    /// The signed-in user, if the actor is one.
+    pub fn as_user(&self) -> Option<&User> {
+        self.user.as_ref()
+    }
+
+    fn detail(&self, what: &str) -> Value {
+        json!({ "what": what, "via": self.via.as_str() })
+    }
+
+    /// Only users of `role` may go on (others get 404: the page does not exist for them).
+    pub fn require(&self, role: Role) -> Result<(), AppError> {
+        match &self.user {
+            Some(user) if user.role == role => Ok(()),
+            Some(_) => Err(AppError::NotFound("not found".into())),
+            None => Ok(()),
+        }
+    }
+}
+
+fn no_journey(key: &str) -> AppError {
+    AppError::NotFound(format!("no journey with key {key:?}"))
+}
+
+impl App {
+    /// The journey `key` if `actor` may do `action` to it; writes the access to the audit
+    /// log (what = what the access is for, e.g. "timeline").
+    pub async fn journey(
+        &self,
+        actor: &Actor,
+        key: &str,
+        action: Action,
+        what: &str,
+    ) -> Result<JourneyRow, AppError> {
+        let detail = actor.detail(what);
+        let Some(user) = &actor.user else {
+            let row = journey_postgres::read::journeys(self.pool(), Some(key))
+                .await?
+                .into_iter()
+                .next()
+                .ok_or_else(|| no_journey(key))?;
+            self.audit(actor, action.audit_name(), Some(&row.journey_id), detail)
+                .await?;
+            return Ok(row);
+        };
+        if !matches!(user.role, Role::Family | Role::Counselor) {
+            return Err(no_journey(key));
+        }
+        // A counselor's request for entries or a write is answered 403 (below) and not audited.
+        let allowed = user.role == Role::Family || action == Action::ReadReport;
+        // A write's audit row is written by the same statement as the access check and waits
+        // for the disk; a read's goes to the audit writer.
+        let audit = (allowed && action == Action::Write).then_some((
+            user.username.as_str(),
+            action.audit_name(),
+            &detail,
+        ));
+        let Some(row) = accounts::visible_journey(self.pool(), user.user_id, key, audit).await?
+        else {
+            return Err(no_journey(key));
+        };
+        if !allowed {
+            return Err(AppError::Forbidden(
+                "counselors see a family's progress report; the entries and the recording are the family's",
+            ));
+        }
+        if action != Action::Write {
+            self.0
+                .audit
+                .read(&user.username, action.audit_name(), &row.journey_id, detail)
+                .await?;
+        }
+        Ok(row)
+    }
+
+    /// The journeys `actor` may see: a user's assigned journeys (none for researchers and
+    /// admins), every journey for the operator. Audited as one read of the list (`what`)
+    /// when the list is of health data (a counselor's or the operator's).
+    pub async fn visible_journeys(
+        &self,
+        actor: &Actor,
+        what: &str,
+    ) -> Result<Vec<JourneyRow>, AppError> {
+        let rows = match &actor.user {
+            Some(user) => accounts::visible_journeys(self.pool(), user.user_id).await?,
+            None => journey_postgres::read::journeys(self.pool(), None).await?,
+        };
+        let health_data = actor.user.as_ref().is_none_or(|u| u.role == Role::Counselor);
+        if health_data {
+            let mut detail = actor.detail(what);
+            detail["journeys"] = json!(rows.len());
+            self.audit(actor, "read_report", None, detail).await?;
+        }
+        Ok(rows)
+    }
+
+    /// Appends an audit row now (writes, sign-ins, exports, assignments).
+    pub(crate) async fn audit(
+        &self,
+        actor: &Actor,
+        action: &str,
+        journey_id: Option<&str>,
+        detail: Value,
+    ) -> Result<(), AppError> {
+        journey_postgres::research::audit(self.pool(), actor.name(), action, journey_id, detail)
+            .await?;
+        Ok(())
+    }
+
+    /// Records a sign-in of `user` in the audit log.
+    pub async fn audit_sign_in(&self, user: &User, via: Via) -> Result<(), AppError> {
+        let actor = Actor::user(user.clone(), via);
+        self.audit(&actor, "sign_in", None, json!({ "via": via.as_str() }))
+            .await
+    }
+}

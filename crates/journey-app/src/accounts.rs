@@ -1,0 +1,247 @@
+//! Accounts: users (Argon2id password hashes), who may see which journey, sign-in, and the
+//! stored answers of idempotent API writes. Assignments are audited from every frontend.
+//!
+//! A password is hashed with the argon2 crate's defaults (Argon2id, 19 MiB, t=2) on a
+//! blocking thread: ~50 ms here. An unknown username is checked against a dummy hash so
+//! that it takes as long as a wrong password.
+
+use std::sync::OnceLock;
+
+use argon2::password_hash::phc::PasswordHash;
+use argon2::password_hash::{PasswordHasher, PasswordVerifier};
+use argon2::Argon2;
+use journey_postgres::accounts::{self, AssignError};
+pub use journey_postgres::accounts::Idempotent;
+use rand::RngCore;
+use serde_json::{json, Value};
+use uuid::Uuid;
+
+use crate::access::Actor;
+use crate::{App, AppError, Role, User};
+
+/// The shortest accepted password, in characters.
+pub const PASSWORD_CHARS_MIN: usize = 10;
+
+/// The PHC string of `password` hashed with Argon2id and a random salt.
+pub fn hash_password(password: &str) -> Result<String, AppError> {
+    Argon2::default()
+        .hash_password(password.as_bytes())
+        .map(|hash| hash.to_string())
+        .map_err(|e| AppError::Internal(format!("hashing the password: {e}")))
+}
+
+fn verify(password: &str, phc: &str) -> bool {
+    PasswordHash::new(phc)
+        .map(|hash| {
+            Argon2::default()
+                .verify_password(password.as_bytes(), &hash)
+                .is_ok()
+        })
+        .unwrap_or(false)
+}
+
+/// A hash no password matches in practice, checked for unknown usernames.
+fn dummy_hash() -> &'static str {
+    static DUMMY: OnceLock<String> = OnceLock::new();
+    DUMMY.get_or_init(|| hash_password(&random_password()).expect("hashing a random password"))
+}
+
+/// Lower-case hexadecimal of `bytes`.
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A random password: 16 characters of a-z 2-9 (no look-alikes).
+pub fn random_password() -> String {
+    const ALPHABET: &[u8] = b"abcdefghijkmnpqrstuvwxyz23456789";
+    let mut random = [0u8; 16];
+    rand::rngs::OsRng.fill_bytes(&mut random);
+    random
+        .iter()
+        .map(|b| ALPHABET[*b as usize % ALPHABET.len()] as char)
+        .collect()
+}
+
+
+fn assign_error(err: AssignError, username: &str, key: &str) -> AppError {
+    match err {
+        AssignError::NoUser => AppError::invalid("username", format!("no user {username:?}")),
+        AssignError::NoJourney => {
+            AppError::invalid("journey", format!("no journey with key {key:?}"))
+        }
+        AssignError::Role(role) => AppError::invalid(
+            "username",
+            format!(
+                "{username} is a {}: only family members and counselors are assigned to journeys",
+                role.as_str()
+            ),
+        ),
+    }
+}
+
+impl App {
+    /// Creates an account with `password` (at least [`PASSWORD_CHARS_MIN`] characters).
+    /// Refused when the username is taken, unless `replace_password` (the demo's accounts
+    /// get new passwords on every run).
+    pub async fn add_user(
+        &self,
+        username: &str,
+        display_name: &str,
+        role: Role,
+        password: &str,
+        replace_password: bool,
+    ) -> Result<(), AppError> {
+        if !crate::is_key(username) {
+            return Err(AppError::invalid(
+                "username",
+                format!("{username:?}: 1-64 of A-Z a-z 0-9 . _ -"),
+            ));
+        }
+        if display_name.trim().is_empty() || display_name.chars().count() > 100 {
+            return Err(AppError::invalid(
+                "name",
+                format!("{display_name:?}: 1-100 characters"),
+            ));
+        }
+        if password.chars().count() < PASSWORD_CHARS_MIN {
+            return Err(AppError::invalid(
+                "password",
+                format!("the password must have at least {PASSWORD_CHARS_MIN} characters"),
+            ));
+        }
+        let password = password.to_string();
+        let hash = tokio::task::spawn_blocking(move || hash_password(&password))
+            .await
+            .map_err(|e| AppError::Internal(e.to_string()))??;
+        if accounts::create_user(self.pool(), username, display_name, role, &hash)
+            .await?
+            .is_none()
+        {
+            if !replace_password {
+                return Err(AppError::invalid(
+                    "username",
+                    format!("user {username:?} exists already"),
+                ));
+            }
+            accounts::set_password(self.pool(), username, &hash).await?;
+        }
+        Ok(())
+    }
+
+    /// The user `username` if `password` is theirs (as long as a wrong one either way).
+    pub async fn authenticate(
+        &self,
+        username: &str,
+        password: &str,
+    ) -> Result<Option<User>, AppError> {
+        // A username that cannot exist (control characters, too long) is not looked up.
+        let user = if crate::is_key(username) {
+            accounts::user_by_name(self.pool(), username).await?
+        } else {
+            None
+        };
+        let phc = user
+            .as_ref()
+            .map(|u| u.password_hash.clone())
+            .unwrap_or_else(|| dummy_hash().to_string());
+        let password = password.to_string();
+        let matches = tokio::task::spawn_blocking(move || verify(&password, &phc))
+            .await
+            .map_err(|e| AppError::Internal(e.to_string()))?;
+        Ok(user.filter(|_| matches))
+    }
+
+    /// The user with id `id`.
+    pub async fn user_by_id(&self, id: Uuid) -> Result<Option<User>, AppError> {
+        Ok(accounts::user_by_id(self.pool(), id).await?)
+    }
+
+    /// Every account.
+    pub async fn users(&self) -> Result<Vec<User>, AppError> {
+        Ok(accounts::users(self.pool()).await?)
+    }
+
+    /// Every assignment as (username, role, journey key), by key then username.
+    pub async fn assignments(&self) -> Result<Vec<(String, String, String)>, AppError> {
+        Ok(accounts::assignments(self.pool()).await?)
+    }
+
+    /// Every journey key (for the admin's form; no health data).
+    pub async fn journey_keys(&self) -> Result<Vec<String>, AppError> {
+        Ok(journey_postgres::read::journeys(self.pool(), None)
+            .await?
+            .into_iter()
+            .map(|j| j.key)
+            .collect())
+    }
+
+    /// Lets the family member or counselor `username` see journey `key` (again: no change).
+    /// Audited. Only admins (and the operator) assign.
+    pub async fn assign(&self, actor: &Actor, username: &str, key: &str) -> Result<(), AppError> {
+        actor.require(Role::Admin)?;
+        accounts::assign(self.pool(), username, key)
+            .await?
+            .map_err(|e| assign_error(e, username, key))?;
+        self.audit_assignment(actor, "assign", username, key).await
+    }
+
+    /// Takes journey `key` away from `username`; false when there was no such assignment
+    /// (then nothing changed). Audited.
+    pub async fn unassign(
+        &self,
+        actor: &Actor,
+        username: &str,
+        key: &str,
+    ) -> Result<bool, AppError> {
+        actor.require(Role::Admin)?;
+        let removed = accounts::unassign(self.pool(), username, key).await?;
+        self.audit_assignment(actor, "unassign", username, key)
+            .await?;
+        Ok(removed)
+    }
+
+    async fn audit_assignment(
+        &self,
+        actor: &Actor,
+        action: &str,
+        username: &str,
+        key: &str,
+    ) -> Result<(), AppError> {
+        let journey_id = journey_postgres::keys::journey_id(self.pool(), key)
+            .await
+            .map_err(journey_postgres::StoreError::from)?;
+        self.audit(
+            actor,
+            action,
+            journey_id.as_deref(),
+            json!({ "user": username, "via": actor.via().as_str() }),
+        )
+        .await
+    }
+
+    /// Claims the idempotency key `key` of `user` for a request with body hash `hash`.
+    pub async fn idempotency_begin(
+        &self,
+        user: &User,
+        key: &str,
+        hash: &[u8],
+    ) -> Result<Idempotent, AppError> {
+        Ok(accounts::idempotency_begin(self.pool(), user.user_id, key, hash).await?)
+    }
+
+    /// Stores the answer given to the request that claimed `key`.
+    pub async fn idempotency_finish(
+        &self,
+        user: &User,
+        key: &str,
+        status: u16,
+        body: &Value,
+    ) -> Result<(), AppError> {
+        Ok(accounts::idempotency_finish(self.pool(), user.user_id, key, status, body).await?)
+    }
+
+    /// Releases `key` after a failure that was not the request's fault.
+    pub async fn idempotency_forget(&self, user: &User, key: &str) -> Result<(), AppError> {
+        Ok(accounts::idempotency_forget(self.pool(), user.user_id, key).await?)
+    }
+}

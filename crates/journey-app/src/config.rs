@@ -1,0 +1,56 @@
+//! What the binary decides and hands in: where the database is, where the master key is,
+//! where report files go. Nothing in this crate reads the environment.
+
+use std::path::PathBuf;
+
+/// Where the database is.
+#[derive(Debug, Clone)]
+pub enum Database {
+    /// A server's URL (`DATABASE_URL`); the database must exist.
+    Url(String),
+    /// The embedded cluster in this data folder, started (and created) when needed.
+    Embedded { data_dir: PathBuf },
+}
+
+/// Where the master key of crypto-shredding is.
+#[derive(Debug, Clone)]
+pub enum KeySource {
+    /// The key itself, 64 hexadecimal digits; `from` names where it came from (for errors).
+    Hex { hex: String, from: String },
+    /// A file holding it, created with a new random key (mode 0600) when missing.
+    File(PathBuf),
+}
+
+/// Everything the use cases need to know about the machine.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub database: Database,
+    pub master_key: KeySource,
+    /// Connections of the database pool.
+    pub pool_size: u32,
+}
+
+impl KeySource {
+    /// The key, read (or, for a missing file, made).
+    pub fn load(&self) -> Result<journey_postgres::crypto::MasterKey, String> {
+        use journey_postgres::crypto::MasterKey;
+        match self {
+            KeySource::Hex { hex, from } => MasterKey::from_hex(hex).map_err(|e| format!("{from}: {e}")),
+            KeySource::File(path) => MasterKey::load_or_create(path),
+        }
+    }
+}
+
+impl Database {
+    /// How to connect to the server: the URL's, or the embedded cluster's (started, and
+    /// created, when needed; its `journey` database is created by [`crate::App::open`]).
+    pub fn connect_options(&self) -> Result<journey_postgres::PgConnectOptions, crate::AppError> {
+        match self {
+            Database::Url(url) => url
+                .parse()
+                .map_err(|e| crate::AppError::BadRequest(format!("DATABASE_URL: {e}"))),
+            Database::Embedded { data_dir } => journey_postgres::embedded::ensure_running(data_dir)
+                .map_err(|e| crate::AppError::Unavailable(e.to_string())),
+        }
+    }
+}

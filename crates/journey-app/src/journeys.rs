@@ -1,0 +1,319 @@
+//! The journey use cases: record, retract, consent, import, export, erase.
+//!
+//! Recording: every object is checked as an interchange line first (an error names the
+//! field), then recorded in order through the cqrs-es command path. Writers of one journey
+//! in this process take turns (striped locks), so members writing at once queue instead of
+//! conflicting; a write that meets another process's write is replayed on the new state
+//! (the same entry id, so it can never be stored twice). Only a lasting conflict reaches
+//! the caller.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use chrono::Utc;
+use journey_domain::interchange::{parse_line, to_line, Line};
+use journey_domain::JourneyError;
+use journey_postgres::import::{import, ImportOptions, ImportReport, Progress};
+use journey_postgres::read::JourneyRow;
+use journey_postgres::StoreError;
+use serde_json::{json, Value};
+
+use crate::access::{Action, Actor, Via};
+use crate::{App, AppError};
+
+/// Entries per page of the timeline (pages and API).
+pub const PAGE_SIZE: i64 = 50;
+
+/// Times a write that met a concurrent write to its journey is tried again.
+const CONFLICT_RETRIES: u64 = 20;
+
+/// The field an interchange error is about: named by the message (`field `x``, `missing
+/// field `x``, `unknown field `x``), or the field holding the value of an `unknown variant`.
+pub fn field_of(why: &str, object: &Value) -> String {
+    let quoted = |marker: &str| {
+        why.find(marker)
+            .map(|at| &why[at + marker.len()..])
+            .and_then(|rest| rest.split('`').next())
+            .map(str::to_string)
+    };
+    if let Some(name) = quoted("field `") {
+        return name;
+    }
+    if let Some(value) = quoted("unknown variant `") {
+        let holds = |v: &Value| match v {
+            Value::String(s) => *s == value,
+            Value::Array(items) => items.iter().any(|i| i.as_str() == Some(value.as_str())),
+            _ => false,
+        };
+        if let Some(map) = object.as_object() {
+            if map.get("type").is_some_and(holds) {
+                return "type".into();
+            }
+            if let Some((name, _)) = map.iter().find(|(_, v)| holds(v)) {
+                return name.clone();
+            }
+        }
+    }
+    if why.starts_with("type ") {
+        if let Some(map) = object.as_object() {
+            if let Some(name) = why
+                .split('`')
+                .skip(1)
+                .step_by(2)
+                .find(|token| map.contains_key(*token))
+            {
+                return name.to_string();
+            }
+        }
+    }
+    "entry".into()
+}
+
+fn parse_object(object: &Value) -> Result<Line, AppError> {
+    parse_line(&object.to_string()).map_err(|why| AppError::Invalid {
+        field: Some(field_of(&why, object)),
+        message: why,
+    })
+}
+
+fn metadata(actor: &Actor) -> HashMap<String, String> {
+    HashMap::from([("via".to_string(), actor.via().as_str().to_string())])
+}
+
+fn id_prefix(via: Via) -> &'static str {
+    match via {
+        Via::Cli | Via::Demo => "c",
+        Via::Web | Via::Api => "w",
+    }
+}
+
+impl App {
+    /// Records interchange `objects` on journey `row`, which `actor` was granted
+    /// [`Action::Write`] on by [`App::journey`] (that call wrote the audit row). Every
+    /// object is checked before the first is stored; each must be of `row`'s journey.
+    /// Returns the entry ids (made where an object had none).
+    pub async fn record(
+        &self,
+        actor: &Actor,
+        row: &JourneyRow,
+        objects: &[Value],
+    ) -> Result<Vec<String>, AppError> {
+        let mut lines = Vec::with_capacity(objects.len());
+        for object in objects {
+            let line = parse_object(object)?;
+            if line.journey != row.key {
+                return Err(AppError::invalid(
+                    "journey",
+                    format!("{:?} is not this journey's key {:?}", line.journey, row.key),
+                ));
+            }
+            lines.push(line);
+        }
+        let mut ids = Vec::with_capacity(lines.len());
+        for line in lines {
+            ids.push(self.record_one(actor, line).await?);
+        }
+        self.catch_up().await?;
+        Ok(ids)
+    }
+
+    /// Records one interchange line given as text (`journey record`): on a journey the
+    /// actor may write to, or a `journey_started` line that starts a new one.
+    pub async fn record_line(&self, actor: &Actor, text: &str) -> Result<(String, String), AppError> {
+        let line = parse_line(text).map_err(|why| {
+            let object: Value = serde_json::from_str(text).unwrap_or(Value::Null);
+            AppError::Invalid {
+                field: Some(field_of(&why, &object)),
+                message: why,
+            }
+        })?;
+        let key = line.journey.clone();
+        let starts = matches!(line.entry.body, journey_domain::Body::JourneyStarted { .. });
+        let known = match self.journey(actor, &key, Action::Write, "record").await {
+            Ok(_) => true,
+            Err(AppError::NotFound(_)) if starts && actor.as_user().is_none() => false,
+            Err(AppError::NotFound(_)) => {
+                return Err(AppError::NotFound(format!("no journey with key {key:?}")))
+            }
+            Err(other) => return Err(other),
+        };
+        let id = self.record_one(actor, line).await?;
+        if !known {
+            let journey_id = journey_postgres::keys::journey_id(self.pool(), &key)
+                .await
+                .map_err(StoreError::from)?;
+            self.audit(
+                actor,
+                "write",
+                journey_id.as_deref(),
+                json!({ "what": "record", "via": actor.via().as_str() }),
+            )
+            .await?;
+        }
+        self.catch_up().await?;
+        Ok((key, id))
+    }
+
+    async fn record_one(&self, actor: &Actor, mut line: Line) -> Result<String, AppError> {
+        if line.entry.entry.is_empty() {
+            line.entry.entry = format!("{}-{}", id_prefix(actor.via()), uuid::Uuid::new_v4().simple());
+        }
+        let id = line.entry.entry.clone();
+        let _turn = self.write_turn(&line.journey).await;
+        let mut attempt = 0;
+        loop {
+            match self
+                .recorder()
+                .record(&line.journey, line.entry.clone(), Utc::now(), metadata(actor))
+                .await
+            {
+                Err(StoreError::Conflict) if attempt < CONFLICT_RETRIES => {
+                    attempt += 1;
+                    tokio::time::sleep(std::time::Duration::from_millis(2 * attempt)).await;
+                }
+                Err(StoreError::Rule(JourneyError::NotStarted)) => {
+                    return Err(AppError::NotFound(format!(
+                        "no journey with key {:?}",
+                        line.journey
+                    )))
+                }
+                outcome => {
+                    outcome?;
+                    return Ok(id);
+                }
+            }
+        }
+    }
+
+    /// Retracts entry `entry` of `row` ("entered by mistake"): a `retract` line by the actor.
+    pub async fn retract(
+        &self,
+        actor: &Actor,
+        row: &JourneyRow,
+        entry: &str,
+        reason: &str,
+    ) -> Result<String, AppError> {
+        let object = json!({
+            "journey": row.key,
+            "type": "retract",
+            "target": entry,
+            "reason": reason,
+            "by": actor.name(),
+        });
+        let ids = self.record(actor, row, &[object]).await?;
+        Ok(ids.into_iter().next().unwrap_or_default())
+    }
+
+    /// Records the family's research consent decision on `row` (granted or withdrawn, with
+    /// the consent text's version); a repeated decision stores nothing.
+    pub async fn consent(
+        &self,
+        actor: &Actor,
+        row: &JourneyRow,
+        granted: bool,
+        text_version: &str,
+    ) -> Result<(), AppError> {
+        let _turn = self.write_turn(&row.key).await;
+        self.recorder()
+            .consent(&row.key, granted, text_version, Utc::now(), metadata(actor))
+            .await?;
+        drop(_turn);
+        self.catch_up().await?;
+        Ok(())
+    }
+
+    /// Imports a journey file (all or nothing unless `skip_invalid`). Invalid lines are in
+    /// the report, not an error. The read tables are caught up afterwards.
+    pub async fn import(
+        &self,
+        actor: &Actor,
+        bytes: &[u8],
+        skip_invalid: bool,
+        progress: Option<Progress>,
+    ) -> Result<ImportReport, AppError> {
+        let options = ImportOptions {
+            skip_invalid,
+            recorded_at: Utc::now(),
+            progress,
+        };
+        let report = import(self.pool(), self.master(), bytes, &options).await?;
+        if report.stored > 0 {
+            self.audit(
+                actor,
+                "write",
+                None,
+                json!({ "what": "import", "via": actor.via().as_str(), "entries": report.stored }),
+            )
+            .await?;
+        }
+        Ok(report)
+    }
+
+    /// Every stored entry of every journey (or of `only`), retracts included, as journey
+    /// file lines: what `journey export --raw` writes. Audited as a read of entries.
+    pub async fn export_raw(&self, actor: &Actor, only: Option<&str>) -> Result<String, AppError> {
+        self.catch_up().await?;
+        match only {
+            Some(key) => {
+                self.journey(actor, key, Action::ReadEntries, "export").await?;
+            }
+            None => {
+                self.visible_journeys(actor, "export").await?;
+            }
+        }
+        let lines = journey_postgres::read::entries(self.pool(), self.master(), only).await?;
+        let mut text = String::with_capacity(lines.len() * 100);
+        for line in &lines {
+            text.push_str(&to_line(&line.journey, &line.entry));
+            text.push('\n');
+        }
+        Ok(text)
+    }
+
+    /// A page of `row`'s entries for the timeline, newest day first (notes and handles
+    /// opened). `row` comes from [`App::journey`] with [`Action::ReadEntries`].
+    pub async fn timeline(
+        &self,
+        row: &JourneyRow,
+        limit: i64,
+        offset: i64,
+    ) -> Result<Vec<crate::TimelineEntry>, AppError> {
+        Ok(journey_postgres::accounts::timeline(
+            self.pool(),
+            self.master(),
+            &row.journey_id,
+            limit,
+            offset,
+        )
+        .await?)
+    }
+
+    /// Erases journey `key`: destroys its key (its notes and handles can never be read
+    /// again), records the erasure, purges it from every read table, and deletes its report
+    /// folder under `reports`. Returns whether the report folder existed.
+    pub async fn erase(&self, actor: &Actor, key: &str, reports: &Path) -> Result<bool, AppError> {
+        self.journey(actor, key, Action::Write, "erase").await?;
+        let Some(journey_id) = self
+            .recorder()
+            .erase(key, Utc::now(), metadata(actor))
+            .await?
+        else {
+            return Err(AppError::NotFound(format!("no journey with key {key:?}")));
+        };
+        self.audit(
+            actor,
+            "erase",
+            Some(&journey_id),
+            json!({ "via": actor.via().as_str() }),
+        )
+        .await?;
+        self.catch_up().await?;
+        let folder = reports.join(crate::report::folder(key));
+        if folder.exists() {
+            std::fs::remove_dir_all(&folder)
+                .map_err(|e| AppError::Internal(format!("{}: {e}", folder.display())))?;
+            return Ok(true);
+        }
+        Ok(false)
+    }
+}

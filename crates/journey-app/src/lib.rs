@@ -1,0 +1,140 @@
+//! The use cases of journey: every action a person can take is one function of [`App`].
+//! The `journey` command (journey-cli), the HTML pages and the JSON API (journey-web) are
+//! thin frontends over it, so a rule lives in one place.
+//!
+//! - [`access`]: who may do what to which journey, and the audit log of every read and write
+//!   of a journey's health data (frontends never write audit rows themselves).
+//! - [`journeys`]: record entries (writers of one journey take turns; a write that meets a
+//!   concurrent one is replayed), retract, consent, import, export, erase.
+//! - [`accounts`]: users, passwords (Argon2id), assignments.
+//! - [`metrics`], [`report`], [`research`]: figures, progress reports, the research export.
+//!
+//! Errors are an [`AppError`], with one mapping to exit codes and one to HTTP statuses.
+//! Nothing here reads the environment or knows HTTP or flags: the binary builds a
+//! [`Config`] and hands it in.
+
+pub mod access;
+pub mod accounts;
+mod audit;
+pub mod config;
+pub mod error;
+pub mod journeys;
+pub mod metrics;
+pub mod report;
+pub mod research;
+
+use std::sync::Arc;
+
+use chrono::NaiveDate;
+use journey_postgres::crypto::MasterKey;
+use journey_postgres::store::Recorder;
+use journey_postgres::{db, embedded};
+
+pub use access::{Action, Actor, Via};
+pub use config::{Config, Database, KeySource};
+pub use error::AppError;
+pub use journey_postgres::accounts::{Role, TimelineEntry, User};
+pub use journey_postgres::import::{ImportReport, Progress};
+pub use journey_postgres::read::{JourneyRow, Scope};
+/// The pool, for what keeps its own tables in the same database (the web's session store).
+pub use journey_postgres::PgPool;
+
+/// The application: the database pool, the master key and what the use cases share
+/// (cheap to clone).
+#[derive(Clone)]
+pub struct App(Arc<Inner>);
+
+struct Inner {
+    pool: PgPool,
+    master: MasterKey,
+    recorder: Recorder,
+    audit: audit::AuditWriter,
+    /// Striped locks that make this process's writes to one journey take turns.
+    write_turns: Vec<tokio::sync::Mutex<()>>,
+}
+
+impl App {
+    /// Connects to the configured database (starting the embedded cluster and creating its
+    /// database when needed), applies the migrations and loads the master key.
+    pub async fn open(config: &Config) -> Result<App, AppError> {
+        let options = config.database.connect_options()?;
+        if let config::Database::Embedded { .. } = config.database {
+            embedded::ensure_database(&options)
+                .await
+                .map_err(|e| AppError::Unavailable(format!("embedded PostgreSQL: {e}")))?;
+        }
+        let pool = db::connect(options, config.pool_size)
+            .await
+            .map_err(|e| AppError::Unavailable(format!("cannot connect to PostgreSQL: {e}")))?;
+        db::migrate(&pool)
+            .await
+            .map_err(|e| AppError::Unavailable(format!("migrations: {e}")))?;
+        let master = config
+            .master_key
+            .load()
+            .map_err(|e| AppError::Unavailable(format!("master key: {e}")))?;
+        Ok(App::new(pool, master))
+    }
+
+    /// The app over a migrated `pool` with `master` (tests and benchmarks).
+    pub fn new(pool: PgPool, master: MasterKey) -> App {
+        App(Arc::new(Inner {
+            recorder: Recorder::new(pool.clone(), master.clone()),
+            audit: audit::AuditWriter::start(db::async_commit_pool(&pool, 2)),
+            write_turns: (0..64).map(|_| tokio::sync::Mutex::new(())).collect(),
+            pool,
+            master,
+        }))
+    }
+
+    /// The database pool.
+    pub fn pool(&self) -> &PgPool {
+        &self.0.pool
+    }
+
+    pub(crate) fn master(&self) -> &MasterKey {
+        &self.0.master
+    }
+
+    pub(crate) fn recorder(&self) -> &Recorder {
+        &self.0.recorder
+    }
+
+    /// Brings the read tables up to date with every committed event (other processes'
+    /// imports included).
+    pub async fn catch_up(&self) -> Result<u64, AppError> {
+        Ok(journey_postgres::projector::catch_up(&self.0.pool).await?)
+    }
+
+    /// Rebuilds the read tables from the events, from zero, in one transaction; returns the
+    /// number of events replayed.
+    pub async fn rebuild(&self) -> Result<u64, AppError> {
+        Ok(journey_postgres::projector::rebuild(&self.0.pool).await?)
+    }
+
+    /// The turn of `journey_key`'s writers in this process (held while recording).
+    pub(crate) async fn write_turn(&self, journey_key: &str) -> tokio::sync::MutexGuard<'_, ()> {
+        use std::hash::{Hash, Hasher};
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        journey_key.hash(&mut hasher);
+        let turns = &self.0.write_turns;
+        let stripe = (hasher.finish() % turns.len() as u64) as usize;
+        turns[stripe].lock().await
+    }
+}
+
+/// Stops the embedded cluster of `data_dir`; false when none was running.
+pub fn stop_embedded(data_dir: &std::path::Path) -> Result<bool, AppError> {
+    embedded::stop(data_dir).map_err(|e| AppError::Internal(e.to_string()))
+}
+
+/// Today's date on this machine (the family's calendar day).
+pub fn today() -> NaiveDate {
+    chrono::Local::now().date_naive()
+}
+
+/// A journey key, an entry id, a username or a project name: 1-64 of A-Z a-z 0-9 . _ -
+/// (interchange.md's rule for keys).
+pub fn is_key(text: &str) -> bool {
+    journey_domain::entry::is_key(text)
+}

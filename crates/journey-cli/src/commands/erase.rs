@@ -1,0 +1,26 @@
+//! `journey erase --journey KEY --yes`: crypto-shredding of one journey.
+
+use std::path::Path;
+
+use journey_app::{Actor, App, AppError};
+
+pub async fn run(
+    app: &App,
+    me: &Actor,
+    key: &str,
+    yes: bool,
+    reports: &Path,
+) -> Result<(), AppError> {
+    if !yes {
+        return Err(AppError::BadRequest(format!(
+            "erasing journey {key:?} cannot be undone: add --yes to go on"
+        )));
+    }
+    if app.erase(me, key, reports).await? {
+        println!("removed {}", reports.join(journey_app::report::folder(key)).display());
+    }
+    println!(
+        "journey {key} erased: its key is destroyed, its notes and handles can no longer be read, and it is gone from every read table"
+    );
+    Ok(())
+}

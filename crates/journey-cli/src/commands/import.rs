@@ -1,0 +1,62 @@
+//! `journey import FILE...`: all or nothing per file unless `--skip-invalid`.
+
+use std::path::{Path, PathBuf};
+
+use journey_app::{Actor, App, AppError, ImportReport};
+
+fn progress() -> Option<journey_app::Progress> {
+    Some(Box::new(|message: &str| eprintln!("  {message}")))
+}
+
+pub async fn run(
+    app: &App,
+    me: &Actor,
+    files: &[PathBuf],
+    skip_invalid: bool,
+) -> Result<(), AppError> {
+    let mut bad = false;
+    for file in files {
+        let bytes = std::fs::read(file)
+            .map_err(|e| AppError::BadRequest(format!("{}: {e}", file.display())))?;
+        let progress = (bytes.len() > 5_000_000).then(progress).flatten();
+        let report = app.import(me, &bytes, skip_invalid, progress).await?;
+        for error in &report.invalid {
+            eprintln!("{}:{error}", file.display());
+        }
+        print_report(file, &report, skip_invalid);
+        bad |= !report.invalid.is_empty();
+    }
+    app.catch_up().await?;
+    if bad {
+        let what = if skip_invalid {
+            "some lines were skipped"
+        } else {
+            "nothing was stored"
+        };
+        return Err(AppError::BadRequest(format!("invalid lines ({what})")));
+    }
+    Ok(())
+}
+
+/// What an import of `file` did, in one line.
+pub fn print_report(file: &Path, report: &ImportReport, skip_invalid: bool) {
+    if !report.invalid.is_empty() && !skip_invalid {
+        println!(
+            "{}: {} of {} lines invalid: nothing stored",
+            file.display(),
+            report.invalid.len(),
+            report.lines
+        );
+        return;
+    }
+    println!(
+        "{}: {} lines, {} entries stored, {} already stored, {} invalid, {} new journeys, {} relapses after rehab derived",
+        file.display(),
+        report.lines,
+        report.stored,
+        report.already_stored,
+        report.invalid.len(),
+        report.journeys_new,
+        report.derived
+    );
+}

@@ -1,0 +1,377 @@
+//! The commands of `journey`: the flags (clap), the [`Config`] built from the environment,
+//! and one file per command, each a thin call into journey-app.
+
+mod consent;
+mod demo;
+mod erase;
+mod export;
+mod import;
+mod journeys;
+mod metrics;
+mod record;
+mod report;
+mod research;
+mod user;
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use chrono::NaiveDate;
+use clap::{Parser, Subcommand};
+use journey_app::{Actor, App, AppError, Config, Database, KeySource, Role, Via};
+
+/// Record, import, export and analyse recovery journeys (CRAFT).
+#[derive(Parser)]
+#[command(name = "journey", version, about)]
+pub struct Cli {
+    /// Data folder of the embedded PostgreSQL, used when DATABASE_URL is not set.
+    #[arg(
+        long,
+        global = true,
+        default_value = ".journey/pg",
+        env = "JOURNEY_DATA_DIR"
+    )]
+    pub data_dir: PathBuf,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Apply the database migrations (other commands do it too).
+    Migrate,
+    /// Import journey files (JSON Lines, shared/spec/interchange.md): all or nothing.
+    Import {
+        /// Journey files.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// Store the valid lines and report the invalid ones.
+        #[arg(long)]
+        skip_invalid: bool,
+    },
+    /// Record one entry: an interchange object, e.g. '{"journey":"k","type":"reward_given","on":"2025-03-10"}'.
+    Record {
+        /// The entry as one JSON object.
+        line: String,
+    },
+    /// Write stored entries back as a journey file.
+    Export {
+        /// Every stored entry, retracts included, in the interchange format.
+        #[arg(long, required = true)]
+        raw: bool,
+        /// Only this journey.
+        #[arg(long)]
+        journey: Option<String>,
+        /// Write here instead of standard output.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// List the journeys: key, start, CRAFT start, entries.
+    Journeys,
+    /// The figures of shared/spec/metrics.md for every journey and the cohort.
+    Metrics {
+        /// Only this journey (the cohort is then that one journey's).
+        #[arg(long)]
+        journey: Option<String>,
+        /// The day the report is computed as of (default: today).
+        #[arg(long, value_parser = parse_as_of)]
+        as_of: Option<NaiveDate>,
+        #[arg(long, value_enum, default_value = "json")]
+        format: metrics::Format,
+    },
+    /// Grant or withdraw the family's consent to anonymized research use of the journey.
+    Consent {
+        /// The journey.
+        #[arg(long)]
+        journey: String,
+        #[arg(value_enum)]
+        decision: Decision,
+        /// The version of the consent text the family read.
+        #[arg(long, default_value = "v1")]
+        text_version: String,
+    },
+    /// Write an anonymized research dataset (Parquet and CSV tables, datapackage.json,
+    /// README.md, manifest.json) of the journeys with research consent.
+    ResearchExport {
+        /// The research project: subject ids are stable within it, unlinkable across projects.
+        #[arg(long)]
+        project: String,
+        /// The folder to write (created if missing).
+        #[arg(long)]
+        out: PathBuf,
+        /// The day the data is taken as of (default: today).
+        #[arg(long, value_parser = parse_as_of)]
+        as_of: Option<NaiveDate>,
+        /// k: quasi-identifier combinations shared by fewer subjects are suppressed.
+        #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..))]
+        min_cell: u32,
+    },
+    /// Write an HTML progress report (charts, summary, weeks, milestones) under --out.
+    #[command(group(clap::ArgGroup::new("which").required(true).args(["journey", "cohort"])))]
+    Report {
+        /// The journey: writes OUT/<KEY>/<AS_OF>.html.
+        #[arg(long)]
+        journey: Option<String>,
+        /// The cohort report of every journey: writes OUT/cohort/<AS_OF>.html.
+        #[arg(long)]
+        cohort: bool,
+        /// The day the report is computed as of (default: today).
+        #[arg(long, value_parser = parse_as_of)]
+        as_of: Option<NaiveDate>,
+        /// The folder the reports go to.
+        #[arg(long, default_value = "reports")]
+        out: PathBuf,
+        /// Also write the journey's charts as PNG files (for e-mail or a PDF).
+        #[arg(long, requires = "journey")]
+        png: bool,
+    },
+    /// Rebuild the read tables from the events, from zero.
+    Rebuild,
+    /// Generate synthetic families, import them and say where to look next.
+    Demo {
+        /// Seed of the generator: the same seed gives the same families.
+        #[arg(long, default_value_t = 7)]
+        seed: u64,
+        /// How many families.
+        #[arg(long, default_value_t = 12)]
+        families: usize,
+        /// Days of each journey, up to today.
+        #[arg(long, default_value_t = 240)]
+        days: u32,
+        /// Serve the web app afterwards (default: when run in a terminal).
+        #[arg(long, conflicts_with = "no_serve")]
+        serve: bool,
+        /// Do not serve the web app afterwards.
+        #[arg(long)]
+        no_serve: bool,
+        /// Where the web app listens.
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        bind: SocketAddr,
+    },
+    /// Serve the web app (pages and the JSON API /api/v1) until Ctrl-C.
+    Serve {
+        /// Address and port to listen on.
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        bind: SocketAddr,
+    },
+    /// Accounts of the web app: add, assign to journeys, list.
+    User {
+        #[command(subcommand)]
+        action: UserAction,
+    },
+    /// Erase a journey: destroy its key (its notes and reporter handles can never be read
+    /// again), record the erasure, purge it from every read table, and delete its report
+    /// folder. Its events stay, holding no readable private text. Cannot be undone.
+    Erase {
+        #[arg(long)]
+        journey: String,
+        /// Confirms that the erasure cannot be undone.
+        #[arg(long)]
+        yes: bool,
+        /// The report folder to remove the journey's reports from.
+        #[arg(long, default_value = "reports")]
+        reports: PathBuf,
+    },
+    /// Stop the embedded PostgreSQL of --data-dir.
+    Stop,
+    /// Benchmarks that print figures (see docs/benchmarks.md; built with `--features bench`).
+    #[cfg(feature = "bench")]
+    #[command(hide = true)]
+    Bench {
+        #[command(subcommand)]
+        which: crate::bench::Bench,
+    },
+}
+
+/// What `journey user` does.
+#[derive(Subcommand)]
+pub enum UserAction {
+    /// Create an account. The password is read from standard input (--password-stdin) or
+    /// made up and printed once.
+    Add {
+        /// Sign-in name, 1-64 of A-Z a-z 0-9 . _ - (also the `by` handle of a family member's entries).
+        username: String,
+        #[arg(long, value_enum)]
+        role: RoleArg,
+        /// The name the app shows (default: the username).
+        #[arg(long)]
+        name: Option<String>,
+        /// Read the password (at least 10 characters) from the first line of standard input.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// Let a family member or counselor see a journey.
+    Assign {
+        username: String,
+        #[arg(long)]
+        journey: String,
+    },
+    /// Take a journey away from a family member or counselor.
+    Unassign {
+        username: String,
+        #[arg(long)]
+        journey: String,
+    },
+    /// List accounts and assignments.
+    List,
+}
+
+/// Roles of web app accounts.
+#[derive(Clone, Copy, clap::ValueEnum)]
+pub enum RoleArg {
+    Family,
+    Counselor,
+    Researcher,
+    Admin,
+}
+
+impl RoleArg {
+    pub fn role(self) -> Role {
+        match self {
+            RoleArg::Family => Role::Family,
+            RoleArg::Counselor => Role::Counselor,
+            RoleArg::Researcher => Role::Researcher,
+            RoleArg::Admin => Role::Admin,
+        }
+    }
+}
+
+/// A research consent decision.
+#[derive(Clone, Copy, clap::ValueEnum)]
+pub enum Decision {
+    Grant,
+    Withdraw,
+}
+
+
+/// Where the database and the master key are, from the environment and the flags:
+/// `DATABASE_URL`, else the embedded cluster in `--data-dir`; `JOURNEY_MASTER_KEY`, else
+/// the file `JOURNEY_MASTER_KEY_FILE`, else `master.key` beside the data folder.
+pub fn config(data_dir: &Path) -> Config {
+    let database = match std::env::var("DATABASE_URL") {
+        Ok(url) => Database::Url(url),
+        Err(_) => Database::Embedded {
+            data_dir: data_dir.to_path_buf(),
+        },
+    };
+    let master_key = match std::env::var("JOURNEY_MASTER_KEY") {
+        Ok(hex) => KeySource::Hex {
+            hex,
+            from: "JOURNEY_MASTER_KEY".into(),
+        },
+        Err(_) => KeySource::File(match std::env::var_os("JOURNEY_MASTER_KEY_FILE") {
+            Some(file) => PathBuf::from(file),
+            None => data_dir
+                .parent()
+                .filter(|p| !p.as_os_str().is_empty())
+                .unwrap_or(Path::new("."))
+                .join("master.key"),
+        }),
+    };
+    Config {
+        database,
+        master_key,
+        pool_size: 8,
+    }
+}
+
+/// The operator at this machine, as the audit log names them (their login name).
+pub fn operator(via: Via) -> Actor {
+    Actor::operator(
+        std::env::var("USER").unwrap_or_else(|_| "cli".into()),
+        via,
+    )
+}
+
+fn parse_as_of(text: &str) -> Result<NaiveDate, String> {
+    journey_domain::interchange::parse_day(text)
+        .map_err(|_| format!("{text:?} is not a date YYYY-MM-DD"))
+}
+
+/// Runs the command.
+pub async fn run(cli: Cli) -> Result<(), AppError> {
+    let config = config(&cli.data_dir);
+    let command = match cli.command {
+        Command::Stop => {
+            return if journey_app::stop_embedded(&cli.data_dir)? {
+                println!("stopped PostgreSQL in {}", cli.data_dir.display());
+                Ok(())
+            } else {
+                println!("no PostgreSQL was running in {}", cli.data_dir.display());
+                Ok(())
+            };
+        }
+        #[cfg(feature = "bench")]
+        Command::Bench { which } => return crate::bench::run(which, &config).await,
+        command => command,
+    };
+    let app = App::open(&config).await?;
+    let me = operator(Via::Cli);
+    match command {
+        Command::Migrate => {
+            println!("migrations applied");
+            Ok(())
+        }
+        Command::Import {
+            files,
+            skip_invalid,
+        } => import::run(&app, &me, &files, skip_invalid).await,
+        Command::Record { line } => record::run(&app, &me, &line).await,
+        Command::Export {
+            raw: _,
+            journey,
+            out,
+        } => export::run(&app, &me, journey.as_deref(), out.as_deref()).await,
+        Command::Journeys => journeys::run(&app, &me).await,
+        Command::Metrics {
+            journey,
+            as_of,
+            format,
+        } => metrics::run(&app, &me, journey.as_deref(), as_of, format).await,
+        Command::Consent {
+            journey,
+            decision,
+            text_version,
+        } => consent::run(&app, &me, &journey, decision, &text_version).await,
+        Command::ResearchExport {
+            project,
+            out,
+            as_of,
+            min_cell,
+        } => research::run(&app, &me, &project, &out, as_of, min_cell).await,
+        Command::Report {
+            journey,
+            cohort: _,
+            as_of,
+            out,
+            png,
+        } => report::run(&app, &me, journey.as_deref(), as_of, &out, png).await,
+        Command::Rebuild => {
+            let events = app.rebuild().await?;
+            println!("read tables rebuilt from {events} events");
+            Ok(())
+        }
+        Command::Demo {
+            seed,
+            families,
+            days,
+            serve,
+            no_serve,
+            bind,
+        } => {
+            use std::io::IsTerminal;
+            let serve = serve || (!no_serve && std::io::stdout().is_terminal());
+            demo::run(&app, seed, families, days, serve.then_some(bind)).await
+        }
+        Command::Serve { bind } => journey_web::serve(app, bind, Vec::new()).await,
+        Command::User { action } => user::run(&app, &me, action).await,
+        Command::Erase {
+            journey,
+            yes,
+            reports,
+        } => erase::run(&app, &me, &journey, yes, &reports).await,
+        Command::Stop => unreachable!("handled before connecting"),
+        #[cfg(feature = "bench")]
+        Command::Bench { .. } => unreachable!("handled before connecting"),
+    }
+}

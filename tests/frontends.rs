@@ -1,0 +1,105 @@
+//! The CLI, the pages and the API are frontends of the same journey-app use cases: a write
+//! through each is recorded the same way and leaves an audit row of the same shape.
+
+mod common;
+mod webkit;
+
+use common::*;
+use serde_json::{json, Value};
+use webkit::*;
+
+/// The keys of a JSON object, sorted.
+fn keys(value: &Value) -> Vec<String> {
+    let mut keys: Vec<String> = value
+        .as_object()
+        .map(|m| m.keys().cloned().collect())
+        .unwrap_or_default();
+    keys.sort();
+    keys
+}
+
+#[tokio::test]
+async fn a_write_from_each_frontend_leaves_the_same_audit_row_shape() {
+    let app = app().await;
+    let day = chrono::Local::now().date_naive().to_string();
+    // The page's quick entry.
+    let mut fam = Client::signed_in(&app, "fam").await;
+    let page = fam
+        .form(
+            &app,
+            &format!("/journeys/{OWN}/entries"),
+            &[("on", &day), ("saw", "no_use")],
+        )
+        .await;
+    assert_eq!(page.status.as_u16(), 303, "{}", page.body);
+    // The API.
+    let mut api = Client::default();
+    let signed = api
+        .post_json(
+            &app,
+            "/api/v1/session",
+            json!({"username": "fam", "password": PASSWORD}),
+            &[],
+        )
+        .await;
+    assert_eq!(signed.status.as_u16(), 200, "{}", signed.body);
+    let posted = api
+        .post_json(
+            &app,
+            &format!("/api/v1/journeys/{OWN}/entries"),
+            json!({"type": "reward_given", "on": day}),
+            &[],
+        )
+        .await;
+    assert_eq!(posted.status.as_u16(), 201, "{}", posted.body);
+    // The command.
+    let line = json!({"journey": OWN, "type": "stepped_away", "on": day}).to_string();
+    let out = journey(&app.db, &["record", &line]);
+    assert!(out.status.success(), "{}", stderr(&out));
+
+    let rows = journey_postgres::testing::json_rows(
+        &app.db.pool,
+        &format!(
+            "SELECT to_jsonb(t) FROM (SELECT a.actor, a.action, a.journey_id, a.detail
+               FROM audit_log a JOIN journey_keys k USING (journey_id)
+              WHERE k.key = '{OWN}' AND a.action = 'write' ORDER BY a.id) t"
+        ),
+    )
+    .await;
+    let via: Vec<&str> = rows
+        .iter()
+        .map(|r| r["detail"]["via"].as_str().unwrap_or("?"))
+        .collect();
+    assert_eq!(via, ["web", "api", "cli"], "{rows:?}");
+    for row in &rows {
+        assert_eq!(keys(row), keys(&rows[0]), "{rows:?}");
+        assert_eq!(keys(&row["detail"]), ["via", "what"], "{row}");
+        assert!(row["journey_id"].is_string(), "{row}");
+    }
+    assert_eq!(rows[0]["actor"], "fam");
+    assert_eq!(rows[1]["actor"], "fam");
+    // The three entries are stored alike, each once, with the frontend it came through.
+    let stored = journey_postgres::testing::json_rows(
+        &app.db.pool,
+        &format!(
+            "SELECT to_jsonb(t) FROM (SELECT e.metadata->>'via' AS via, e.event_type
+               FROM events e JOIN journey_keys k ON k.journey_id = e.aggregate_id
+              WHERE k.key = '{OWN}' AND e.metadata->>'via' IN ('web', 'api', 'cli')
+              ORDER BY e.global_position) t"
+        ),
+    )
+    .await;
+    assert_eq!(stored.len(), 3, "{stored:?}");
+    let stored: Vec<(&str, &str)> = stored
+        .iter()
+        .map(|r| (r["via"].as_str().unwrap_or("?"), r["event_type"].as_str().unwrap_or("?")))
+        .collect();
+    assert_eq!(
+        stored,
+        [
+            ("web", "CleanDayObserved"),
+            ("api", "RewardGiven"),
+            ("cli", "SteppedAway")
+        ]
+    );
+}

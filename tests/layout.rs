@@ -1,0 +1,169 @@
+//! The layout's invariants (ARCHITECTURE.md): which crate may name which dependency, no
+//! test file left out of every test target, and the files over 600 lines only shrink.
+
+use std::path::{Path, PathBuf};
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn rust_files(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return out;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            out.extend(rust_files(&path));
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            out.push(path);
+        }
+    }
+    out.sort();
+    out
+}
+
+/// The direct normal dependencies of crate `name` (cargo tree, depth 1).
+fn direct_dependencies(name: &str) -> Vec<String> {
+    let output = std::process::Command::new(env!("CARGO"))
+        .args([
+            "tree",
+            "--edges",
+            "normal",
+            "--prefix",
+            "none",
+            "--depth",
+            "1",
+            "-p",
+            name,
+            "--manifest-path",
+        ])
+        .arg(root().join("Cargo.toml"))
+        .output()
+        .expect("cargo tree runs");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout)
+        .expect("utf-8")
+        .lines()
+        .skip(1)
+        .filter_map(|line| line.split_whitespace().next().map(str::to_string))
+        .collect()
+}
+
+#[test]
+fn each_crate_depends_only_on_what_its_layer_may_know() {
+    let rules: [(&str, &[&str]); 3] = [
+        // The use cases know no HTTP and no flags.
+        (
+            "journey-app",
+            &["axum", "tower", "tower-http", "tower-sessions", "utoipa", "clap"],
+        ),
+        // The web app knows no SQL and no store: it calls journey-app.
+        ("journey-web", &["sqlx", "postgres-es", "journey-postgres", "clap"]),
+        // The binary knows neither SQL nor the store (the benchmarks, behind a feature, do).
+        (
+            "journey-cli",
+            &["sqlx", "postgres-es", "journey-postgres", "axum", "polars"],
+        ),
+    ];
+    for (name, banned) in rules {
+        let deps = direct_dependencies(name);
+        assert!(!deps.is_empty(), "cargo tree listed {name}'s dependencies");
+        for dep in banned {
+            assert!(
+                !deps.iter().any(|d| d == dep),
+                "{name} depends on {dep}: {deps:?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn each_crate_names_only_what_its_layer_may_know() {
+    let rules: [(&str, &[&str], &[&str]); 3] = [
+        ("journey-app", &["axum::", "clap::", "tower", "utoipa"], &[]),
+        ("journey-web", &["sqlx", "journey_postgres"], &[]),
+        (
+            "journey-cli",
+            &["sqlx", "postgres_es", "journey_postgres", "axum::"],
+            &["bench.rs"],
+        ),
+    ];
+    for (name, banned, except) in rules {
+        let files = rust_files(&root().join("crates").join(name).join("src"));
+        assert!(!files.is_empty(), "{name} has sources");
+        for file in files {
+            if except
+                .iter()
+                .any(|e| file.file_name().is_some_and(|f| f == *e))
+            {
+                continue;
+            }
+            let text = std::fs::read_to_string(&file).expect("a source file");
+            for word in banned {
+                assert!(
+                    !text.contains(word),
+                    "{} names {word}",
+                    file.strip_prefix(root()).unwrap_or(&file).display()
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn every_test_file_is_compiled_into_a_test_target() {
+    let mut manifests = String::new();
+    for entry in std::fs::read_dir(root().join("crates")).expect("crates/").flatten() {
+        if let Ok(text) = std::fs::read_to_string(entry.path().join("Cargo.toml")) {
+            manifests.push_str(&text);
+        }
+    }
+    for file in rust_files(&root().join("tests")) {
+        let name = file.file_name().unwrap().to_string_lossy().to_string();
+        if name == "mod.rs" {
+            continue; // a module of the targets (`mod common;`, `mod webkit;`)
+        }
+        assert!(
+            manifests.contains(&format!("\"../../tests/{name}\"")),
+            "tests/{name} is not the path of any [[test]] target: it would never run"
+        );
+    }
+}
+
+/// Files that were over 600 lines when the limit came; each may only shrink, and leaves
+/// the list when it is under the limit.
+const OVER_THE_LIMIT: [(&str, usize); 3] = [
+    ("crates/journey-charts/src/charts.rs", 948),
+    ("crates/journey-cli/src/bench.rs", 900),
+    ("tests/web.rs", 1268),
+];
+
+#[test]
+fn no_source_file_grows_over_600_lines() {
+    let mut files = rust_files(&root().join("crates"));
+    files.extend(rust_files(&root().join("tests")));
+    for file in files {
+        let relative = file
+            .strip_prefix(root())
+            .unwrap_or(&file)
+            .to_string_lossy()
+            .replace("crates/../", "");
+        let lines = std::fs::read_to_string(&file)
+            .expect("a source file")
+            .lines()
+            .count();
+        match OVER_THE_LIMIT.iter().find(|(name, _)| relative.ends_with(name)) {
+            Some((name, limit)) => {
+                assert!(lines <= *limit, "{name} grew to {lines} lines");
+                assert!(lines > 600, "{name} is {lines} lines: take it off the list");
+            }
+            None => assert!(lines <= 600, "{relative} has {lines} lines (at most 600)"),
+        }
+    }
+}

@@ -1,0 +1,230 @@
+//! The web app's test kit: a fixture database with accounts, the router over it, and a
+//! browser-like client (one session cookie, the last CSRF token) driven through
+//! `Router::oneshot`.
+
+#![allow(dead_code)]
+
+use std::sync::OnceLock;
+
+use axum::body::Body;
+use axum::http::{header, Method, Request, StatusCode};
+use axum::Router;
+use chrono::Utc;
+use journey_postgres::accounts::{self, Role};
+use journey_postgres::import::{import, ImportOptions};
+use journey_web::{self as web, Options};
+use serde_json::Value;
+use tower::ServiceExt;
+
+use crate::common::*;
+
+pub const PASSWORD: &str = "correct horse battery";
+/// The journey the family member `fam` and the counselor `coun` are assigned to.
+pub const OWN: &str = "j1-0000";
+/// A journey neither of them may see.
+pub const OTHER: &str = "j1-0001";
+
+pub fn hash() -> &'static str {
+    static HASH: OnceLock<String> = OnceLock::new();
+    HASH.get_or_init(|| journey_app::accounts::hash_password(PASSWORD).expect("hashing"))
+}
+
+pub struct App {
+    pub db: TestDb,
+    pub router: Router,
+}
+
+pub async fn app_with(options: Options) -> App {
+    let db = TestDb::fresh().await;
+    let text = std::fs::read(fixture("sample-12.jsonl")).expect("the fixture");
+    let report = import(
+        &db.pool,
+        &db.master,
+        &text,
+        &ImportOptions {
+            skip_invalid: false,
+            recorded_at: Utc::now(),
+            progress: None,
+        },
+    )
+    .await
+    .expect("the fixture imports");
+    assert!(report.invalid.is_empty());
+    journey_postgres::projector::catch_up(&db.pool)
+        .await
+        .unwrap();
+    for (name, role) in [
+        ("fam", Role::Family),
+        ("fam2", Role::Family),
+        ("coun", Role::Counselor),
+        ("res", Role::Researcher),
+        ("adm", Role::Admin),
+    ] {
+        accounts::create_user(&db.pool, name, name, role, hash())
+            .await
+            .unwrap()
+            .expect("a new user");
+    }
+    for (user, key) in [("fam", OWN), ("fam2", OWN), ("coun", OWN)] {
+        accounts::assign(&db.pool, user, key)
+            .await
+            .unwrap()
+            .unwrap();
+    }
+    let app = journey_app::App::new(db.pool.clone(), db.master.clone());
+    let router = web::router(app, options).await.expect("the app");
+    App { db, router }
+}
+
+pub async fn app() -> App {
+    app_with(Options {
+        secure_cookies: false,
+        logins_per_minute: 1000,
+        ..Options::default()
+    })
+    .await
+}
+
+/// A browser-like client: one session cookie, the last CSRF token seen.
+#[derive(Clone, Default)]
+pub struct Client {
+    pub cookie: Option<String>,
+    pub csrf: Option<String>,
+}
+
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: axum::http::HeaderMap,
+    pub body: String,
+}
+
+impl Reply {
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("{e}: {}", self.body))
+    }
+    pub fn location(&self) -> &str {
+        self.headers
+            .get(header::LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+    }
+}
+
+impl Client {
+    pub async fn send(
+        &mut self,
+        app: &App,
+        method: Method,
+        uri: &str,
+        content_type: Option<&str>,
+        body: String,
+        extra: &[(&str, &str)],
+    ) -> Reply {
+        let mut request = Request::builder().method(method).uri(uri);
+        if let Some(cookie) = &self.cookie {
+            request = request.header(header::COOKIE, cookie);
+        }
+        if let Some(ct) = content_type {
+            request = request.header(header::CONTENT_TYPE, ct);
+        }
+        for (name, value) in extra {
+            request = request.header(*name, *value);
+        }
+        let response = app
+            .router
+            .clone()
+            .oneshot(request.body(Body::from(body)).unwrap())
+            .await
+            .unwrap();
+        let status = response.status();
+        let headers = response.headers().clone();
+        if let Some(set) = headers.get(header::SET_COOKIE) {
+            let pair = set.to_str().unwrap().split(';').next().unwrap().to_string();
+            // An emptied cookie (sign-out) has no value.
+            self.cookie = pair
+                .split_once('=')
+                .filter(|(_, v)| !v.is_empty())
+                .map(|_| pair.clone());
+        }
+        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+            .await
+            .unwrap();
+        let body = String::from_utf8_lossy(&bytes).into_owned();
+        if let Some(at) = body.find("name=\"csrf\" value=\"") {
+            let rest = &body[at + 19..];
+            self.csrf = Some(rest[..rest.find('"').unwrap()].to_string());
+        }
+        Reply {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    pub async fn get(&mut self, app: &App, uri: &str) -> Reply {
+        self.send(app, Method::GET, uri, None, String::new(), &[])
+            .await
+    }
+
+    /// Posts a form with the client's CSRF token added.
+    pub async fn form(&mut self, app: &App, uri: &str, fields: &[(&str, &str)]) -> Reply {
+        let mut pairs: Vec<(String, String)> = fields
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        if !fields.iter().any(|(k, _)| *k == "csrf") {
+            pairs.push(("csrf".into(), self.csrf.clone().unwrap_or_default()));
+        }
+        let body = serde_urlencoded::to_string(&pairs).unwrap();
+        self.send(
+            app,
+            Method::POST,
+            uri,
+            Some("application/x-www-form-urlencoded"),
+            body,
+            &[],
+        )
+        .await
+    }
+
+    pub async fn post_json(
+        &mut self,
+        app: &App,
+        uri: &str,
+        body: Value,
+        extra: &[(&str, &str)],
+    ) -> Reply {
+        self.send(
+            app,
+            Method::POST,
+            uri,
+            Some("application/json"),
+            body.to_string(),
+            extra,
+        )
+        .await
+    }
+
+    pub async fn signed_in(app: &App, username: &str) -> Client {
+        let mut client = Client::default();
+        let page = client.get(app, "/login").await;
+        assert_eq!(page.status, StatusCode::OK);
+        let reply = client
+            .form(
+                app,
+                "/login",
+                &[("username", username), ("password", PASSWORD)],
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::SEE_OTHER, "{}", reply.body);
+        // A page with the signed-in session's CSRF token (researchers and admins are sent on
+        // from the journeys page to their own).
+        let page = client.get(app, "/journeys").await;
+        if page.status == StatusCode::SEE_OTHER {
+            let next = page.location().to_string();
+            client.get(app, &next).await;
+        }
+        client
+    }
+}
+
