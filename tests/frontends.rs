@@ -92,7 +92,12 @@ async fn a_write_from_each_frontend_leaves_the_same_audit_row_shape() {
     assert_eq!(stored.len(), 3, "{stored:?}");
     let stored: Vec<(&str, &str)> = stored
         .iter()
-        .map(|r| (r["via"].as_str().unwrap_or("?"), r["event_type"].as_str().unwrap_or("?")))
+        .map(|r| {
+            (
+                r["via"].as_str().unwrap_or("?"),
+                r["event_type"].as_str().unwrap_or("?"),
+            )
+        })
         .collect();
     assert_eq!(
         stored,

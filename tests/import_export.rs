@@ -211,7 +211,8 @@ async fn a_database_that_is_down_is_exit_code_two_with_a_message() {
 #[test]
 fn every_subcommand_has_help() {
     for command in [
-        "migrate", "import", "record", "export", "journeys", "rebuild", "demo", "stop", "serve", "user",
+        "migrate", "import", "record", "export", "journeys", "rebuild", "demo", "stop", "serve",
+        "user",
     ] {
         let out = std::process::Command::new(env!("CARGO_BIN_EXE_journey"))
             .args([command, "--help"])

@@ -9,10 +9,10 @@ use axum::body::Body;
 use axum::http::{header, Method, Request, StatusCode};
 use chrono::Utc;
 use common::*;
-use webkit::*;
 use journey_web::Options;
 use serde_json::{json, Value};
 use tower::ServiceExt;
+use webkit::*;
 
 fn today() -> String {
     chrono::Local::now().date_naive().to_string()
@@ -953,7 +953,8 @@ async fn an_unreachable_database_is_a_503_with_retry_after() {
 #[tokio::test]
 async fn a_researcher_downloads_the_anonymized_export_as_a_zip() {
     let app = app().await;
-    let recorder = journey_postgres::store::Recorder::new(app.db.pool.clone(), app.db.master.clone());
+    let recorder =
+        journey_postgres::store::Recorder::new(app.db.pool.clone(), app.db.master.clone());
     for i in 0..6 {
         recorder
             .consent(

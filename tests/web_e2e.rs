@@ -62,10 +62,7 @@ async fn a_family_records_a_day_and_a_counselor_opens_the_report_in_chromium() {
         "the log was written at the debug level: {log}"
     );
     for private in ["a calm evening together", PASSWORD] {
-        assert!(
-            !log.contains(private),
-            "the server's log names {private:?}"
-        );
+        assert!(!log.contains(private), "the server's log names {private:?}");
     }
     assert!(
         run.status.success(),

@@ -227,4 +227,3 @@ impl Client {
         client
     }
 }
-

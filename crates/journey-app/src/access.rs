@@ -184,7 +184,10 @@ impl App {
             Some(user) => accounts::visible_journeys(self.pool(), user.user_id).await?,
             None => journey_postgres::read::journeys(self.pool(), None).await?,
         };
-        let health_data = actor.user.as_ref().is_none_or(|u| u.role == Role::Counselor);
+        let health_data = actor
+            .user
+            .as_ref()
+            .is_none_or(|u| u.role == Role::Counselor);
         if health_data {
             let mut detail = actor.detail(what);
             detail["journeys"] = json!(rows.len());

@@ -10,8 +10,8 @@ use std::sync::OnceLock;
 use argon2::password_hash::phc::PasswordHash;
 use argon2::password_hash::{PasswordHasher, PasswordVerifier};
 use argon2::Argon2;
-use journey_postgres::accounts::{self, AssignError};
 pub use journey_postgres::accounts::Idempotent;
+use journey_postgres::accounts::{self, AssignError};
 use rand::RngCore;
 use serde_json::{json, Value};
 use uuid::Uuid;
@@ -61,7 +61,6 @@ pub fn random_password() -> String {
         .map(|b| ALPHABET[*b as usize % ALPHABET.len()] as char)
         .collect()
 }
-
 
 fn assign_error(err: AssignError, username: &str, key: &str) -> AppError {
     match err {

@@ -37,10 +37,7 @@ impl AuditWriter {
                     match audit_many(&writer_pool, &batch).await {
                         Ok(()) => break,
                         Err(e) if attempt == 5 => {
-                            eprintln!(
-                                "journey: {} read audit rows not stored: {e}",
-                                batch.len()
-                            )
+                            eprintln!("journey: {} read audit rows not stored: {e}", batch.len())
                         }
                         Err(_) => {
                             tokio::time::sleep(std::time::Duration::from_millis(200 * attempt))

@@ -35,7 +35,9 @@ impl KeySource {
     pub fn load(&self) -> Result<journey_postgres::crypto::MasterKey, String> {
         use journey_postgres::crypto::MasterKey;
         match self {
-            KeySource::Hex { hex, from } => MasterKey::from_hex(hex).map_err(|e| format!("{from}: {e}")),
+            KeySource::Hex { hex, from } => {
+                MasterKey::from_hex(hex).map_err(|e| format!("{from}: {e}"))
+            }
             KeySource::File(path) => MasterKey::load_or_create(path),
         }
     }

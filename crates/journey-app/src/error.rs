@@ -92,7 +92,9 @@ impl From<StoreError> for AppError {
                 "the journey was changed by someone else at the same moment; try again".into(),
             ),
             StoreError::Unavailable(why) => AppError::Unavailable(why),
-            StoreError::Corrupt(why) => AppError::Internal(format!("stored data unreadable: {why}")),
+            StoreError::Corrupt(why) => {
+                AppError::Internal(format!("stored data unreadable: {why}"))
+            }
         }
     }
 }

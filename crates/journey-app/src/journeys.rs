@@ -27,53 +27,15 @@ pub const PAGE_SIZE: i64 = 50;
 /// Times a write that met a concurrent write to its journey is tried again.
 const CONFLICT_RETRIES: u64 = 20;
 
-/// The field an interchange error is about: named by the message (`field `x``, `missing
-/// field `x``, `unknown field `x``), or the field holding the value of an `unknown variant`.
-pub fn field_of(why: &str, object: &Value) -> String {
-    let quoted = |marker: &str| {
-        why.find(marker)
-            .map(|at| &why[at + marker.len()..])
-            .and_then(|rest| rest.split('`').next())
-            .map(str::to_string)
-    };
-    if let Some(name) = quoted("field `") {
-        return name;
-    }
-    if let Some(value) = quoted("unknown variant `") {
-        let holds = |v: &Value| match v {
-            Value::String(s) => *s == value,
-            Value::Array(items) => items.iter().any(|i| i.as_str() == Some(value.as_str())),
-            _ => false,
-        };
-        if let Some(map) = object.as_object() {
-            if map.get("type").is_some_and(holds) {
-                return "type".into();
-            }
-            if let Some((name, _)) = map.iter().find(|(_, v)| holds(v)) {
-                return name.clone();
-            }
-        }
-    }
-    if why.starts_with("type ") {
-        if let Some(map) = object.as_object() {
-            if let Some(name) = why
-                .split('`')
-                .skip(1)
-                .step_by(2)
-                .find(|token| map.contains_key(*token))
-            {
-                return name.to_string();
-            }
-        }
-    }
-    "entry".into()
+fn parse_object(object: &Value) -> Result<Line, AppError> {
+    parse_line(&object.to_string()).map_err(invalid_line)
 }
 
-fn parse_object(object: &Value) -> Result<Line, AppError> {
-    parse_line(&object.to_string()).map_err(|why| AppError::Invalid {
-        field: Some(field_of(&why, object)),
-        message: why,
-    })
+fn invalid_line(err: journey_domain::interchange::LineError) -> AppError {
+    AppError::Invalid {
+        field: err.field,
+        message: err.message,
+    }
 }
 
 fn metadata(actor: &Actor) -> HashMap<String, String> {
@@ -119,21 +81,21 @@ impl App {
 
     /// Records one interchange line given as text (`journey record`): on a journey the
     /// actor may write to, or a `journey_started` line that starts a new one.
-    pub async fn record_line(&self, actor: &Actor, text: &str) -> Result<(String, String), AppError> {
-        let line = parse_line(text).map_err(|why| {
-            let object: Value = serde_json::from_str(text).unwrap_or(Value::Null);
-            AppError::Invalid {
-                field: Some(field_of(&why, &object)),
-                message: why,
-            }
-        })?;
+    pub async fn record_line(
+        &self,
+        actor: &Actor,
+        text: &str,
+    ) -> Result<(String, String), AppError> {
+        let line = parse_line(text).map_err(invalid_line)?;
         let key = line.journey.clone();
         let starts = matches!(line.entry.body, journey_domain::Body::JourneyStarted { .. });
         let known = match self.journey(actor, &key, Action::Write, "record").await {
             Ok(_) => true,
             Err(AppError::NotFound(_)) if starts && actor.as_user().is_none() => false,
             Err(AppError::NotFound(_)) => {
-                return Err(AppError::NotFound(format!("no journey with key {key:?}")))
+                return Err(AppError::NotFound(format!(
+                    "no journey with key {key:?}: it has not started (its journey_started line comes first)"
+                )))
             }
             Err(other) => return Err(other),
         };
@@ -156,7 +118,11 @@ impl App {
 
     async fn record_one(&self, actor: &Actor, mut line: Line) -> Result<String, AppError> {
         if line.entry.entry.is_empty() {
-            line.entry.entry = format!("{}-{}", id_prefix(actor.via()), uuid::Uuid::new_v4().simple());
+            line.entry.entry = format!(
+                "{}-{}",
+                id_prefix(actor.via()),
+                uuid::Uuid::new_v4().simple()
+            );
         }
         let id = line.entry.entry.clone();
         let _turn = self.write_turn(&line.journey).await;
@@ -164,7 +130,12 @@ impl App {
         loop {
             match self
                 .recorder()
-                .record(&line.journey, line.entry.clone(), Utc::now(), metadata(actor))
+                .record(
+                    &line.journey,
+                    line.entry.clone(),
+                    Utc::now(),
+                    metadata(actor),
+                )
                 .await
             {
                 Err(StoreError::Conflict) if attempt < CONFLICT_RETRIES => {
@@ -255,7 +226,8 @@ impl App {
         self.catch_up().await?;
         match only {
             Some(key) => {
-                self.journey(actor, key, Action::ReadEntries, "export").await?;
+                self.journey(actor, key, Action::ReadEntries, "export")
+                    .await?;
             }
             None => {
                 self.visible_journeys(actor, "export").await?;

@@ -39,7 +39,9 @@ impl App {
         }
         let mut out = Vec::new();
         for row in self.visible_journeys(actor, what).await? {
-            let row = self.journey(actor, &row.key, Action::ReadReport, what).await?;
+            let row = self
+                .journey(actor, &row.key, Action::ReadReport, what)
+                .await?;
             out.extend(inputs(self.pool(), Scope::Key(&row.key)).await?);
         }
         Ok(out)

@@ -460,8 +460,8 @@ async fn export(pool: &PgPool, request: &Request<'_>) -> Result<Written, AppErro
 
     let mut hashes = Vec::new();
     for path in &files {
-        let bytes =
-            std::fs::read(path).map_err(|e| AppError::Internal(format!("{}: {e}", path.display())))?;
+        let bytes = std::fs::read(path)
+            .map_err(|e| AppError::Internal(format!("{}: {e}", path.display())))?;
         hashes.push(json!({
             "path": path.file_name().expect("a file").to_string_lossy(),
             "bytes": bytes.len(),

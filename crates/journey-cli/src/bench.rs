@@ -2,6 +2,7 @@
 //! in the same run. No timed assertions anywhere.
 
 use std::collections::HashMap;
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use chrono::{Days, Utc};
@@ -232,7 +233,7 @@ async fn bench_append(server: &journey_postgres::PgConnectOptions, samples: usiz
         );
     }
     let recorder = Recorder::new(pool.clone(), master().clone());
-    let plain = scratch::PlainRecorder::new(pool.clone(), master().clone());
+    let plain = scratch::PlainRecorder::new(pool.clone());
     let entry = |size: usize, n: usize, path: &str| {
         let text = format!(
             r#"{{"journey":"history-{size}","type":"positive_communication","on":"{}","entry":"{path}{n}"}}"#,

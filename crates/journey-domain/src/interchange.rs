@@ -27,12 +27,84 @@ pub struct Line {
     pub entry: Entry,
 }
 
+/// Why a line is not a valid interchange line: the field it is about (none when the line
+/// is not a JSON object at all) and a message that names the field and the value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LineError {
+    pub field: Option<String>,
+    pub message: String,
+}
+
+impl std::fmt::Display for LineError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for LineError {}
+
 /// Parses one line of a journey file. The error names the field and the value.
-pub fn parse_line(text: &str) -> Result<Line, String> {
-    let value: Value = serde_json::from_str(text).map_err(|e| format!("not JSON: {e}"))?;
-    let Value::Object(mut map) = value else {
-        return Err("not a JSON object".into());
+pub fn parse_line(text: &str) -> Result<Line, LineError> {
+    let value: Value = serde_json::from_str(text).map_err(|e| LineError {
+        field: None,
+        message: format!("not JSON: {e}"),
+    })?;
+    let Value::Object(map) = &value else {
+        return Err(LineError {
+            field: None,
+            message: "not a JSON object".into(),
+        });
     };
+    parse_object(map.clone()).map_err(|message| LineError {
+        field: Some(field_of(&message, &value)),
+        message,
+    })
+}
+
+/// The field an error of [`parse_object`] is about: named by the message (`field `x``,
+/// `missing field `x``, `unknown field `x``, as this module and serde write them), or the
+/// field holding the value of an `unknown variant`.
+fn field_of(why: &str, object: &Value) -> String {
+    let quoted = |marker: &str| {
+        why.find(marker)
+            .map(|at| &why[at + marker.len()..])
+            .and_then(|rest| rest.split('`').next())
+            .map(str::to_string)
+    };
+    if let Some(name) = quoted("field `") {
+        return name;
+    }
+    if let Some(value) = quoted("unknown variant `") {
+        let holds = |v: &Value| match v {
+            Value::String(s) => *s == value,
+            Value::Array(items) => items.iter().any(|i| i.as_str() == Some(value.as_str())),
+            _ => false,
+        };
+        if let Some(map) = object.as_object() {
+            if map.get("type").is_some_and(holds) {
+                return "type".into();
+            }
+            if let Some((name, _)) = map.iter().find(|(_, v)| holds(v)) {
+                return name.clone();
+            }
+        }
+    }
+    if why.starts_with("type ") {
+        if let Some(map) = object.as_object() {
+            if let Some(name) = why
+                .split('`')
+                .skip(1)
+                .step_by(2)
+                .find(|token| map.contains_key(*token))
+            {
+                return name.to_string();
+            }
+        }
+    }
+    "entry".into()
+}
+
+fn parse_object(mut map: Map<String, Value>) -> Result<Line, String> {
     let journey = take_string(&mut map, "journey")?.ok_or("missing field `journey`")?;
     if !is_key(&journey) {
         return Err(format!(
@@ -199,19 +271,22 @@ mod tests {
         let err =
             parse_line(r#"{"journey":"a","type":"reward_given","on":"2025-03-06","colour":"red"}"#)
                 .unwrap_err();
-        assert!(err.contains("colour"), "{err}");
+        assert!(err.message.contains("colour"), "{err}");
+        assert_eq!(err.field.as_deref(), Some("colour"));
     }
 
     #[test]
     fn an_unknown_field_in_a_typed_line_is_named() {
         let err = parse_line(r#"{"journey":"a","type":"journey_started","on":"2025-03-06","relationship":"parent","mood":"ok"}"#).unwrap_err();
-        assert!(err.contains("mood"), "{err}");
+        assert!(err.message.contains("mood"), "{err}");
+        assert_eq!(err.field.as_deref(), Some("mood"));
     }
 
     #[test]
     fn an_unknown_type_is_named() {
         let err = parse_line(r#"{"journey":"a","type":"party","on":"2025-03-06"}"#).unwrap_err();
-        assert!(err.contains("party"), "{err}");
+        assert!(err.message.contains("party"), "{err}");
+        assert_eq!(err.field.as_deref(), Some("type"));
     }
 
     #[test]
@@ -220,7 +295,8 @@ mod tests {
             r#"{"journey":"a","type":"journey_started","on":"2025-03-06","relationship":"cousin"}"#,
         )
         .unwrap_err();
-        assert!(err.contains("cousin"), "{err}");
+        assert!(err.message.contains("cousin"), "{err}");
+        assert_eq!(err.field.as_deref(), Some("relationship"));
     }
 
     #[test]
@@ -228,7 +304,8 @@ mod tests {
         for day in ["2025-02-30", "2025-3-4", "25-03-04", "2025-03-04T00:00"] {
             let text = format!(r#"{{"journey":"a","type":"reward_given","on":"{day}"}}"#);
             let err = parse_line(&text).unwrap_err();
-            assert!(err.contains("on"), "{day}: {err}");
+            assert!(err.message.contains("on"), "{day}: {err}");
+            assert_eq!(err.field.as_deref(), Some("on"), "{day}");
         }
     }
 
@@ -240,7 +317,10 @@ mod tests {
                 .is_err()
         );
         let err = parse_line(r#"{"journey":"a","type":"reward_given"}"#).unwrap_err();
-        assert!(err.contains("`on`"), "{err}");
+        assert!(err.message.contains("`on`"), "{err}");
+        assert_eq!(err.field.as_deref(), Some("on"));
+        let not_json = parse_line("{").unwrap_err();
+        assert_eq!(not_json.field, None, "{not_json}");
     }
 
     #[test]

@@ -242,11 +242,7 @@ pub async fn keys(
 
 /// The key of journey `id` from its `journey_secrets.wrapped_key`, read by the caller
 /// (the timeline reads it with its page of entries).
-pub fn unwrap_key(
-    master: &MasterKey,
-    id: &str,
-    wrapped: &[u8],
-) -> Result<JourneyKey, StoreError> {
+pub fn unwrap_key(master: &MasterKey, id: &str, wrapped: &[u8]) -> Result<JourneyKey, StoreError> {
     unwrap(master, id, wrapped)
 }
 

@@ -104,9 +104,9 @@ fn parse_file(bytes: &[u8], invalid: &mut Vec<LineError>) -> Vec<(usize, Line)> 
                 lines.push((number, line));
                 texts.push(text);
             }
-            Err(reason) => invalid.push(LineError {
+            Err(err) => invalid.push(LineError {
                 line: number,
-                reason,
+                reason: err.message,
             }),
         }
     }

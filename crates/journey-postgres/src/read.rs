@@ -71,8 +71,13 @@ pub async fn entries(
             .fetch_all(pool)
             .await?;
     let ids: HashMap<String, String> = ids.into_iter().collect();
-    let secrets =
-        crate::crypto::keys(pool, master, &ids.values().cloned().collect::<Vec<_>>(), false).await?;
+    let secrets = crate::crypto::keys(
+        pool,
+        master,
+        &ids.values().cloned().collect::<Vec<_>>(),
+        false,
+    )
+    .await?;
     rows.into_iter()
         .map(|(journey, entry, kind, on, by, fields)| {
             let secret = ids.get(&journey).and_then(|id| secrets.get(id));

@@ -299,7 +299,13 @@ impl Recorder {
             None => return Err(StoreError::Rule(JourneyError::NotStarted)),
         };
         // Handles and note text are sealed before the aggregate sees them (crypto.rs).
-        let keys = crate::crypto::keys(&self.pool, &self.master, std::slice::from_ref(&journey_id), true).await?;
+        let keys = crate::crypto::keys(
+            &self.pool,
+            &self.master,
+            std::slice::from_ref(&journey_id),
+            true,
+        )
+        .await?;
         let key = keys
             .get(&journey_id)
             .ok_or(StoreError::Rule(JourneyError::Erased))?;

@@ -33,7 +33,6 @@ use tower_sessions::{CachingSessionStore, Expiry, SessionManagerLayer};
 use tower_sessions_moka_store::MokaStore;
 use tower_sessions_sqlx_store::PostgresStore;
 
-
 /// Settings of the app.
 #[derive(Debug, Clone)]
 pub struct Options {

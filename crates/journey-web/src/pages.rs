@@ -73,7 +73,15 @@ async fn login(
     Form(form): Form<LoginForm>,
 ) -> PageResult {
     auth::check_csrf(&session, &form.csrf).await?;
-    match auth::sign_in(&state, Via::Web, &session, form.username.trim(), &form.password).await {
+    match auth::sign_in(
+        &state,
+        Via::Web,
+        &session,
+        form.username.trim(),
+        &form.password,
+    )
+    .await
+    {
         Ok(_) => Ok(Redirect::to("/journeys").into_response()),
         Err(WebError::Unauthorized) | Err(WebError::TooMany(_)) => {
             let csrf = auth::csrf_token(&session).await?;
@@ -183,15 +191,18 @@ async fn timeline(
     Path(key): Path<String>,
     Query(query): Query<TimelineQuery>,
 ) -> PageResult {
-    let row =
-        match state.app.journey(&signed.actor, &key, Action::ReadEntries, "timeline").await {
-            Ok(row) => row,
-            // A counselor's way into a family is the progress report.
-            Err(journey_app::AppError::Forbidden(_)) => {
-                return Ok(Redirect::to(&format!("/journeys/{key}/report")).into_response())
-            }
-            Err(other) => return Err(other.into()),
-        };
+    let row = match state
+        .app
+        .journey(&signed.actor, &key, Action::ReadEntries, "timeline")
+        .await
+    {
+        Ok(row) => row,
+        // A counselor's way into a family is the progress report.
+        Err(journey_app::AppError::Forbidden(_)) => {
+            return Ok(Redirect::to(&format!("/journeys/{key}/report")).into_response())
+        }
+        Err(other) => return Err(other.into()),
+    };
     let page: i64 = match query.page.as_deref() {
         None | Some("") => 1,
         Some(text) => text

@@ -53,10 +53,7 @@ fn environment() -> &'static Environment<'static> {
     ENV.get_or_init(|| {
         let mut env = Environment::new();
         for (name, text) in [
-            (
-                "layout.html",
-                include_str!("../templates/web/layout.html"),
-            ),
+            ("layout.html", include_str!("../templates/web/layout.html")),
             ("login.html", include_str!("../templates/web/login.html")),
             ("error.html", include_str!("../templates/web/error.html")),
             (

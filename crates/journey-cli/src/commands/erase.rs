@@ -17,7 +17,10 @@ pub async fn run(
         )));
     }
     if app.erase(me, key, reports).await? {
-        println!("removed {}", reports.join(journey_app::report::folder(key)).display());
+        println!(
+            "removed {}",
+            reports.join(journey_app::report::folder(key)).display()
+        );
     }
     println!(
         "journey {key} erased: its key is destroyed, its notes and handles can no longer be read, and it is gone from every read table"

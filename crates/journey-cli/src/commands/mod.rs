@@ -243,7 +243,6 @@ pub enum Decision {
     Withdraw,
 }
 
-
 /// Where the database and the master key are, from the environment and the flags:
 /// `DATABASE_URL`, else the embedded cluster in `--data-dir`; `JOURNEY_MASTER_KEY`, else
 /// the file `JOURNEY_MASTER_KEY_FILE`, else `master.key` beside the data folder.
@@ -277,10 +276,7 @@ pub fn config(data_dir: &Path) -> Config {
 
 /// The operator at this machine, as the audit log names them (their login name).
 pub fn operator(via: Via) -> Actor {
-    Actor::operator(
-        std::env::var("USER").unwrap_or_else(|_| "cli".into()),
-        via,
-    )
+    Actor::operator(std::env::var("USER").unwrap_or_else(|_| "cli".into()), via)
 }
 
 fn parse_as_of(text: &str) -> Result<NaiveDate, String> {

@@ -26,9 +26,10 @@ pub async fn run(
         )
         .await
         .map_err(|e| match e {
-            AppError::Invalid { field: Some(f), message } if f == "project" => {
-                AppError::BadRequest(format!("--project {message}"))
-            }
+            AppError::Invalid {
+                field: Some(f),
+                message,
+            } if f == "project" => AppError::BadRequest(format!("--project {message}")),
             other => other,
         })?;
     println!(
