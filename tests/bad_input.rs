@@ -231,3 +231,22 @@ async fn a_million_lines_with_one_bad_line_at_the_end_store_nothing() {
     assert!(stderr(&out).contains("mood"), "{}", stderr(&out));
     assert_eq!(event_count(&db).await, 0);
 }
+
+#[tokio::test]
+async fn a_nul_character_is_refused_with_its_line_and_field_not_as_an_outage() {
+    refused(
+        &[r#"{"journey":"b","type":"note","on":"2025-01-02","text":"a\u0000b"}"#],
+        2,
+        "field `text`: holds a NUL character",
+    )
+    .await;
+    refused(
+        &[
+            r#"{"journey":"b","type":"reward_given","on":"2025-01-02","entry":"r"}"#,
+            r#"{"journey":"b","type":"retract","target":"r","reason":"\u0000"}"#,
+        ],
+        3,
+        "field `reason`",
+    )
+    .await;
+}

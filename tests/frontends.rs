@@ -108,3 +108,35 @@ async fn a_write_from_each_frontend_leaves_the_same_audit_row_shape() {
         ]
     );
 }
+
+#[tokio::test]
+async fn a_nul_character_is_bad_input_from_every_frontend_never_an_outage() {
+    let app = app().await;
+    let day = chrono::Local::now().date_naive().to_string();
+    let mut api = Client::default();
+    api.post_json(
+        &app,
+        "/api/v1/session",
+        json!({"username": "fam", "password": PASSWORD}),
+        &[],
+    )
+    .await;
+    let posted = api
+        .post_json(
+            &app,
+            &format!("/api/v1/journeys/{OWN}/entries"),
+            json!({"type": "note", "on": day, "text": "calm\u{0}"}),
+            &[],
+        )
+        .await;
+    assert_eq!(posted.status.as_u16(), 422, "{}", posted.body);
+    assert_eq!(posted.json()["field"], "text", "{}", posted.body);
+    let listed = api
+        .get(&app, &format!("/api/v1/journeys/{OWN}%00/entries"))
+        .await;
+    assert_eq!(listed.status.as_u16(), 404, "{}", listed.body);
+    let line = json!({"journey": OWN, "type": "note", "on": day, "text": "x\u{0}"}).to_string();
+    let out = journey(&app.db, &["record", &line]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stderr(&out).contains("text: "), "{}", stderr(&out));
+}

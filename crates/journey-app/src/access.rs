@@ -131,6 +131,11 @@ impl App {
         action: Action,
         what: &str,
     ) -> Result<JourneyRow, AppError> {
+        // A key that cannot exist (a NUL character, too long, ...) is not looked up: it is
+        // not found, never a failure of the database.
+        if !crate::is_key(key) {
+            return Err(no_journey(key));
+        }
         let detail = actor.detail(what);
         let Some(user) = &actor.user else {
             let row = journey_postgres::read::journeys(self.pool(), Some(key))

@@ -55,10 +55,36 @@ pub fn parse_line(text: &str) -> Result<Line, LineError> {
             message: "not a JSON object".into(),
         });
     };
+    // PostgreSQL refuses U+0000 in text and jsonb: refused here, with the field, so that it
+    // is bad input and never a failure of storage (interchange.md version 2).
+    for (name, field) in map {
+        if holds_nul(name) || holds_nul_value(field) {
+            return Err(LineError {
+                field: Some(name.replace('\0', "\\u0000")),
+                message: format!(
+                    "field `{}`: holds a NUL character (U+0000), which is not accepted",
+                    name.replace('\0', "\\u0000")
+                ),
+            });
+        }
+    }
     parse_object(map.clone()).map_err(|message| LineError {
         field: Some(field_of(&message, &value)),
         message,
     })
+}
+
+fn holds_nul(text: &str) -> bool {
+    text.contains('\0')
+}
+
+fn holds_nul_value(value: &Value) -> bool {
+    match value {
+        Value::String(text) => holds_nul(text),
+        Value::Array(items) => items.iter().any(holds_nul_value),
+        Value::Object(map) => map.iter().any(|(k, v)| holds_nul(k) || holds_nul_value(v)),
+        _ => false,
+    }
 }
 
 /// The field an error of [`parse_object`] is about: named by the message (`field `x``,
@@ -264,6 +290,32 @@ mod tests {
                 status: DayStatus::NoUse
             }
         );
+    }
+
+    #[test]
+    fn a_nul_character_is_refused_with_its_field() {
+        for (line, field) in [
+            (
+                r#"{"journey":"a","type":"note","on":"2025-03-06","text":"hi\u0000there"}"#,
+                "text",
+            ),
+            (
+                r#"{"journey":"a","type":"reward_given","on":"2025-03-06","by":"\u0000"}"#,
+                "by",
+            ),
+            (
+                r#"{"journey":"a","type":"retract","target":"x","reason":"oops\u0000"}"#,
+                "reason",
+            ),
+            (
+                r#"{"journey":"a\u0000","type":"reward_given","on":"2025-03-06"}"#,
+                "journey",
+            ),
+        ] {
+            let err = parse_line(line).unwrap_err();
+            assert_eq!(err.field.as_deref(), Some(field), "{line}: {err}");
+            assert!(err.message.contains("NUL"), "{err}");
+        }
     }
 
     #[test]
