@@ -174,6 +174,13 @@ async fn an_empty_file_is_refused() {
         "{}",
         stderr(&out)
     );
+    // Not "1 of 0 lines invalid".
+    assert!(
+        stdout(&out).contains("no journey lines: nothing stored"),
+        "{}",
+        stdout(&out)
+    );
+    assert!(!stdout(&out).contains("of 0 lines"), "{}", stdout(&out));
     assert_eq!(event_count(&db).await, 0);
 }
 

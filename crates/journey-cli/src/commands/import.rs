@@ -40,6 +40,10 @@ pub async fn run(
 
 /// What an import of `file` did, in one line.
 pub fn print_report(file: &Path, report: &ImportReport, skip_invalid: bool) {
+    if report.lines == 0 {
+        println!("{}: no journey lines: nothing stored", file.display());
+        return;
+    }
     if !report.invalid.is_empty() && !skip_invalid {
         println!(
             "{}: {} of {} lines invalid: nothing stored",
