@@ -184,11 +184,12 @@ impl App {
         granted: bool,
         text_version: &str,
     ) -> Result<(), AppError> {
-        let _turn = self.write_turn(&row.key).await;
-        self.recorder()
-            .consent(&row.key, granted, text_version, Utc::now(), metadata(actor))
-            .await?;
-        drop(_turn);
+        {
+            let _turn = self.write_turn(&row.key).await;
+            self.recorder()
+                .consent(&row.key, granted, text_version, Utc::now(), metadata(actor))
+                .await?;
+        }
         self.catch_up().await?;
         Ok(())
     }
