@@ -102,17 +102,14 @@ fn each_crate_names_only_what_its_layer_may_know() {
         (
             "journey-cli",
             &["sqlx::", "postgres_es", "journey_postgres", "axum::"],
-            &["bench.rs"],
+            &["src/bench.rs", "src/bench/"],
         ),
     ];
     for (name, banned, except) in rules {
         let files = rust_files(&root().join("crates").join(name).join("src"));
         assert!(!files.is_empty(), "{name} has sources");
         for file in files {
-            if except
-                .iter()
-                .any(|e| file.file_name().is_some_and(|f| f == *e))
-            {
+            if except.iter().any(|e| file.to_string_lossy().contains(e)) {
                 continue;
             }
             let text = std::fs::read_to_string(&file).expect("a source file");
@@ -154,7 +151,7 @@ fn every_test_file_is_compiled_into_a_test_target() {
 /// the list when it is under the limit.
 const OVER_THE_LIMIT: [(&str, usize); 3] = [
     ("crates/journey-charts/src/charts.rs", 948),
-    ("crates/journey-cli/src/bench.rs", 901),
+    ("crates/journey-cli/src/bench.rs", 713),
     ("tests/web.rs", 1056),
 ];
 

@@ -1,5 +1,5 @@
-//! The event store against a real PostgreSQL: snapshots, concurrency, the projector's
-//! commit-safe order, and the embedded cluster.
+//! The event store against a real PostgreSQL: snapshots, concurrency, per-journey turns,
+//! inline projection and its catch-up, and the embedded cluster.
 
 mod common;
 
@@ -84,49 +84,99 @@ async fn concurrent_appends_to_one_journey_lose_nothing() {
 }
 
 #[tokio::test]
-async fn the_projector_does_not_pass_an_open_transaction() {
+async fn a_journey_held_by_a_writer_holds_no_other_journey_back() {
     let db = TestDb::fresh().await;
     let recorder = Recorder::new(db.pool.clone(), db.master.clone());
-    // A writer holds an event uncommitted (it got its global position first).
+    start(&recorder, "slow").await;
+    // A writer of "slow" holds its turn (the snapshot row) and does not commit.
     let mut open = db.pool.begin().await.expect("a transaction");
-    sqlx_insert_start(&mut open, "slow-id", "slow").await;
-    // Another writer commits later.
-    start(&recorder, "fast").await;
-    projector::catch_up(&db.pool).await.expect("projects");
+    sqlx::query("SELECT 1 FROM snapshots WHERE aggregate_id = (SELECT journey_id FROM journey_keys WHERE key = 'slow') FOR UPDATE")
+        .execute(&mut *open)
+        .await
+        .expect("locked");
+    // Other journeys are written, and readable, at once: nothing waits for "slow".
+    let done = tokio::time::timeout(std::time::Duration::from_secs(5), async {
+        start(&recorder, "fast").await;
+        let text = r#"{"journey":"fast","type":"reward_given","on":"2025-01-02","entry":"r"}"#;
+        recorder
+            .record("fast", entry(text), Utc::now(), HashMap::new())
+            .await
+            .expect("recorded");
+    })
+    .await;
+    assert!(done.is_ok(), "a write to another journey waited");
     assert_eq!(
-        sqlx_count(&db, "SELECT count(*) FROM journeys").await,
-        0,
-        "waits behind the open transaction"
+        sqlx_count(
+            &db,
+            "SELECT entries::bigint FROM journeys WHERE key = 'fast'"
+        )
+        .await,
+        2,
+        "projected in the write's own transaction"
+    );
+    // The next writer of "slow" waits for the open one, then goes on.
+    let waiting = {
+        let recorder = Recorder::new(db.pool.clone(), db.master.clone());
+        tokio::spawn(async move {
+            let text = r#"{"journey":"slow","type":"reward_given","on":"2025-01-02","entry":"r"}"#;
+            recorder
+                .record("slow", entry(text), Utc::now(), HashMap::new())
+                .await
+        })
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert!(
+        !waiting.is_finished(),
+        "a second writer of one journey waits its turn"
     );
     open.commit().await.expect("commits");
-    projector::catch_up(&db.pool).await.expect("projects");
+    waiting
+        .await
+        .expect("ends")
+        .expect("recorded after the turn");
     assert_eq!(
-        sqlx_count(&db, "SELECT count(*) FROM journeys").await,
-        2,
-        "both, none skipped"
+        sqlx_count(
+            &db,
+            "SELECT entries::bigint FROM journeys WHERE key = 'slow'"
+        )
+        .await,
+        2
     );
 }
 
 #[tokio::test]
-async fn the_projector_does_not_wait_for_another_database() {
+async fn catch_up_projects_journeys_written_without_projection() {
     let db = TestDb::fresh().await;
-    let next_door = TestDb::fresh().await;
-    // A long transaction of another database of the same server (an import, a report)
-    // holding a transaction id, older than everything recorded below.
-    let mut long = next_door.pool.begin().await.expect("a transaction");
-    sqlx::query("SELECT pg_current_xact_id()")
-        .execute(&mut *long)
-        .await
-        .expect("an xid");
-    let recorder = Recorder::new(db.pool.clone(), db.master.clone());
-    start(&recorder, "here").await;
-    let projected = projector::catch_up(&db.pool).await.expect("projects");
-    assert_eq!(
-        projected, 1,
-        "projected at once, not held back by the other database"
-    );
+    // Events stored by another tool (no read rows, no checkpoint), with their snapshot.
+    let mut tx = db.pool.begin().await.expect("a transaction");
+    sqlx_insert_start(&mut tx, "other-id", "other").await;
+    sqlx::query(
+        "INSERT INTO snapshots VALUES ('Journey', 'other-id', 1, 1, '{\"started\": null, \"craft\": null, \"episodes\": [], \"entries\": 1}')",
+    )
+    .execute(&mut *tx)
+    .await
+    .expect("snapshot");
+    tx.commit().await.expect("commits");
+    assert_eq!(sqlx_count(&db, "SELECT count(*) FROM journeys").await, 0);
+    assert_eq!(projector::catch_up(&db.pool).await.expect("projects"), 1);
     assert_eq!(sqlx_count(&db, "SELECT count(*) FROM journeys").await, 1);
-    long.rollback().await.expect("ends");
+    assert_eq!(
+        projector::catch_up(&db.pool).await.expect("projects"),
+        0,
+        "each event once"
+    );
+    // The next write of that journey goes on from its checkpoint.
+    let recorder = Recorder::new(db.pool.clone(), db.master.clone());
+    let text = r#"{"journey":"other","type":"reward_given","on":"2025-01-02","entry":"r"}"#;
+    let err = recorder
+        .record("other", entry(text), Utc::now(), HashMap::new())
+        .await;
+    // Its key has no secret (another tool's journey): it is refused, nothing half-written.
+    assert!(err.is_err());
+    assert_eq!(
+        sqlx_count(&db, "SELECT sum(entries)::bigint FROM journeys").await,
+        1
+    );
 }
 
 async fn sqlx_insert_start(tx: &mut journey_postgres::testing::Tx, id: &str, key: &str) {

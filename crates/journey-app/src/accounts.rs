@@ -10,10 +10,9 @@ use std::sync::OnceLock;
 use argon2::password_hash::phc::PasswordHash;
 use argon2::password_hash::{PasswordHasher, PasswordVerifier};
 use argon2::Argon2;
-pub use journey_postgres::accounts::Idempotent;
 use journey_postgres::accounts::{self, AssignError};
 use rand::RngCore;
-use serde_json::{json, Value};
+use serde_json::json;
 use uuid::Uuid;
 
 use crate::access::Actor;
@@ -216,31 +215,5 @@ impl App {
             json!({ "user": username, "via": actor.via().as_str() }),
         )
         .await
-    }
-
-    /// Claims the idempotency key `key` of `user` for a request with body hash `hash`.
-    pub async fn idempotency_begin(
-        &self,
-        user: &User,
-        key: &str,
-        hash: &[u8],
-    ) -> Result<Idempotent, AppError> {
-        Ok(accounts::idempotency_begin(self.pool(), user.user_id, key, hash).await?)
-    }
-
-    /// Stores the answer given to the request that claimed `key`.
-    pub async fn idempotency_finish(
-        &self,
-        user: &User,
-        key: &str,
-        status: u16,
-        body: &Value,
-    ) -> Result<(), AppError> {
-        Ok(accounts::idempotency_finish(self.pool(), user.user_id, key, status, body).await?)
-    }
-
-    /// Releases `key` after a failure that was not the request's fault.
-    pub async fn idempotency_forget(&self, user: &User, key: &str) -> Result<(), AppError> {
-        Ok(accounts::idempotency_forget(self.pool(), user.user_id, key).await?)
     }
 }

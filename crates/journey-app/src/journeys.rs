@@ -1,11 +1,11 @@
 //! The journey use cases: record, retract, consent, import, export, erase.
 //!
 //! Recording: every object is checked as an interchange line first (an error names the
-//! field), then recorded in order through the cqrs-es command path. Writers of one journey
-//! in this process take turns (striped locks), so members writing at once queue instead of
-//! conflicting; a write that meets another process's write is replayed on the new state
-//! (the same entry id, so it can never be stored twice). Only a lasting conflict reaches
-//! the caller.
+//! field), then recorded in order, one transaction each (journey-postgres `store`): the
+//! events, the snapshot, the journey's read rows and, for an API write, the idempotency
+//! claim with its answer commit together. Writers of one journey take turns on its snapshot
+//! row in the database, in this process or another; writers of different journeys never
+//! wait for each other. Once a write commits, its answer is a success: nothing runs after.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -15,6 +15,8 @@ use journey_domain::interchange::{parse_line, to_line, Line};
 use journey_domain::JourneyError;
 use journey_postgres::import::{import, ImportOptions, ImportReport, Progress};
 use journey_postgres::read::JourneyRow;
+pub use journey_postgres::store::Claim;
+use journey_postgres::store::Written;
 use journey_postgres::StoreError;
 use serde_json::{json, Value};
 
@@ -23,9 +25,6 @@ use crate::{App, AppError};
 
 /// Entries per page of the timeline (pages and API).
 pub const PAGE_SIZE: i64 = 50;
-
-/// Times a write that met a concurrent write to its journey is tried again.
-const CONFLICT_RETRIES: u64 = 20;
 
 fn parse_object(object: &Value) -> Result<Line, AppError> {
     parse_line(&object.to_string()).map_err(invalid_line)
@@ -42,11 +41,34 @@ fn metadata(actor: &Actor) -> HashMap<String, String> {
     HashMap::from([("via".to_string(), actor.via().as_str().to_string())])
 }
 
-fn id_prefix(via: Via) -> &'static str {
-    match via {
+/// A new entry id for a line that came without one.
+pub fn new_entry_id(via: Via) -> String {
+    let prefix = match via {
         Via::Cli | Via::Demo => "c",
         Via::Web | Via::Api => "w",
+    };
+    format!("{prefix}-{}", uuid::Uuid::new_v4().simple())
+}
+
+/// "Not started" said with the key the caller gave.
+fn not_started(err: StoreError, key: &str) -> AppError {
+    match err {
+        StoreError::Rule(JourneyError::NotStarted) => {
+            AppError::NotFound(format!("no journey with key {key:?}"))
+        }
+        other => other.into(),
     }
+}
+
+/// What an idempotent write did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Idempotent {
+    /// Stored now (or already stored: the same entry); the entry id.
+    Done(String),
+    /// The key was used before with this request: its answer, again.
+    Replayed(u16, Value),
+    /// The key was used before with another request.
+    Mismatch,
 }
 
 impl App {
@@ -75,7 +97,6 @@ impl App {
         for line in lines {
             ids.push(self.record_one(actor, line).await?);
         }
-        self.catch_up().await?;
         Ok(ids)
     }
 
@@ -112,48 +133,64 @@ impl App {
             )
             .await?;
         }
-        self.catch_up().await?;
         Ok((key, id))
     }
 
     async fn record_one(&self, actor: &Actor, mut line: Line) -> Result<String, AppError> {
         if line.entry.entry.is_empty() {
-            line.entry.entry = format!(
-                "{}-{}",
-                id_prefix(actor.via()),
-                uuid::Uuid::new_v4().simple()
-            );
+            line.entry.entry = new_entry_id(actor.via());
         }
         let id = line.entry.entry.clone();
-        let _turn = self.write_turn(&line.journey).await;
-        let mut attempt = 0;
-        loop {
-            match self
-                .recorder()
-                .record(
-                    &line.journey,
-                    line.entry.clone(),
-                    Utc::now(),
-                    metadata(actor),
-                )
-                .await
-            {
-                Err(StoreError::Conflict) if attempt < CONFLICT_RETRIES => {
-                    attempt += 1;
-                    tokio::time::sleep(std::time::Duration::from_millis(2 * attempt)).await;
-                }
-                Err(StoreError::Rule(JourneyError::NotStarted)) => {
-                    return Err(AppError::NotFound(format!(
-                        "no journey with key {:?}",
-                        line.journey
-                    )))
-                }
-                outcome => {
-                    outcome?;
-                    return Ok(id);
-                }
-            }
+        self.recorder()
+            .record(&line.journey, line.entry, Utc::now(), metadata(actor))
+            .await
+            .map_err(|e| not_started(e, &line.journey))?;
+        Ok(id)
+    }
+
+    /// Records interchange `object` on journey `row` under an API `Idempotency-Key`: the
+    /// claim, the entry and the claim's answer (what the client is told on success) commit
+    /// in one transaction, so a crash rolls all back and the retry runs again. A retry with
+    /// the same key and object gets the stored answer and stores nothing; with another
+    /// object, [`Idempotent::Mismatch`]. A refusal is returned as the error; the frontend
+    /// stores it as the answer with [`App::idempotency_refused`].
+    pub async fn record_idempotent(
+        &self,
+        actor: &Actor,
+        row: &JourneyRow,
+        object: &Value,
+        claim: &Claim,
+    ) -> Result<Idempotent, AppError> {
+        let line = parse_object(object)?;
+        if line.journey != row.key {
+            return Err(AppError::invalid(
+                "journey",
+                format!("{:?} is not this journey's key {:?}", line.journey, row.key),
+            ));
         }
+        let entry_id = line.entry.entry.clone();
+        let written = self
+            .recorder()
+            .record_claimed(
+                &line.journey,
+                line.entry,
+                Utc::now(),
+                metadata(actor),
+                claim,
+            )
+            .await
+            .map_err(|e| not_started(e, &row.key))?;
+        Ok(match written {
+            Written::Done(_) => Idempotent::Done(entry_id),
+            Written::Replayed(status, body) => Idempotent::Replayed(status, body),
+            Written::Mismatch => Idempotent::Mismatch,
+        })
+    }
+
+    /// Stores the answer of a refused request (bad input) as `claim`'s answer: a retry with
+    /// the same key and request is answered the same, without running again.
+    pub async fn idempotency_refused(&self, claim: &Claim) -> Result<(), AppError> {
+        Ok(journey_postgres::store::store_refusal(self.pool(), claim).await?)
     }
 
     /// Retracts entry `entry` of `row` ("entered by mistake"): a `retract` line by the actor.
@@ -184,13 +221,9 @@ impl App {
         granted: bool,
         text_version: &str,
     ) -> Result<(), AppError> {
-        {
-            let _turn = self.write_turn(&row.key).await;
-            self.recorder()
-                .consent(&row.key, granted, text_version, Utc::now(), metadata(actor))
-                .await?;
-        }
-        self.catch_up().await?;
+        self.recorder()
+            .consent(&row.key, granted, text_version, Utc::now(), metadata(actor))
+            .await?;
         Ok(())
     }
 
@@ -224,7 +257,6 @@ impl App {
     /// Every stored entry of every journey (or of `only`), retracts included, as journey
     /// file lines: what `journey export --raw` writes. Audited as a read of entries.
     pub async fn export_raw(&self, actor: &Actor, only: Option<&str>) -> Result<String, AppError> {
-        self.catch_up().await?;
         match only {
             Some(key) => {
                 self.journey(actor, key, Action::ReadEntries, "export")
@@ -280,7 +312,6 @@ impl App {
             json!({ "via": actor.via().as_str() }),
         )
         .await?;
-        self.catch_up().await?;
         let folder = reports.join(crate::report::folder(key));
         if folder.exists() {
             std::fs::remove_dir_all(&folder)

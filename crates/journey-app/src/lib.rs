@@ -4,8 +4,9 @@
 //!
 //! - [`access`]: who may do what to which journey, and the audit log of every read and write
 //!   of a journey's health data (frontends never write audit rows themselves).
-//! - [`journeys`]: record entries (writers of one journey take turns; a write that meets a
-//!   concurrent one is replayed), retract, consent, import, export, erase.
+//! - [`journeys`]: record entries (one transaction each, with the journey's read rows and
+//!   any idempotency claim; writers of one journey take turns in the database), retract,
+//!   consent, import, export, erase.
 //! - [`accounts`]: users, passwords (Argon2id), assignments.
 //! - [`metrics`], [`report`], [`research`]: figures, progress reports, the research export.
 //!
@@ -49,8 +50,6 @@ struct Inner {
     master: MasterKey,
     recorder: Recorder,
     audit: audit::AuditWriter,
-    /// Striped locks that make this process's writes to one journey take turns.
-    write_turns: Vec<tokio::sync::Mutex<()>>,
 }
 
 impl App {
@@ -73,7 +72,9 @@ impl App {
             .master_key
             .load()
             .map_err(|e| AppError::Unavailable(format!("master key: {e}")))?;
-        Ok(App::new(pool, master))
+        let app = App::new(pool, master);
+        app.catch_up().await?;
+        Ok(app)
     }
 
     /// The app over a migrated `pool` with `master` (tests and benchmarks).
@@ -81,7 +82,6 @@ impl App {
         App(Arc::new(Inner {
             recorder: Recorder::new(pool.clone(), master.clone()),
             audit: audit::AuditWriter::start(db::async_commit_pool(&pool, 2)),
-            write_turns: (0..64).map(|_| tokio::sync::Mutex::new(())).collect(),
             pool,
             master,
         }))
@@ -100,8 +100,9 @@ impl App {
         &self.0.recorder
     }
 
-    /// Brings the read tables up to date with every committed event (other processes'
-    /// imports included).
+    /// Projects the journeys whose read rows are behind their events (written by another
+    /// tool, or a store from before inline projection); every write of this program projects
+    /// its own journey in its transaction. Run by [`App::open`].
     pub async fn catch_up(&self) -> Result<u64, AppError> {
         Ok(journey_postgres::projector::catch_up(&self.0.pool).await?)
     }
@@ -110,16 +111,6 @@ impl App {
     /// number of events replayed.
     pub async fn rebuild(&self) -> Result<u64, AppError> {
         Ok(journey_postgres::projector::rebuild(&self.0.pool).await?)
-    }
-
-    /// The turn of `journey_key`'s writers in this process (held while recording).
-    pub(crate) async fn write_turn(&self, journey_key: &str) -> tokio::sync::MutexGuard<'_, ()> {
-        use std::hash::{Hash, Hasher};
-        let mut hasher = std::collections::hash_map::DefaultHasher::new();
-        journey_key.hash(&mut hasher);
-        let turns = &self.0.write_turns;
-        let stripe = (hasher.finish() % turns.len() as u64) as usize;
-        turns[stripe].lock().await
     }
 }
 

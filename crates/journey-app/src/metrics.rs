@@ -17,7 +17,6 @@ impl App {
         only: Option<&str>,
         as_of: NaiveDate,
     ) -> Result<Report, AppError> {
-        self.catch_up().await?;
         let journeys = self.metric_inputs(actor, only, "metrics").await?;
         journey_analytics::metrics(&journeys, as_of).map_err(internal)
     }

@@ -97,7 +97,6 @@ impl App {
         out: &Path,
         png: bool,
     ) -> Result<Vec<PathBuf>, AppError> {
-        self.catch_up().await?;
         let row = self
             .journey(actor, key, Action::ReadReport, "progress report")
             .await?;
@@ -133,7 +132,6 @@ impl App {
         as_of: NaiveDate,
         title: &str,
     ) -> Result<String, AppError> {
-        self.catch_up().await?;
         let journeys = self.metric_inputs(actor, None, "cohort report").await?;
         let report = journey_analytics::metrics(&journeys, as_of).map_err(internal)?;
         cohort_html(&report, title).map_err(internal)

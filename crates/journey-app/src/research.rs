@@ -102,7 +102,6 @@ impl App {
         if request.min_cell < 1 {
             return Err(AppError::invalid("min_cell", "k must be at least 1"));
         }
-        self.catch_up().await?;
         let written = export(self.pool(), request).await?;
         journey_postgres::research::audit(
             self.pool(),

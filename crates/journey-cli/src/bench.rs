@@ -2,7 +2,6 @@
 //! in the same run. No timed assertions anywhere.
 
 use std::collections::HashMap;
-use std::path::Path;
 use std::time::{Duration, Instant};
 
 use chrono::{Days, Utc};
@@ -17,18 +16,21 @@ use journey_postgres::crypto::MasterKey;
 
 use crate::synth;
 
-type Outcome = Result<(), AppError>;
+mod web;
+mod writes;
+
+pub(crate) type Outcome = Result<(), AppError>;
 
 /// The master key of the configuration (the benchmark databases' journey keys are wrapped
 /// by it, as the command's would be).
-fn master() -> &'static MasterKey {
+pub(crate) fn master() -> &'static MasterKey {
     MASTER.get().expect("set by run")
 }
 
 static MASTER: std::sync::OnceLock<MasterKey> = std::sync::OnceLock::new();
 
 /// The app over a benchmark database, and its operator.
-fn app_over(pool: &journey_postgres::PgPool) -> (App, Actor) {
+pub(crate) fn app_over(pool: &journey_postgres::PgPool) -> (App, Actor) {
     (
         App::new(pool.clone(), master().clone()),
         Actor::operator("bench", Via::Cli),
@@ -80,6 +82,24 @@ pub enum Bench {
         #[arg(long, default_value_t = 20)]
         runs: usize,
     },
+    /// N families, each its own account and journey, POSTing entries at once through the
+    /// API (wrk, one connection each), next to pgbench's single-row INSERTs with commit at
+    /// the same concurrency on the same server.
+    Writes {
+        #[arg(long, default_value_t = 64)]
+        families: usize,
+        #[arg(long, default_value_t = 15)]
+        seconds: u32,
+    },
+    /// One family's POST latency in a store of ~25,000 events and in a large one (generated
+    /// once, kept in database journey_bench_large_store), and on a journey of 20,000 entries.
+    WriteCost {
+        /// Events of the large store.
+        #[arg(long, default_value_t = 3_000_000)]
+        events: u64,
+        #[arg(long, default_value_t = 10)]
+        seconds: u32,
+    },
     /// Load on the web app over loopback with wrk (Debian's package): the timeline page and
     /// the entry POST of a 3-year journey at 100 connections, next to the sign-in page (the
     /// stack's floor: a session and a template, no journey).
@@ -108,11 +128,13 @@ pub async fn run(which: Bench, config: &Config) -> Outcome {
         Bench::Metrics { sizes, days, runs } => bench_metrics(&server, sizes, days, runs).await,
         Bench::Report { days, runs } => bench_report(&server, days, runs).await,
         Bench::Research { journeys, cohort } => bench_research(&server, journeys, cohort).await,
+        Bench::Writes { families, seconds } => writes::writes(&server, families, seconds).await,
+        Bench::WriteCost { events, seconds } => writes::write_cost(&server, events, seconds).await,
         Bench::Web {
             days,
             connections,
             seconds,
-        } => bench_web(&server, days, connections, seconds).await,
+        } => web::bench_web(&server, days, connections, seconds).await,
     }
 }
 
@@ -158,9 +180,6 @@ async fn bench_import(
         )));
     }
     let events = (report.stored + report.derived) as u64;
-    let clock = Instant::now();
-    projector::catch_up(&pool).await?;
-    let projection_time = clock.elapsed();
 
     let rows = scratch::copy_out_events(&pool).await?;
     let copy_pool = scratch::database(server, "journey_bench_copy").await?;
@@ -174,21 +193,17 @@ async fn bench_import(
 
     let import_rate = per_second(events, import_time);
     let copy_rate = per_second(copied, copy_time);
-    println!("import (parse, check every rule, store; one transaction): {events} events in {import_time:.2?} = {import_rate:.0} events/s");
+    println!("import (parse, check every rule, store and project the read tables; one transaction): {events} events in {import_time:.2?} = {import_rate:.0} events/s");
     println!("COPY of the same {copied} rows into an empty events table (ceiling):  {copy_time:.2?} = {copy_rate:.0} rows/s");
     println!(
         "import / COPY = {:.2} (target >= 0.33)",
         import_rate / copy_rate
     );
-    println!(
-        "projection of the read tables afterwards: {projection_time:.2?} = {:.0} events/s",
-        per_second(events, projection_time)
-    );
     Ok(())
 }
 
 /// A journey file of one journey `key` with `entries` entries in all.
-fn history(key: &str, entries: usize) -> String {
+pub(crate) fn history(key: &str, entries: usize) -> String {
     let start = today() - Days::new(3 * 365);
     let mut lines = vec![format!(
         r#"{{"journey":"{key}","type":"journey_started","on":"{start}","relationship":"parent"}}"#
@@ -387,7 +402,6 @@ async fn bench_metrics(
                     report.invalid[0]
                 )));
             }
-            projector::catch_up(&pool).await?;
             next = end;
             println!("  {next} journeys stored ({:.0?})", clock.elapsed());
         }
@@ -538,7 +552,7 @@ fn check_same_weeks(
 
 /// One synthetic journey of `days` days up to today, imported and projected into the fresh
 /// scratch database `database`: its pool, key and import report.
-async fn one_journey(
+pub(crate) async fn one_journey(
     server: &journey_postgres::PgConnectOptions,
     database: &str,
     seed: u64,
@@ -568,7 +582,6 @@ async fn one_journey(
         progress: None,
     };
     let report = import(&pool, master(), text.as_bytes(), &options).await?;
-    projector::catch_up(&pool).await?;
     Ok((pool, synth.key(0), report))
 }
 
@@ -649,7 +662,6 @@ async fn bench_research(
                 .consent(key, true, "v1", Utc::now(), HashMap::new())
                 .await?;
         }
-        projector::catch_up(&pool).await?;
     }
     let as_of = synth.end;
     let out = std::env::temp_dir().join(format!("journey-bench-research-{}", std::process::id()));
@@ -694,208 +706,5 @@ async fn bench_research(
     );
     std::fs::remove_dir_all(&out).ok();
     pool.close().await;
-    Ok(())
-}
-
-/// What wrk measured: requests a second, latency percentiles, non-2xx/3xx answers.
-struct Load {
-    per_second: f64,
-    p50: String,
-    p99: String,
-    errors: u64,
-    requests: u64,
-}
-
-fn wrk(
-    url: &str,
-    cookie: &str,
-    connections: u32,
-    seconds: u32,
-    script: Option<&Path>,
-) -> Result<Load, AppError> {
-    let mut command = std::process::Command::new("wrk");
-    command.args([
-        "-t2",
-        &format!("-c{connections}"),
-        &format!("-d{seconds}s"),
-        "--latency",
-        "-H",
-        &format!("Cookie: {cookie}"),
-    ]);
-    if let Some(script) = script {
-        command.arg("-s").arg(script);
-    }
-    let out = command
-        .arg(url)
-        .output()
-        .map_err(|e| AppError::Internal(format!("wrk (apt-get install wrk): {e}")))?;
-    let text = String::from_utf8_lossy(&out.stdout).to_string();
-    if !out.status.success() {
-        return Err(AppError::Internal(format!(
-            "wrk failed: {text}{}",
-            String::from_utf8_lossy(&out.stderr)
-        )));
-    }
-    let field = |prefix: &str| -> Option<String> {
-        text.lines()
-            .map(str::trim)
-            .find(|l| l.starts_with(prefix))
-            .and_then(|l| {
-                l[prefix.len()..]
-                    .split_whitespace()
-                    .next()
-                    .map(str::to_string)
-            })
-    };
-    let per_second = field("Requests/sec:")
-        .and_then(|v| v.parse().ok())
-        .ok_or_else(|| AppError::Internal(format!("wrk output without Requests/sec: {text}")))?;
-    let requests = text
-        .lines()
-        .find(|l| l.contains("requests in"))
-        .and_then(|l| l.split_whitespace().next())
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0);
-    let errors = field("Non-2xx or 3xx responses:")
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0);
-    Ok(Load {
-        per_second,
-        p50: field("50%").unwrap_or_default(),
-        p99: field("99%").unwrap_or_default(),
-        errors,
-        requests,
-    })
-}
-
-async fn bench_web(
-    server: &journey_postgres::PgConnectOptions,
-    days: u32,
-    connections: u32,
-    seconds: u32,
-) -> Outcome {
-    use journey_postgres::accounts::{self, Role};
-    let as_of = today();
-    let (pool, key, imported) = one_journey(server, "journey_bench_web", 13, days, "web-").await?;
-    let password = journey_app::accounts::random_password();
-    let hash = journey_app::accounts::hash_password(&password)?;
-    accounts::create_user(&pool, "bench", "Bench", Role::Family, &hash).await?;
-    let _ = accounts::assign(&pool, "bench", &key).await?;
-
-    // The app as `journey serve` runs it, on a free loopback port of this process.
-    let app = journey_web::router(
-        app_over(&pool).0,
-        journey_web::Options {
-            secure_cookies: false,
-            logins_per_minute: 1000,
-            ..journey_web::Options::default()
-        },
-    )
-    .await?;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .map_err(|e| AppError::Internal(e.to_string()))?;
-    let address = listener
-        .local_addr()
-        .map_err(|e| AppError::Internal(e.to_string()))?;
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, app).await;
-    });
-    let base = format!("http://{address}");
-
-    // Sign in through the API, as a program would, and keep the session cookie.
-    let sign_in = std::process::Command::new("curl")
-        .args([
-            "-s",
-            "-D",
-            "-",
-            "-o",
-            "/dev/null",
-            "-H",
-            "Content-Type: application/json",
-            "-d",
-            &serde_json::json!({ "username": "bench", "password": password }).to_string(),
-            &format!("{base}/api/v1/session"),
-        ])
-        .output()
-        .map_err(|e| AppError::Internal(format!("curl: {e}")))?;
-    let headers = String::from_utf8_lossy(&sign_in.stdout).to_string();
-    let cookie = headers
-        .lines()
-        .find(|l| l.to_ascii_lowercase().starts_with("set-cookie:"))
-        .and_then(|l| l.split_once(':'))
-        .and_then(|(_, v)| v.trim().split(';').next().map(str::to_string))
-        .ok_or_else(|| AppError::Internal(format!("sign-in gave no cookie: {headers}")))?;
-
-    let page = std::process::Command::new("curl")
-        .args([
-            "-s",
-            "-H",
-            &format!("Cookie: {cookie}"),
-            &format!("{base}/journeys/{key}"),
-        ])
-        .output()
-        .map_err(|e| AppError::Internal(format!("curl: {e}")))?;
-    let page = String::from_utf8_lossy(&page.stdout).to_string();
-    let svg_bytes: usize = page
-        .match_indices("<svg")
-        .filter_map(|(at, _)| page[at..].find("</svg>").map(|end| end + 6))
-        .sum();
-    println!(
-        "timeline page: {} kB, of which {} kB inline SVG charts",
-        page.len() / 1000,
-        svg_bytes / 1000
-    );
-
-    let script = std::env::temp_dir().join(format!("journey-bench-web-{}.lua", std::process::id()));
-    std::fs::write(
-        &script,
-        format!(
-            "wrk.method = \"POST\"\nwrk.headers[\"Content-Type\"] = \"application/json\"\nwrk.body = '{{\"type\": \"self_care\", \"on\": \"{as_of}\", \"minutes\": 10}}'\n"
-        ),
-    )
-    .map_err(|e| AppError::Internal(e.to_string()))?;
-
-    println!(
-        "one journey of {days} days ({} entries), wrk -t2 -c{connections} -d{seconds}s on loopback, same process as the app:",
-        imported.stored
-    );
-    let runs = [
-        (
-            "sign-in page (baseline: session + template, no journey)",
-            format!("{base}/login"),
-            None,
-        ),
-        (
-            "timeline page (charts, 50 newest entries)",
-            format!("{base}/journeys/{key}"),
-            None,
-        ),
-        (
-            "entry POST /api/v1/journeys/KEY/entries",
-            format!("{base}/api/v1/journeys/{key}/entries"),
-            Some(script.as_path()),
-        ),
-    ];
-    let family = connections.min(4);
-    let runs = runs
-        .into_iter()
-        .map(|(what, url, script)| (what.to_string(), url, script, connections))
-        .chain([(
-            format!("entry POST at {family} connections (a family's members at once)"),
-            format!("{base}/api/v1/journeys/{key}/entries"),
-            Some(script.as_path()),
-            family,
-        )]);
-    for (what, url, script, connections) in runs {
-        let load = wrk(&url, &cookie, connections, seconds, script)?;
-        println!(
-            "  {what:<58} {:>8.0} req/s   p50 {:>8}   p99 {:>8}   ({} requests, {} not 2xx/3xx)",
-            load.per_second, load.p50, load.p99, load.requests, load.errors
-        );
-    }
-    let _ = std::fs::remove_file(&script);
-    let stored = journey_postgres::testing::scalar_i64(&pool, "SELECT count(*) FROM entries").await;
-    println!("  entries stored after the POST run: {stored}");
     Ok(())
 }

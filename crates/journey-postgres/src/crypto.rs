@@ -196,26 +196,7 @@ pub async fn keys(
         return Ok(HashMap::new());
     }
     if create {
-        let mut wrapped = Vec::with_capacity(ids.len());
-        for id in ids {
-            let mut material = [0u8; 32];
-            rand::rngs::OsRng.fill_bytes(&mut material);
-            let mut nonce = [0u8; 24];
-            rand::rngs::OsRng.fill_bytes(&mut nonce);
-            let sealed = master
-                .0
-                .encrypt(
-                    &XNonce::from(nonce),
-                    Payload {
-                        msg: &material,
-                        aad: id.as_bytes(),
-                    },
-                )
-                .expect("encryption in memory");
-            let mut bytes = nonce.to_vec();
-            bytes.extend_from_slice(&sealed);
-            wrapped.push(bytes);
-        }
+        let wrapped: Vec<Vec<u8>> = ids.iter().map(|id| new_key(master, id).0).collect();
         sqlx::query(
             "INSERT INTO journey_secrets (journey_id, wrapped_key)
              SELECT * FROM unnest($1::text[], $2::bytea[])
@@ -238,6 +219,28 @@ pub async fn keys(
         out.insert(id, key);
     }
     Ok(out)
+}
+
+/// A new random key for journey `id`: wrapped by `master` (what `journey_secrets` keeps),
+/// and open.
+pub fn new_key(master: &MasterKey, id: &str) -> (Vec<u8>, JourneyKey) {
+    let mut material = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut material);
+    let mut nonce = [0u8; 24];
+    rand::rngs::OsRng.fill_bytes(&mut nonce);
+    let sealed = master
+        .0
+        .encrypt(
+            &XNonce::from(nonce),
+            Payload {
+                msg: &material,
+                aad: id.as_bytes(),
+            },
+        )
+        .expect("encryption in memory");
+    let mut bytes = nonce.to_vec();
+    bytes.extend_from_slice(&sealed);
+    (bytes, JourneyKey::new(&material))
 }
 
 /// The key of journey `id` from its `journey_secrets.wrapped_key`, read by the caller

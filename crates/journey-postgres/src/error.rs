@@ -30,7 +30,10 @@ impl StoreError {
 impl From<sqlx::Error> for StoreError {
     fn from(err: sqlx::Error) -> Self {
         match &err {
-            sqlx::Error::Database(db) if db.code().as_deref() == Some("40001") => {
+            // A serialization failure or a deadlock: the transaction rolled back; run it again.
+            sqlx::Error::Database(db)
+                if matches!(db.code().as_deref(), Some("40001" | "40P01")) =>
+            {
                 StoreError::Conflict
             }
             sqlx::Error::Database(db) if db.code().as_deref() == Some("23505") => {

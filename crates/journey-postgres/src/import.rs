@@ -78,6 +78,8 @@ struct Pending {
     sequence: usize,
     snapshot: usize,
     events: Vec<SerializedEvent>,
+    /// A journey key made by this import, wrapped: stored with the events.
+    wrapped: Option<Vec<u8>>,
 }
 
 /// Parses `bytes` (a journey file) into numbered lines; invalid ones go to `invalid`.
@@ -145,8 +147,21 @@ pub async fn import(
     let mut journeys = load_journeys(pool, &lines).await?;
     // Handles and note text are sealed with each journey's key before the aggregate sees
     // them, exactly as `Recorder::record` does (crypto.rs).
-    let ids: Vec<String> = journeys.values().map(|p| p.id.clone()).collect();
-    let secrets = crate::crypto::keys(pool, master, &ids, true).await?;
+    // Keys of new journeys are made here and stored with the events (an import that stores
+    // nothing leaves no key behind).
+    let ids: Vec<String> = journeys
+        .values()
+        .filter(|p| !p.new)
+        .map(|p| p.id.clone())
+        .collect();
+    let mut secrets = crate::crypto::keys(pool, master, &ids, false).await?;
+    for pending in journeys.values_mut() {
+        if !secrets.contains_key(&pending.id) && (pending.new || !pending.state.erased) {
+            let (wrapped, secret) = crate::crypto::new_key(master, &pending.id);
+            pending.wrapped = Some(wrapped);
+            secrets.insert(pending.id.clone(), secret);
+        }
+    }
     let lookup = Arc::new(prefetch_entries(pool, &journeys, &lines).await?);
     let services: JourneyServices = lookup.clone();
     let metadata = metadata();
@@ -280,6 +295,7 @@ async fn load_journeys(
                     sequence: sequence as usize,
                     snapshot: snapshot as usize,
                     events: Vec::new(),
+                    wrapped: None,
                 }
             }
             None => Pending {
@@ -290,6 +306,7 @@ async fn load_journeys(
                 sequence: 0,
                 snapshot: 0,
                 events: Vec::new(),
+                wrapped: None,
             },
         };
         journeys.insert(key, pending);
@@ -373,8 +390,10 @@ async fn prefetch_entries(
     Ok(lookup)
 }
 
-/// Stores the checked events, new keys and snapshots in one transaction.
-async fn write(pool: &PgPool, journeys: Vec<Pending>) -> Result<(), StoreError> {
+/// Stores the checked events, new keys and snapshots in one transaction, and projects them
+/// into the read tables in it. Journeys are written in id order, as every writer locks them.
+async fn write(pool: &PgPool, mut journeys: Vec<Pending>) -> Result<(), StoreError> {
+    journeys.sort_by(|a, b| a.id.cmp(&b.id));
     let mut tx = pool.begin().await?;
     let (keys, ids): (Vec<String>, Vec<String>) = journeys
         .iter()
@@ -388,11 +407,26 @@ async fn write(pool: &PgPool, journeys: Vec<Pending>) -> Result<(), StoreError> 
     .bind(&ids)
     .execute(&mut *tx)
     .await?;
+    let (ids, wrapped): (Vec<String>, Vec<Vec<u8>>) = journeys
+        .iter()
+        .filter_map(|p| p.wrapped.clone().map(|w| (p.id.clone(), w)))
+        .unzip();
+    sqlx::query(
+        "INSERT INTO journey_secrets (journey_id, wrapped_key) SELECT * FROM unnest($1::text[], $2::bytea[])",
+    )
+    .bind(&ids)
+    .bind(&wrapped)
+    .execute(&mut *tx)
+    .await?;
     let events: Vec<&SerializedEvent> = journeys.iter().flat_map(|p| p.events.iter()).collect();
     for chunk in events.chunks(INSERT_ROWS_MAX) {
         insert_events(&mut tx, chunk).await?;
     }
     write_snapshots(&mut tx, &journeys).await?;
+    let ids: Vec<String> = journeys.iter().map(|p| p.id.clone()).collect();
+    for chunk in ids.chunks(crate::projector::CHUNK_JOURNEYS) {
+        crate::projector::project(&mut tx, chunk).await?;
+    }
     tx.commit().await?;
     Ok(())
 }

@@ -148,17 +148,17 @@ impl<'a> Scope<'a> {
 
 /// The entries of the journeys of `scope` for the metrics, by journey in key order (the
 /// entries of a journey in no particular order: no figure depends on it), read from
-/// `metric_input`: one row per journey, its entries' columns as arrays (the projector keeps
-/// it equal to `entries`; migrations/0006).
+/// `metric_weeks`: one row per journey and week, its entries' columns as arrays (kept equal
+/// to `entries` without the retract lines, in each write's transaction; migrations/0007).
 pub async fn metric_rows(
     pool: &PgPool,
     scope: Scope<'_>,
 ) -> Result<Vec<(String, Vec<MetricRow>)>, StoreError> {
-    metric_rows_via(pool, scope, Source::MetricInput).await
+    metric_rows_via(pool, scope, Source::MetricWeeks).await
 }
 
 /// [`metric_rows`] read from the `entries` table itself, one row per entry: what the metrics
-/// read before `metric_input` existed. The benchmark times it beside [`metric_rows`], and a
+/// read before `metric_weeks` existed (retract lines included). The benchmark times it beside [`metric_rows`], and a
 /// test checks that both give the same rows.
 pub async fn metric_rows_from_entries(
     pool: &PgPool,
@@ -169,7 +169,7 @@ pub async fn metric_rows_from_entries(
 
 #[derive(Clone, Copy)]
 enum Source {
-    MetricInput,
+    MetricWeeks,
     Entries,
 }
 
@@ -209,7 +209,7 @@ async fn metric_rows_via(
         let pool = pool.clone();
         tokio::spawn(async move {
             match source {
-                Source::MetricInput => input_rows_of(&pool, ids).await,
+                Source::MetricWeeks => input_rows_of(&pool, ids).await,
                 Source::Entries => rows_of(&pool, ids).await,
             }
         })
@@ -226,7 +226,8 @@ async fn metric_rows_via(
     Ok(keys.into_iter().map(|(_, key)| key).zip(out).collect())
 }
 
-/// The metric rows of the journeys with internal ids `ids` from `metric_input`, by journey id.
+/// The metric rows of the journeys with internal ids `ids` from `metric_weeks` (a journey's
+/// weeks in order, each week's entries in day order), by journey id.
 async fn input_rows_of(
     pool: &PgPool,
     ids: Vec<String>,
@@ -234,11 +235,12 @@ async fn input_rows_of(
     use futures::TryStreamExt;
     use sqlx::Row;
 
-    let mut out = Vec::with_capacity(ids.len());
+    let mut out: Vec<(String, Vec<MetricRow>)> = Vec::with_capacity(ids.len());
     let mut rows = sqlx::query(
         "SELECT journey_id, entries, types, days, retracted, statuses, modalities, reasons,
                 episodes, for_safety
-           FROM metric_input WHERE journey_id = ANY($1)",
+           FROM metric_weeks WHERE journey_id = ANY($1)
+          ORDER BY journey_id, week",
     )
     .bind(&ids)
     .fetch(pool);
@@ -268,9 +270,13 @@ async fn input_rows_of(
         .any(|&len| len != n)
         {
             return Err(StoreError::Corrupt(format!(
-                "metric_input of journey {journey}: arrays of different lengths"
+                "metric_weeks of journey {journey}: arrays of different lengths"
             )));
         }
+        if out.last().is_none_or(|(id, _)| *id != journey) {
+            out.push((journey, Vec::new()));
+        }
+        let rows = &mut out.last_mut().expect("pushed above").1;
         let mut entries = entries.into_iter();
         let mut days = days.into_iter();
         let mut retracted = retracted.into_iter();
@@ -279,21 +285,17 @@ async fn input_rows_of(
         let mut reasons = reasons.into_iter();
         let mut episodes = episodes.into_iter();
         let mut for_safety = for_safety.into_iter();
-        let rows: Vec<MetricRow> = kinds
-            .into_iter()
-            .map(|kind| MetricRow {
-                entry: entries.next().flatten().unwrap_or_default(),
-                kind,
-                on: days.next().flatten(),
-                retracted: retracted.next().unwrap_or(false),
-                status: statuses.next().flatten(),
-                modality: modalities.next().flatten(),
-                reason: reasons.next().flatten(),
-                episode: episodes.next().flatten(),
-                for_safety: for_safety.next().unwrap_or(false),
-            })
-            .collect();
-        out.push((journey, rows));
+        rows.extend(kinds.into_iter().map(|kind| MetricRow {
+            entry: entries.next().flatten().unwrap_or_default(),
+            kind,
+            on: days.next().flatten(),
+            retracted: retracted.next().unwrap_or(false),
+            status: statuses.next().flatten(),
+            modality: modalities.next().flatten(),
+            reason: reasons.next().flatten(),
+            episode: episodes.next().flatten(),
+            for_safety: for_safety.next().unwrap_or(false),
+        }));
     }
     Ok(out)
 }

@@ -1,131 +1,42 @@
-//! The event store: cqrs-es over postgres-es's `events` table, with a snapshot that is correct.
+//! The write path of single commands (record, consent, erase): one transaction each, which
+//! holds the journey's turn, the events, the snapshot, the journey's read rows and, for an
+//! API write with an `Idempotency-Key`, the key's claim and its answer. A crash at any line
+//! rolls all of them back; once the transaction commits, nothing is left to do.
 //!
-//! postgres-es 0.5's own snapshot mode applies new events twice (traps.md). This store loads
-//! the snapshot and only the newer events, lets the aggregate handle the command (the
-//! `EventSink` applies each event once, at once), and saves the resulting state as the new
-//! snapshot in the same transaction as the events (`PersistedEventRepository::persist`). The
-//! state is small, so an append costs the same on a journey of 10 or 5,000 entries.
+//! 1. claim the idempotency key (a concurrent request with the same key waits on it);
+//! 2. lock the journey's snapshot row (`FOR UPDATE`): writers of one journey take turns in
+//!    the database, so two app processes are as correct as one; writers of different
+//!    journeys never wait for each other;
+//! 3. read the events newer than the snapshot (none, normally) and the entry index rows
+//!    the command asks about;
+//! 4. let the `Journey` aggregate handle the command (cqrs-es `Aggregate::handle`, the same
+//!    call bulk import makes; the `EventSink` applies each event once);
+//! 5. insert the events and the new snapshot in one statement;
+//! 6. project the journey's new events into the read tables (`project_journeys`,
+//!    migrations/0007), moving its read checkpoint;
+//! 7. store the idempotency answer; commit.
+//!
+//! cqrs-es's `CqrsFramework::execute` commits events in a transaction of its own and offers
+//! no way to add the projection or the claim to it, so this path calls the aggregate
+//! directly; postgres-es's tables and column names are kept (traps.md).
 
 use std::collections::HashMap;
-use std::sync::Arc;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use cqrs_es::persist::{PersistedEventRepository, PersistenceError, SerializedEvent};
-use cqrs_es::{
-    Aggregate, AggregateContext, AggregateError, CqrsFramework, DomainEvent, EventEnvelope,
-    EventStore,
-};
+use cqrs_es::event_sink::EventSink;
+use cqrs_es::persist::SerializedEvent;
+use cqrs_es::{Aggregate, DomainEvent};
 use journey_domain::{
-    Body, Entry, EntryLookup, Journey, JourneyCommand, JourneyError, JourneyEvent, StoredEntry,
+    Body, Entry, EntryLookup, Journey, JourneyCommand, JourneyError, JourneyEvent, MemoryLookup,
+    StoredEntry,
 };
-use postgres_es::PostgresEventRepository;
-use sqlx::PgPool;
+use serde_json::Value;
+use sqlx::{PgPool, Postgres, Transaction};
+use uuid::Uuid;
 
+use crate::crypto::{JourneyKey, MasterKey};
 use crate::error::StoreError;
-
-/// The aggregate as loaded: state, the sequence it reflects and its snapshot's version.
-pub struct JourneyContext {
-    aggregate_id: String,
-    aggregate: Journey,
-    current_sequence: usize,
-    current_snapshot: usize,
-}
-
-impl AggregateContext<Journey> for JourneyContext {
-    fn aggregate(&mut self) -> &mut Journey {
-        &mut self.aggregate
-    }
-}
-
-/// A cqrs-es `EventStore` for `Journey` with a correct snapshot per aggregate.
-pub struct JourneyStore {
-    repo: PostgresEventRepository,
-    pool: PgPool,
-}
-
-impl JourneyStore {
-    pub fn new(pool: PgPool) -> Self {
-        Self {
-            repo: PostgresEventRepository::new(pool.clone()),
-            pool,
-        }
-    }
-
-    /// Stores `rows` and the snapshot in one transaction, or nothing. postgres-es 0.5's own
-    /// `persist` commits the events before it checks the snapshot's version, so a writer that
-    /// lost the race left its events stored, the snapshot behind, and was told "conflict";
-    /// here a version mismatch rolls everything back.
-    async fn persist(
-        &self,
-        rows: &[SerializedEvent],
-        (aggregate_id, state, version): (String, serde_json::Value, usize),
-    ) -> Result<(), AggregateError<JourneyError>> {
-        fn failed(e: sqlx::Error) -> AggregateError<JourneyError> {
-            match &e {
-                sqlx::Error::Database(db) if db.code().as_deref() == Some("23505") => {
-                    AggregateError::AggregateConflict
-                }
-                _ => AggregateError::DatabaseConnectionError(Box::new(e)),
-            }
-        }
-        let mut tx = self.pool.begin().await.map_err(failed)?;
-        for row in rows {
-            sqlx::query(
-                "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
-            )
-            .bind(&row.aggregate_type)
-            .bind(&row.aggregate_id)
-            .bind(row.sequence as i64)
-            .bind(&row.event_type)
-            .bind(&row.event_version)
-            .bind(&row.payload)
-            .bind(&row.metadata)
-            .execute(&mut *tx)
-            .await
-            .map_err(failed)?;
-        }
-        let last_sequence = rows.last().map_or(0, |r| r.sequence) as i64;
-        let written = if version == 1 {
-            sqlx::query(
-                "INSERT INTO snapshots (aggregate_type, aggregate_id, last_sequence, current_snapshot, payload)
-                 VALUES ($1, $2, $3, $4, $5)",
-            )
-            .bind(Journey::TYPE)
-            .bind(&aggregate_id)
-            .bind(last_sequence)
-            .bind(version as i64)
-            .bind(&state)
-            .execute(&mut *tx)
-            .await
-            .map_err(failed)?
-        } else {
-            sqlx::query(
-                "UPDATE snapshots SET last_sequence = $3, current_snapshot = $4, payload = $5
-                  WHERE aggregate_type = $1 AND aggregate_id = $2 AND current_snapshot = $6",
-            )
-            .bind(Journey::TYPE)
-            .bind(&aggregate_id)
-            .bind(last_sequence)
-            .bind(version as i64)
-            .bind(&state)
-            .bind(version as i64 - 1)
-            .execute(&mut *tx)
-            .await
-            .map_err(failed)?
-        };
-        if written.rows_affected() != 1 {
-            tx.rollback().await.map_err(failed)?;
-            return Err(AggregateError::AggregateConflict);
-        }
-        tx.commit().await.map_err(failed)
-    }
-}
-
-fn deserialize(event: &SerializedEvent) -> Result<JourneyEvent, PersistenceError> {
-    Ok(serde_json::from_value(event.payload.clone())?)
-}
 
 /// The `events` row of `event` at `sequence`.
 pub(crate) fn serialize(
@@ -143,99 +54,6 @@ pub(crate) fn serialize(
         serde_json::to_value(event).expect("events always serialize"),
         serde_json::to_value(metadata).expect("metadata always serializes"),
     )
-}
-
-impl EventStore<Journey> for JourneyStore {
-    type AC = JourneyContext;
-
-    async fn load_events(
-        &self,
-        aggregate_id: &str,
-    ) -> Result<Vec<EventEnvelope<Journey>>, AggregateError<JourneyError>> {
-        let rows = self.repo.get_events::<Journey>(aggregate_id).await?;
-        rows.iter()
-            .map(|row| {
-                Ok(EventEnvelope {
-                    aggregate_id: row.aggregate_id.clone(),
-                    sequence: row.sequence,
-                    payload: deserialize(row)?,
-                    metadata: serde_json::from_value(row.metadata.clone())
-                        .map_err(PersistenceError::from)?,
-                })
-            })
-            .collect::<Result<_, PersistenceError>>()
-            .map_err(AggregateError::from)
-    }
-
-    async fn load_aggregate(
-        &self,
-        aggregate_id: &str,
-    ) -> Result<JourneyContext, AggregateError<JourneyError>> {
-        let mut context = match self.repo.get_snapshot::<Journey>(aggregate_id).await? {
-            Some(snapshot) => JourneyContext {
-                aggregate_id: aggregate_id.to_string(),
-                aggregate: serde_json::from_value(snapshot.aggregate)?,
-                current_sequence: snapshot.current_sequence,
-                current_snapshot: snapshot.current_snapshot,
-            },
-            None => JourneyContext {
-                aggregate_id: aggregate_id.to_string(),
-                aggregate: Journey::default(),
-                current_sequence: 0,
-                current_snapshot: 0,
-            },
-        };
-        let newer = self
-            .repo
-            .get_last_events::<Journey>(aggregate_id, context.current_sequence)
-            .await?;
-        for row in &newer {
-            context.aggregate.apply(deserialize(row)?);
-            context.current_sequence = row.sequence;
-        }
-        Ok(context)
-    }
-
-    async fn commit(
-        &self,
-        events: Vec<JourneyEvent>,
-        context: JourneyContext,
-        metadata: HashMap<String, String>,
-    ) -> Result<Vec<EventEnvelope<Journey>>, AggregateError<JourneyError>> {
-        if events.is_empty() {
-            return Ok(Vec::new());
-        }
-        let rows: Vec<SerializedEvent> = events
-            .iter()
-            .enumerate()
-            .map(|(i, event)| {
-                serialize(
-                    &context.aggregate_id,
-                    context.current_sequence + i + 1,
-                    event,
-                    &metadata,
-                )
-            })
-            .collect();
-        // The aggregate already holds the new events (EventSink::write applied them).
-        let state = serde_json::to_value(&context.aggregate)?;
-        let snapshot = (
-            context.aggregate_id.clone(),
-            state,
-            context.current_snapshot + 1,
-        );
-        self.persist(&rows, snapshot).await?;
-        Ok(events
-            .into_iter()
-            .zip(rows)
-            .map(|(payload, row)| EventEnvelope {
-                aggregate_id: row.aggregate_id,
-                sequence: row.sequence,
-                payload,
-                metadata: metadata.clone(),
-            })
-            .collect())
-    }
 }
 
 /// The aggregate's [`EntryLookup`] over the `entry_index` table.
@@ -268,22 +86,63 @@ impl EntryLookup for PgEntryLookup {
     }
 }
 
-/// Records single entries: the path the web app and `journey record` use.
+/// An API write's `Idempotency-Key`: the claim, and the answer to store with the write.
+#[derive(Debug, Clone)]
+pub struct Claim {
+    pub user: Uuid,
+    pub key: String,
+    /// SHA-256 of the request as handled (a retry must send the same).
+    pub hash: Vec<u8>,
+    /// The answer given when the write succeeds (stored with it, in its transaction).
+    pub status: u16,
+    pub body: Value,
+}
+
+/// What a write did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Written {
+    /// Committed (or found already stored: the same entry id and content); the journey's id.
+    Done(String),
+    /// The idempotency key was used before with this request: its stored answer.
+    Replayed(u16, Value),
+    /// The idempotency key was used before with another request.
+    Mismatch,
+}
+
+/// Times a write that met a concurrent write (a new journey's key, a deadlock) runs again.
+const CONFLICT_RETRIES: u32 = 20;
+
+/// A single command as the write path runs it.
+enum Command {
+    Record(Entry),
+    Consent { granted: bool, text_version: String },
+    Erase,
+}
+
+/// The journey as locked and loaded by a writer.
+struct Loaded {
+    journey_id: String,
+    state: Journey,
+    sequence: usize,
+    snapshot: usize,
+    secret: Option<JourneyKey>,
+    lookup: MemoryLookup,
+}
+
+/// Records entries, consent and erasure, one transaction per command.
 pub struct Recorder {
     pool: PgPool,
-    master: crate::crypto::MasterKey,
-    cqrs: CqrsFramework<Journey, JourneyStore>,
+    master: MasterKey,
 }
 
 impl Recorder {
-    pub fn new(pool: PgPool, master: crate::crypto::MasterKey) -> Self {
-        let lookup: Arc<dyn EntryLookup> = Arc::new(PgEntryLookup::new(pool.clone()));
-        let cqrs = CqrsFramework::new(JourneyStore::new(pool.clone()), Vec::new(), lookup);
-        Self { pool, master, cqrs }
+    pub fn new(pool: PgPool, master: MasterKey) -> Self {
+        Self { pool, master }
     }
 
-    /// Records `entry` on the journey with key `key`. An entry already stored with the same
-    /// id and content stores nothing. Returns the journey's internal id.
+    /// Records `entry` on the journey with key `key` (a `journey_started` line starts it).
+    /// An entry already stored with the same id and content stores nothing. Returns the
+    /// journey's internal id.
     pub async fn record(
         &self,
         key: &str,
@@ -291,34 +150,33 @@ impl Recorder {
         recorded_at: DateTime<Utc>,
         metadata: HashMap<String, String>,
     ) -> Result<String, StoreError> {
-        let journey_id = match crate::keys::journey_id(&self.pool, key).await? {
-            Some(id) => id,
-            None if matches!(entry.body, Body::JourneyStarted { .. }) => {
-                crate::keys::reserve(&self.pool, key).await?
-            }
-            None => return Err(StoreError::Rule(JourneyError::NotStarted)),
-        };
-        // Handles and note text are sealed before the aggregate sees them (crypto.rs).
-        let keys = crate::crypto::keys(
-            &self.pool,
-            &self.master,
-            std::slice::from_ref(&journey_id),
-            true,
-        )
-        .await?;
-        let key = keys
-            .get(&journey_id)
-            .ok_or(StoreError::Rule(JourneyError::Erased))?;
-        let command = JourneyCommand::Record {
-            journey_id: journey_id.clone(),
-            entry: crate::crypto::seal_entry(key, entry),
+        match self
+            .run(key, &Command::Record(entry), recorded_at, &metadata, None)
+            .await?
+        {
+            Written::Done(id) => Ok(id),
+            other => unreachable!("no claim, yet {other:?}"),
+        }
+    }
+
+    /// [`Recorder::record`] under an idempotency claim: the claim, the entry and the answer
+    /// commit together, or none of them.
+    pub async fn record_claimed(
+        &self,
+        key: &str,
+        entry: Entry,
+        recorded_at: DateTime<Utc>,
+        metadata: HashMap<String, String>,
+        claim: &Claim,
+    ) -> Result<Written, StoreError> {
+        self.run(
+            key,
+            &Command::Record(entry),
             recorded_at,
-        };
-        self.cqrs
-            .execute_with_metadata(&journey_id, command, metadata)
-            .await
-            .map_err(StoreError::from)?;
-        Ok(journey_id)
+            &metadata,
+            Some(claim),
+        )
+        .await
     }
 
     /// Grants or withdraws research consent on the journey `key`.
@@ -330,24 +188,19 @@ impl Recorder {
         recorded_at: DateTime<Utc>,
         metadata: HashMap<String, String>,
     ) -> Result<(), StoreError> {
-        let journey_id = crate::keys::journey_id(&self.pool, key)
-            .await?
-            .ok_or(StoreError::Rule(JourneyError::NotStarted))?;
-        let command = JourneyCommand::Consent {
+        let command = Command::Consent {
             granted,
             text_version: text_version.to_string(),
-            recorded_at,
         };
-        self.cqrs
-            .execute_with_metadata(&journey_id, command, metadata)
-            .await
-            .map_err(StoreError::from)
+        self.run(key, &command, recorded_at, &metadata, None)
+            .await?;
+        Ok(())
     }
 
-    /// Erases the journey `key`: appends `JourneyErased` (the journey takes nothing more),
-    /// destroys its key (handles and note text can never be read again), forgets its key
-    /// name, assignments and entry index, and has the projector purge its read rows (the
-    /// event is replayed by `rebuild`, so they stay purged). Events are never deleted.
+    /// Erases the journey `key`, in one transaction: appends `JourneyErased` (the journey
+    /// takes nothing more), destroys its key (handles and note text can never be read
+    /// again), forgets its key name, assignments and entry index, and purges its read rows
+    /// (the event is replayed by `rebuild`, so they stay purged). Events are never deleted.
     /// Returns the internal id, or `None` when there is no journey `key`.
     pub async fn erase(
         &self,
@@ -355,27 +208,382 @@ impl Recorder {
         recorded_at: DateTime<Utc>,
         metadata: HashMap<String, String>,
     ) -> Result<Option<String>, StoreError> {
-        let Some(journey_id) = crate::keys::journey_id(&self.pool, key).await? else {
-            return Ok(None);
-        };
-        self.cqrs
-            .execute_with_metadata(&journey_id, JourneyCommand::Erase { recorded_at }, metadata)
+        match self
+            .run(key, &Command::Erase, recorded_at, &metadata, None)
             .await
-            .map_err(StoreError::from)?;
+        {
+            Ok(Written::Done(id)) => Ok(Some(id)),
+            Ok(other) => unreachable!("no claim, yet {other:?}"),
+            Err(StoreError::Rule(JourneyError::NotStarted)) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn run(
+        &self,
+        key: &str,
+        command: &Command,
+        recorded_at: DateTime<Utc>,
+        metadata: &HashMap<String, String>,
+        claim: Option<&Claim>,
+    ) -> Result<Written, StoreError> {
+        let mut attempt = 0;
+        loop {
+            match self.once(key, command, recorded_at, metadata, claim).await {
+                Err(StoreError::Conflict) if attempt < CONFLICT_RETRIES => {
+                    attempt += 1;
+                    tokio::time::sleep(std::time::Duration::from_millis(u64::from(attempt))).await;
+                }
+                outcome => return outcome,
+            }
+        }
+    }
+
+    async fn once(
+        &self,
+        key: &str,
+        command: &Command,
+        recorded_at: DateTime<Utc>,
+        metadata: &HashMap<String, String>,
+        claim: Option<&Claim>,
+    ) -> Result<Written, StoreError> {
         let mut tx = self.pool.begin().await?;
-        for statement in [
-            "DELETE FROM journey_secrets WHERE journey_id = $1",
-            "DELETE FROM journey_keys WHERE journey_id = $1",
-            "DELETE FROM entry_index WHERE journey_id = $1",
-            "DELETE FROM journey_access WHERE journey_id = $1",
-        ] {
-            sqlx::query(statement)
-                .bind(&journey_id)
+        if let Some(claim) = claim {
+            if let Some(answer) = take_claim(&mut tx, claim).await? {
+                tx.rollback().await?;
+                return Ok(answer);
+            }
+        }
+        let asks: Vec<String> = match command {
+            Command::Record(entry) => {
+                let mut asks = vec![entry.entry.clone()];
+                if let Body::Retract { target, .. } = &entry.body {
+                    asks.push(target.clone());
+                }
+                asks
+            }
+            _ => Vec::new(),
+        };
+        let starts =
+            matches!(command, Command::Record(e) if matches!(e.body, Body::JourneyStarted { .. }));
+        let mut journey = match lock(&mut tx, key, &self.master).await? {
+            Some(journey) => journey,
+            None if starts => fresh(&mut tx, key, &self.master).await?,
+            None => return Err(StoreError::Rule(JourneyError::NotStarted)),
+        };
+        load_newer(&mut tx, &mut journey, &asks).await?;
+        let command = match command {
+            Command::Record(entry) => {
+                let secret = journey
+                    .secret
+                    .as_ref()
+                    .ok_or(StoreError::Rule(JourneyError::Erased))?;
+                JourneyCommand::Record {
+                    journey_id: journey.journey_id.clone(),
+                    entry: crate::crypto::seal_entry(secret, entry.clone()),
+                    recorded_at,
+                }
+            }
+            Command::Consent {
+                granted,
+                text_version,
+            } => JourneyCommand::Consent {
+                granted: *granted,
+                text_version: text_version.clone(),
+                recorded_at,
+            },
+            Command::Erase => JourneyCommand::Erase { recorded_at },
+        };
+        let services: journey_domain::JourneyServices = std::sync::Arc::new(journey.lookup);
+        let sink = EventSink::default();
+        journey
+            .state
+            .handle(command, &services, &sink)
+            .await
+            .map_err(|rule| match rule {
+                JourneyError::LookupFailed(why) => StoreError::Unavailable(why),
+                rule => StoreError::Rule(rule),
+            })?;
+        let events = sink.collect().await;
+        let erase = matches!(events.last(), Some(JourneyEvent::JourneyErased(_)));
+        if !events.is_empty() {
+            let rows: Vec<SerializedEvent> = events
+                .iter()
+                .enumerate()
+                .map(|(i, event)| {
+                    serialize(
+                        &journey.journey_id,
+                        journey.sequence + i + 1,
+                        event,
+                        metadata,
+                    )
+                })
+                .collect();
+            let state = serde_json::to_string(&journey.state).expect("state serializes");
+            append(
+                &mut tx,
+                &journey.journey_id,
+                &rows,
+                &state,
+                journey.snapshot,
+            )
+            .await?;
+            sqlx::query("SELECT project_journeys(ARRAY[$1])")
+                .bind(&journey.journey_id)
                 .execute(&mut *tx)
                 .await?;
         }
+        if erase {
+            for statement in [
+                "DELETE FROM journey_secrets WHERE journey_id = $1",
+                "DELETE FROM journey_keys WHERE journey_id = $1",
+                "DELETE FROM entry_index WHERE journey_id = $1",
+                "DELETE FROM journey_access WHERE journey_id = $1",
+            ] {
+                sqlx::query(statement)
+                    .bind(&journey.journey_id)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+        }
+        if let Some(claim) = claim {
+            sqlx::query(
+                "UPDATE idempotency_keys SET status = $3, body = $4 WHERE user_id = $1 AND key = $2",
+            )
+            .bind(claim.user)
+            .bind(&claim.key)
+            .bind(claim.status as i16)
+            .bind(&claim.body)
+            .execute(&mut *tx)
+            .await?;
+        }
         tx.commit().await?;
-        crate::projector::catch_up(&self.pool).await?;
-        Ok(Some(journey_id))
+        Ok(Written::Done(journey.journey_id))
     }
+}
+
+/// Claims `claim`'s key in `tx`; `Some` with what to answer when it was claimed before. A
+/// claim is only ever seen committed with its answer: a request with the same key still
+/// being handled holds the row, and this waits for its transaction to end.
+async fn take_claim(
+    tx: &mut Transaction<'_, Postgres>,
+    claim: &Claim,
+) -> Result<Option<Written>, StoreError> {
+    let stored: Option<(Vec<u8>, Option<i16>, Option<Value>)> = sqlx::query_as(
+        "WITH claimed AS (
+             INSERT INTO idempotency_keys (user_id, key, request_hash) VALUES ($1, $2, $3)
+             ON CONFLICT DO NOTHING RETURNING 1)
+         SELECT request_hash, status, body FROM idempotency_keys
+          WHERE user_id = $1 AND key = $2 AND NOT EXISTS (SELECT 1 FROM claimed)",
+    )
+    .bind(claim.user)
+    .bind(&claim.key)
+    .bind(&claim.hash)
+    .fetch_optional(&mut **tx)
+    .await?;
+    Ok(match stored {
+        None => None,
+        Some((hash, _, _)) if hash != claim.hash => Some(Written::Mismatch),
+        Some((_, Some(status), Some(body))) => Some(Written::Replayed(status as u16, body)),
+        // An answer-less claim cannot commit; one from before migration 0007 claims nothing.
+        Some(_) => None,
+    })
+}
+
+/// Stores the answer to a claimed request that was refused (bad input): a retry with the
+/// same key and request gets the same answer. Nothing else was written.
+pub async fn store_refusal(pool: &PgPool, claim: &Claim) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO idempotency_keys (user_id, key, request_hash, status, body)
+         VALUES ($1, $2, $3, $4, $5)
+         ON CONFLICT (user_id, key) DO UPDATE SET status = excluded.status, body = excluded.body
+          WHERE idempotency_keys.status IS NULL",
+    )
+    .bind(claim.user)
+    .bind(&claim.key)
+    .bind(&claim.hash)
+    .bind(claim.status as i16)
+    .bind(&claim.body)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+/// A locked journey's id, last sequence, snapshot version, state and wrapped key.
+type LockedRow = (String, i64, i64, String, Option<Vec<u8>>);
+
+/// Locks the journey `key` (its snapshot row) and loads its state; `None` when the key
+/// names no journey with a snapshot.
+async fn lock(
+    tx: &mut Transaction<'_, Postgres>,
+    key: &str,
+    master: &MasterKey,
+) -> Result<Option<Loaded>, StoreError> {
+    let row: Option<LockedRow> = sqlx::query_as(
+        "SELECT k.journey_id, s.last_sequence, s.current_snapshot, s.payload::text, x.wrapped_key
+           FROM journey_keys k
+           JOIN snapshots s ON s.aggregate_type = 'Journey' AND s.aggregate_id = k.journey_id
+           LEFT JOIN journey_secrets x ON x.journey_id = k.journey_id
+          WHERE k.key = $1
+            FOR UPDATE OF s",
+    )
+    .bind(key)
+    .fetch_optional(&mut **tx)
+    .await?;
+    let Some((journey_id, sequence, snapshot, state, wrapped)) = row else {
+        return Ok(None);
+    };
+    let state: Journey =
+        serde_json::from_str(&state).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    let secret = wrapped
+        .map(|w| crate::crypto::unwrap_key(master, &journey_id, &w))
+        .transpose()?;
+    Ok(Some(Loaded {
+        journey_id,
+        state,
+        sequence: sequence as usize,
+        snapshot: snapshot as usize,
+        secret,
+        lookup: MemoryLookup::default(),
+    }))
+}
+
+/// A journey for `key`, which names none with a snapshot: a new one (key and secret
+/// inserted in `tx`; a writer starting the same key at once makes this fail with a
+/// conflict, and the retry finds theirs), or one whose key was reserved without events.
+async fn fresh(
+    tx: &mut Transaction<'_, Postgres>,
+    key: &str,
+    master: &MasterKey,
+) -> Result<Loaded, StoreError> {
+    let reserved: Option<(String, Option<Vec<u8>>)> = sqlx::query_as(
+        "SELECT k.journey_id, x.wrapped_key FROM journey_keys k
+           LEFT JOIN journey_secrets x ON x.journey_id = k.journey_id
+          WHERE k.key = $1
+            FOR UPDATE OF k",
+    )
+    .bind(key)
+    .fetch_optional(&mut **tx)
+    .await?;
+    let (journey_id, wrapped, secret) = match reserved {
+        Some((id, Some(wrapped))) => {
+            let secret = crate::crypto::unwrap_key(master, &id, &wrapped)?;
+            (id, None, secret)
+        }
+        Some((id, None)) => {
+            let (wrapped, secret) = crate::crypto::new_key(master, &id);
+            (id, Some(wrapped), secret)
+        }
+        None => {
+            let id = Uuid::new_v4().to_string();
+            sqlx::query("INSERT INTO journey_keys (key, journey_id) VALUES ($1, $2)")
+                .bind(key)
+                .bind(&id)
+                .execute(&mut **tx)
+                .await?;
+            let (wrapped, secret) = crate::crypto::new_key(master, &id);
+            (id, Some(wrapped), secret)
+        }
+    };
+    if let Some(wrapped) = &wrapped {
+        sqlx::query("INSERT INTO journey_secrets (journey_id, wrapped_key) VALUES ($1, $2)")
+            .bind(&journey_id)
+            .bind(wrapped)
+            .execute(&mut **tx)
+            .await?;
+    }
+    Ok(Loaded {
+        journey_id,
+        state: Journey::default(),
+        sequence: 0,
+        snapshot: 0,
+        secret: Some(secret),
+        lookup: MemoryLookup::default(),
+    })
+}
+
+/// Applies the events stored after the snapshot (none, unless a writer without snapshots
+/// wrote them) and reads the entry index rows of the entries `asks` names.
+async fn load_newer(
+    tx: &mut Transaction<'_, Postgres>,
+    journey: &mut Loaded,
+    asks: &[String],
+) -> Result<(), StoreError> {
+    let (newer, entries): (Vec<String>, Vec<Value>) = sqlx::query_as(
+        "SELECT ARRAY(SELECT e.payload::text FROM events e
+                       WHERE e.aggregate_type = 'Journey' AND e.aggregate_id = $1
+                         AND e.sequence > $2 ORDER BY e.sequence),
+                ARRAY(SELECT jsonb_build_array(i.content, i.retracted) FROM entry_index i
+                       WHERE i.journey_id = $1 AND i.entry = ANY($3))",
+    )
+    .bind(&journey.journey_id)
+    .bind(journey.sequence as i64)
+    .bind(asks)
+    .fetch_one(&mut **tx)
+    .await?;
+    for payload in newer {
+        let event: JourneyEvent =
+            serde_json::from_str(&payload).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        journey.state.apply(event);
+        journey.sequence += 1;
+    }
+    for pair in entries {
+        let (content, retracted): (Entry, bool) =
+            serde_json::from_value(pair).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        journey.lookup.insert(
+            &journey.journey_id,
+            StoredEntry {
+                entry: content,
+                retracted,
+            },
+        );
+    }
+    Ok(())
+}
+
+/// Inserts `rows` (events of one journey) and the journey's new snapshot `state`, in one
+/// statement; `snapshot` is the version the writer loaded (0: none yet).
+async fn append(
+    tx: &mut Transaction<'_, Postgres>,
+    journey_id: &str,
+    rows: &[SerializedEvent],
+    state: &str,
+    snapshot: usize,
+) -> Result<(), StoreError> {
+    let sequences: Vec<i64> = rows.iter().map(|e| e.sequence as i64).collect();
+    let types: Vec<&str> = rows.iter().map(|e| e.event_type.as_str()).collect();
+    let versions: Vec<&str> = rows.iter().map(|e| e.event_version.as_str()).collect();
+    let payloads: Vec<String> = rows.iter().map(|e| e.payload.to_string()).collect();
+    let metadata: Vec<String> = rows.iter().map(|e| e.metadata.to_string()).collect();
+    let last = *sequences.last().expect("at least one event");
+    let snapshot_statement = if snapshot == 0 {
+        "INSERT INTO snapshots (aggregate_type, aggregate_id, last_sequence, current_snapshot, payload)
+         VALUES ('Journey', $1, $7, $9 + 1, $8::json)"
+    } else {
+        "UPDATE snapshots SET last_sequence = $7, current_snapshot = $9 + 1, payload = $8::json
+          WHERE aggregate_type = 'Journey' AND aggregate_id = $1 AND current_snapshot = $9"
+    };
+    let written = sqlx::query(&format!(
+        "WITH appended AS (
+             INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata)
+             SELECT 'Journey', $1, seq, t, v, p::json, m::json
+               FROM unnest($2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[]) AS r(seq, t, v, p, m))
+         {snapshot_statement}"
+    ))
+    .bind(journey_id)
+    .bind(&sequences)
+    .bind(&types)
+    .bind(&versions)
+    .bind(&payloads)
+    .bind(&metadata)
+    .bind(last)
+    .bind(state)
+    .bind(snapshot as i64)
+    .execute(&mut **tx)
+    .await?
+    .rows_affected();
+    if written != 1 {
+        return Err(StoreError::Conflict);
+    }
+    Ok(())
 }

@@ -155,6 +155,14 @@ pub async fn scalar_i64(pool: &PgPool, query: &str) -> i64 {
         .expect("the query runs")
 }
 
+/// Runs `statement` (benchmarks set up their tables with it).
+pub async fn execute(pool: &PgPool, statement: &str) {
+    sqlx::query(statement)
+        .execute(pool)
+        .await
+        .expect("the statement runs");
+}
+
 /// The rows of `query`, each as one JSON value (`SELECT to_jsonb(t) FROM ... t`).
 pub async fn json_rows(pool: &PgPool, query: &str) -> Vec<serde_json::Value> {
     sqlx::query_scalar(query)

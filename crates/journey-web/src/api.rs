@@ -13,8 +13,8 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use chrono::NaiveDate;
-use journey_app::accounts::Idempotent;
 use journey_app::journeys::PAGE_SIZE;
+use journey_app::journeys::{Claim, Idempotent};
 use journey_app::{today, Action, Via};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -349,70 +349,66 @@ async fn record_entry(
             Some(key.to_string())
         }
     };
-    if let Some(key) = &idempotency {
-        // The entry id comes from the key, so even two racing retries store one entry.
-        if !object.as_object().is_some_and(|m| m.contains_key("entry")) {
-            let digest = Sha256::digest(format!("{}\n{key}", signed.user.user_id));
-            let id = format!("i-{}", &journey_app::accounts::hex(&digest)[..32]);
-            object["entry"] = json!(id);
-        }
-        let hash = Sha256::digest(object.to_string());
-        match state
+    let Some(key) = idempotency else {
+        let ids = state
             .app
-            .idempotency_begin(&signed.user, key, &hash)
-            .await?
-        {
-            Idempotent::New => {}
-            Idempotent::Stored(status, body) => {
-                let status = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
-                return Ok((status, Json(body)).into_response());
-            }
-            Idempotent::Mismatch => {
-                return Err(WebError::Invalid {
-                    field: "Idempotency-Key".into(),
-                    message: "this key was used before with another body".into(),
-                }
-                .into())
-            }
-            Idempotent::InFlight => {
-                return Err(WebError::Conflict(
-                    "a request with this Idempotency-Key is still being handled".into(),
-                )
-                .into())
-            }
-        }
-    }
-    let outcome = state
-        .app
-        .record(&signed.actor, &row, std::slice::from_ref(&object))
-        .await
-        .map_err(WebError::from);
-    let (status, body) = match &outcome {
-        Ok(ids) => (
-            StatusCode::CREATED,
-            serde_json::to_value(Recorded {
-                journey: row.key.clone(),
-                entry: ids[0].clone(),
-            })
-            .expect("serializable"),
-        ),
-        Err(err) => (err.status(), err.json()),
+            .record(&signed.actor, &row, std::slice::from_ref(&object))
+            .await?;
+        return Ok(created(&row.key, &ids[0]));
     };
-    if let Some(key) = &idempotency {
-        // Bad input is answered the same on retry; a failure of ours lets the retry run.
-        if status.is_success() || status.is_client_error() && status != StatusCode::CONFLICT {
-            state
-                .app
-                .idempotency_finish(&signed.user, key, status.as_u16(), &body)
-                .await?;
-        } else {
-            state.app.idempotency_forget(&signed.user, key).await?;
+    // The entry id comes from the key, so even two racing retries store one entry.
+    if !object.as_object().is_some_and(|m| m.contains_key("entry")) {
+        let digest = Sha256::digest(format!("{}\n{key}", signed.user.user_id));
+        let id = format!("i-{}", &journey_app::accounts::hex(&digest)[..32]);
+        object["entry"] = json!(id);
+    }
+    let entry = object["entry"].as_str().unwrap_or_default().to_string();
+    let mut claim = Claim {
+        user: signed.user.user_id,
+        key,
+        hash: Sha256::digest(object.to_string()).to_vec(),
+        status: StatusCode::CREATED.as_u16(),
+        body: recorded_body(&row.key, &entry),
+    };
+    match state
+        .app
+        .record_idempotent(&signed.actor, &row, &object, &claim)
+        .await
+    {
+        Ok(Idempotent::Done(id)) => Ok(created(&row.key, &id)),
+        Ok(Idempotent::Replayed(status, body)) => {
+            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
+            Ok((status, Json(body)).into_response())
+        }
+        Ok(Idempotent::Mismatch) => Err(WebError::Invalid {
+            field: "Idempotency-Key".into(),
+            message: "this key was used before with another body".into(),
+        }
+        .into()),
+        Err(err) => {
+            let err = WebError::from(err);
+            // Bad input is answered the same on retry; a failure of ours stored nothing, so
+            // the retry runs again.
+            if err.status().is_client_error() && err.status() != StatusCode::CONFLICT {
+                claim.status = err.status().as_u16();
+                claim.body = err.json();
+                state.app.idempotency_refused(&claim).await?;
+            }
+            Err(err.into())
         }
     }
-    match outcome {
-        Ok(_) => Ok((status, Json(body)).into_response()),
-        Err(err) => Err(err.into()),
-    }
+}
+
+fn recorded_body(journey: &str, entry: &str) -> Value {
+    serde_json::to_value(Recorded {
+        journey: journey.to_string(),
+        entry: entry.to_string(),
+    })
+    .expect("serializable")
+}
+
+fn created(journey: &str, entry: &str) -> Response {
+    (StatusCode::CREATED, Json(recorded_body(journey, entry))).into_response()
 }
 
 /// As-of day of the metrics.

@@ -170,23 +170,17 @@ pub async fn serve(app: App, bind: SocketAddr, announce: Vec<String>) -> Result<
         ..Options::default()
     };
     let pool = app.pool().clone();
-    let projector = app.clone();
     let router = router(app, options).await?;
-    // Entries imported or recorded by other processes reach the read tables within seconds;
-    // expired sessions leave the session table every ten minutes.
+    // Every write projects its own journey, in its transaction (other processes' included),
+    // so nothing polls the events. Expired sessions leave the session table every ten minutes.
     tokio::spawn(async move {
         use tower_sessions::ExpiredDeletion;
         let sessions = PostgresStore::new(pool.clone());
-        for round in 0u64.. {
-            if let Err(e) = projector.catch_up().await {
-                tracing::warn!("projector: {e}");
+        loop {
+            if let Err(e) = sessions.delete_expired().await {
+                tracing::warn!("expired sessions: {e}");
             }
-            if round % 300 == 0 {
-                if let Err(e) = sessions.delete_expired().await {
-                    tracing::warn!("expired sessions: {e}");
-                }
-            }
-            tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+            tokio::time::sleep(std::time::Duration::from_secs(600)).await;
         }
     });
     let listener = tokio::net::TcpListener::bind(bind)

@@ -45,7 +45,6 @@ pub async fn run(
         )));
     }
     super::import::print_report(&file, &report, false);
-    app.catch_up().await?;
     // The demo families agree to research use (a real family decides in the app or with
     // `journey consent`).
     for index in 0..families {

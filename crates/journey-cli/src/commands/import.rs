@@ -26,7 +26,6 @@ pub async fn run(
         print_report(file, &report, skip_invalid);
         bad |= !report.invalid.is_empty();
     }
-    app.catch_up().await?;
     if bad {
         let what = if skip_invalid {
             "some lines were skipped"

@@ -3,7 +3,6 @@
 use journey_app::{Actor, App, AppError};
 
 pub async fn run(app: &App, me: &Actor) -> Result<(), AppError> {
-    app.catch_up().await?;
     let rows = app.visible_journeys(me, "journey list").await?;
     println!(
         "{:<24} {:<10} {:<10} {:>8}",
