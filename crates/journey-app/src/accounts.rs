@@ -126,6 +126,24 @@ impl App {
         Ok(())
     }
 
+    /// Counts a sign-in attempt for `username` across every process on the database;
+    /// `Some(seconds)` to wait when `per_minute` were made in the last minute. Attempts are
+    /// kept under a hash of the lower-cased name (what people type there is not stored).
+    pub async fn sign_in_attempt(
+        &self,
+        username: &str,
+        per_minute: u32,
+    ) -> Result<Option<u64>, AppError> {
+        use sha2::Digest;
+        let name = hex(&sha2::Sha256::digest(username.to_lowercase().as_bytes()));
+        Ok(accounts::sign_in_attempt(self.pool(), &name, per_minute).await?)
+    }
+
+    /// Forgets sign-in attempts older than an hour (`journey serve` calls it now and then).
+    pub async fn forget_sign_in_attempts(&self) -> Result<u64, AppError> {
+        Ok(accounts::forget_sign_in_attempts(self.pool()).await?)
+    }
+
     /// The user `username` if `password` is theirs (as long as a wrong one either way).
     pub async fn authenticate(
         &self,

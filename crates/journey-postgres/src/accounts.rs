@@ -319,3 +319,36 @@ pub async fn timeline(
         .collect();
     Ok(entries)
 }
+
+/// Counts a sign-in attempt for `username` (lower-cased by the caller); `Some(seconds)` to
+/// wait when `per_minute` attempts were made in the last minute already, by any process.
+pub async fn sign_in_attempt(
+    pool: &PgPool,
+    username: &str,
+    per_minute: u32,
+) -> Result<Option<u64>, StoreError> {
+    let (earlier, oldest): (i64, Option<f64>) = sqlx::query_as(
+        "WITH counted AS (INSERT INTO sign_in_attempts (username) VALUES ($1))
+         SELECT count(*), extract(epoch FROM now() - min(at))::float8
+           FROM sign_in_attempts
+          WHERE username = $1 AND at > now() - interval '1 minute'",
+    )
+    .bind(username)
+    .fetch_one(pool)
+    .await?;
+    if earlier < i64::from(per_minute) {
+        return Ok(None);
+    }
+    let waited = oldest.unwrap_or(0.0);
+    Ok(Some((60.0 - waited).ceil().max(1.0) as u64))
+}
+
+/// Forgets sign-in attempts older than an hour.
+pub async fn forget_sign_in_attempts(pool: &PgPool) -> Result<u64, StoreError> {
+    Ok(
+        sqlx::query("DELETE FROM sign_in_attempts WHERE at < now() - interval '1 hour'")
+            .execute(pool)
+            .await?
+            .rows_affected(),
+    )
+}

@@ -2,8 +2,10 @@
 //!
 //! - Passwords are checked by journey-app (Argon2id on a blocking thread; an unknown
 //!   username takes as long as a wrong password).
-//! - Sign-in attempts are limited per username (governor): `Options::logins_per_minute`.
-//! - Sessions are server-side (tower-sessions, stored in PostgreSQL). Sign-in cycles the
+//! - Sign-in attempts are limited per username, counted in the database by every process:
+//!   `Options::logins_per_minute`.
+//! - Sessions are server-side (tower-sessions, stored in PostgreSQL and read from it on every
+//!   request, so a sign-out in one app process holds in every other at once). Sign-in cycles the
 //!   session id; sign-out deletes the session; a session ends after `idle_minutes` unused
 //!   and `absolute_hours` after sign-in (both checked here on every request; activity is
 //!   saved at most once a minute, which also renews the store's and the cookie's expiry).
@@ -36,12 +38,12 @@ pub async fn sign_in(
     username: &str,
     password: &str,
 ) -> Result<User, WebError> {
-    let limit_key = username.to_lowercase();
-    if let Err(not_until) = state.logins.check_key(&limit_key) {
-        let wait = not_until.wait_time_from(governor::clock::Clock::now(
-            &governor::clock::DefaultClock::default(),
-        ));
-        return Err(WebError::TooMany(wait.as_secs().max(1)));
+    if let Some(wait) = state
+        .app
+        .sign_in_attempt(username, state.options.logins_per_minute.max(1))
+        .await?
+    {
+        return Err(WebError::TooMany(wait));
     }
     let Some(user) = state.app.authenticate(username, password).await? else {
         return Err(WebError::Unauthorized);

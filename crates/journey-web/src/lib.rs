@@ -20,17 +20,14 @@ mod views;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::num::NonZeroU32;
 use std::sync::{Arc, Mutex};
 
 use axum::http::{header, HeaderName, HeaderValue};
 use axum::Router;
-use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use journey_app::{App, AppError};
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_sessions::cookie::SameSite;
-use tower_sessions::{CachingSessionStore, Expiry, SessionManagerLayer};
-use tower_sessions_moka_store::MokaStore;
+use tower_sessions::{Expiry, SessionManagerLayer};
 use tower_sessions_sqlx_store::PostgresStore;
 
 /// Settings of the app.
@@ -64,7 +61,6 @@ pub(crate) type ChartCache = Mutex<HashMap<String, (String, Arc<views::Charts>)>
 pub struct Inner {
     /// The use cases.
     pub app: App,
-    pub(crate) logins: DefaultKeyedRateLimiter<String>,
     pub(crate) options: Options,
     pub(crate) charts: ChartCache,
     /// Users by id, kept a minute: a user's name and role do not change, and access to a
@@ -90,22 +86,18 @@ pub async fn router(app: App, options: Options) -> Result<Router, AppError> {
         .migrate()
         .await
         .map_err(|e| AppError::Unavailable(format!("session table: {e}")))?;
-    let per_minute = NonZeroU32::new(options.logins_per_minute.max(1)).expect("at least 1");
     let state = AppState(Arc::new(Inner {
         app,
-        logins: RateLimiter::keyed(Quota::per_minute(per_minute)),
         charts: Mutex::new(HashMap::new()),
         users: moka::sync::Cache::builder()
             .max_capacity(10_000)
-            .time_to_live(std::time::Duration::from_secs(60))
+            // A role change or a removed account holds in every process within a second.
+            .time_to_live(std::time::Duration::from_secs(1))
             .build(),
         options: options.clone(),
     }));
-    // Sessions live in PostgreSQL and, in front of it, in this process's memory (moka): a
-    // request reads its session without a round trip; creating, saving and deleting one
-    // writes both, so sign-out ends it at once. (One app process per database: a second
-    // process would not see another's sign-out until its cached copy expires.)
-    let sessions = CachingSessionStore::new(MokaStore::new(Some(10_000)), sessions);
+    // Sessions live in PostgreSQL only, read on every request (one indexed row): a sign-out
+    // in one app process ends the session in every other at once.
     let session_layer = SessionManagerLayer::new(sessions)
         .with_name("journey_session")
         .with_secure(options.secure_cookies)
@@ -170,6 +162,7 @@ pub async fn serve(app: App, bind: SocketAddr, announce: Vec<String>) -> Result<
         ..Options::default()
     };
     let pool = app.pool().clone();
+    let attempts = app.clone();
     let router = router(app, options).await?;
     // Every write projects its own journey, in its transaction (other processes' included),
     // so nothing polls the events. Expired sessions leave the session table every ten minutes.
@@ -179,6 +172,9 @@ pub async fn serve(app: App, bind: SocketAddr, announce: Vec<String>) -> Result<
         loop {
             if let Err(e) = sessions.delete_expired().await {
                 tracing::warn!("expired sessions: {e}");
+            }
+            if let Err(e) = attempts.forget_sign_in_attempts().await {
+                tracing::warn!("old sign-in attempts: {e}");
             }
             tokio::time::sleep(std::time::Duration::from_secs(600)).await;
         }

@@ -1,0 +1,312 @@
+//! Two `journey serve` processes on one database, over real HTTP: writes to one journey from
+//! both, idempotent retries across them and after a killed process, sessions, the sign-in
+//! limit and unassignment.
+
+mod common;
+
+use common::*;
+use journey_postgres::testing::TestDb;
+use serde_json::{json, Value};
+
+const PASSWORD: &str = "correct horse battery";
+
+fn http() -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(30))
+        .build()
+        .expect("a client")
+}
+
+/// Signs `user` in through `base`'s API; the session cookie.
+async fn sign_in(base: &str, user: &str) -> String {
+    let res = http()
+        .post(format!("{base}/api/v1/session"))
+        .json(&json!({ "username": user, "password": PASSWORD }))
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(res.status(), 200, "sign-in of {user}");
+    res.headers()
+        .get("set-cookie")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .expect("a session cookie")
+        .to_string()
+}
+
+fn entry(minutes: u32) -> Value {
+    json!({ "type": "self_care", "on": "2025-03-10", "minutes": minutes })
+}
+
+async fn post(base: &str, cookie: &str, body: &Value, idempotency: Option<&str>) -> (u16, Value) {
+    let mut req = http()
+        .post(format!("{base}/api/v1/journeys/small/entries"))
+        .header("cookie", cookie)
+        .json(body);
+    if let Some(key) = idempotency {
+        req = req.header("idempotency-key", key);
+    }
+    let res = req.send().await.expect("answers");
+    let status = res.status().as_u16();
+    (status, res.json().await.unwrap_or(Value::Null))
+}
+
+async fn get_status(base: &str, cookie: &str, path: &str) -> u16 {
+    http()
+        .get(format!("{base}{path}"))
+        .header("cookie", cookie)
+        .send()
+        .await
+        .expect("answers")
+        .status()
+        .as_u16()
+}
+
+async fn family() -> TestDb {
+    let db = TestDb::fresh().await;
+    import_file(&db, &fixture("small.jsonl"));
+    add_user(&db, "fam", "family", PASSWORD, Some("small"));
+    db
+}
+
+/// The journey's read rows agree with its events: every event projected once.
+async fn consistent(db: &TestDb) {
+    let events = sqlx_count(
+        db,
+        "SELECT count(*) FROM events e JOIN journey_keys k ON k.journey_id = e.aggregate_id WHERE k.key = 'small'",
+    )
+    .await;
+    let snapshot = sqlx_count(db, "SELECT last_sequence FROM snapshots").await;
+    let checkpoint = sqlx_count(db, "SELECT sequence FROM read_checkpoint").await;
+    assert_eq!(events, snapshot, "the snapshot holds every event");
+    assert_eq!(checkpoint, snapshot, "the read rows hold every event");
+    let counted = sqlx_count(db, "SELECT entries::bigint FROM journeys").await;
+    let rows = sqlx_count(
+        db,
+        "SELECT count(*) FROM entries WHERE type <> 'retract' AND NOT retracted",
+    )
+    .await;
+    assert_eq!(counted, rows, "the journey's count matches its entries");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_processes_write_one_journey_and_share_sessions_and_idempotency_keys() {
+    let db = family().await;
+    let (a, b) = (Server::start(&db), Server::start(&db));
+    let cookie = sign_in(&a.url, "fam").await;
+    assert_eq!(
+        get_status(&b.url, &cookie, "/api/v1/journeys").await,
+        200,
+        "a session made by one process is good in the other"
+    );
+
+    // 40 writes to the same journey at once, half through each process.
+    let before = sqlx_count(&db, "SELECT count(*) FROM entries").await;
+    let writes = (0..40u32).map(|i| {
+        let base = if i % 2 == 0 {
+            a.url.clone()
+        } else {
+            b.url.clone()
+        };
+        let cookie = cookie.clone();
+        tokio::spawn(async move { post(&base, &cookie, &entry(i + 1), None).await })
+    });
+    for write in futures::future::join_all(writes).await {
+        let (status, body) = write.expect("the task ends");
+        assert_eq!(status, 201, "{body}");
+    }
+    assert_eq!(
+        sqlx_count(&db, "SELECT count(*) FROM entries").await,
+        before + 40
+    );
+    consistent(&db).await;
+
+    // A retry through the other process gets the first answer and stores nothing.
+    let body = entry(99);
+    let first = post(&a.url, &cookie, &body, Some("retry-1")).await;
+    assert_eq!(first.0, 201, "{}", first.1);
+    let again = post(&b.url, &cookie, &body, Some("retry-1")).await;
+    assert_eq!(again, first, "the stored answer");
+    assert_eq!(
+        sqlx_count(&db, "SELECT count(*) FROM entries").await,
+        before + 41
+    );
+    let other = post(&b.url, &cookie, &entry(98), Some("retry-1")).await;
+    assert_eq!(other.0, 422, "another body under the same key: {}", other.1);
+    assert_eq!(other.1["field"], "Idempotency-Key");
+    // Racing retries of one key, through both processes: one entry.
+    let racing = (0..6).map(|i| {
+        let base = if i % 2 == 0 {
+            a.url.clone()
+        } else {
+            b.url.clone()
+        };
+        let cookie = cookie.clone();
+        tokio::spawn(async move { post(&base, &cookie, &entry(77), Some("race-1")).await })
+    });
+    let answers: Vec<(u16, Value)> = futures::future::join_all(racing)
+        .await
+        .into_iter()
+        .map(|r| r.expect("the task ends"))
+        .collect();
+    assert!(answers.iter().all(|a| *a == answers[0]), "{answers:?}");
+    assert_eq!(answers[0].0, 201);
+    assert_eq!(
+        sqlx_count(&db, "SELECT count(*) FROM entries").await,
+        before + 42
+    );
+    consistent(&db).await;
+
+    // Sign-out in one process ends the session in the other at once.
+    let out = http()
+        .delete(format!("{}/api/v1/session", a.url))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .expect("answers");
+    assert!(out.status().is_success(), "{}", out.status());
+    assert_eq!(get_status(&b.url, &cookie, "/api/v1/journeys").await, 401);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sign_in_limit_counts_the_attempts_made_in_every_process() {
+    let db = family().await;
+    let (a, b) = (Server::start(&db), Server::start(&db));
+    for i in 0..5 {
+        let base = if i % 2 == 0 { &a.url } else { &b.url };
+        let res = http()
+            .post(format!("{base}/api/v1/session"))
+            .json(&json!({ "username": "fam", "password": "wrong" }))
+            .send()
+            .await
+            .expect("answers");
+        assert_eq!(res.status(), 401, "attempt {i}");
+    }
+    for base in [&a.url, &b.url] {
+        let res = http()
+            .post(format!("{base}/api/v1/session"))
+            .json(&json!({ "username": "FAM", "password": PASSWORD }))
+            .send()
+            .await
+            .expect("answers");
+        assert_eq!(
+            res.status(),
+            429,
+            "the sixth attempt in a minute, in either process"
+        );
+        let wait: u64 = res
+            .headers()
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse().ok())
+            .expect("Retry-After");
+        assert!((1..=60).contains(&wait), "{wait}");
+    }
+    assert_eq!(
+        sqlx_count(&db, "SELECT count(*) FROM sign_in_attempts").await,
+        7
+    );
+    assert_eq!(
+        sqlx_count(
+            &db,
+            "SELECT count(*) FROM sign_in_attempts WHERE username ILIKE 'fam'"
+        )
+        .await,
+        0,
+        "attempts are kept under a hash of the name, never the name typed"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unassignment_by_one_process_holds_in_the_other_within_a_second() {
+    let db = family().await;
+    let a = Server::start(&db);
+    let cookie = sign_in(&a.url, "fam").await;
+    assert_eq!(
+        get_status(&a.url, &cookie, "/api/v1/journeys/small/entries").await,
+        200
+    );
+    let out = journey(&db, &["user", "unassign", "fam", "--journey", "small"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    assert_eq!(
+        get_status(&a.url, &cookie, "/api/v1/journeys/small/entries").await,
+        404
+    );
+}
+
+/// A write whose transaction is under way when its process is killed leaves nothing: not
+/// the entry, not its Idempotency-Key claim. The retry, in another process, writes it once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_retry_after_a_killed_process_writes_the_entry_once() {
+    let db = family().await;
+    let mut a = Server::start(&db);
+    let b = Server::start(&db);
+    let cookie = sign_in(&a.url, "fam").await;
+    let before = sqlx_count(&db, "SELECT count(*) FROM entries").await;
+
+    // Hold the journey's turn, so A's write waits inside its transaction (claim taken).
+    let mut turn = db.pool.begin().await.expect("a transaction");
+    sqlx::query("SELECT 1 FROM snapshots FOR UPDATE")
+        .execute(&mut *turn)
+        .await
+        .expect("locked");
+    let body = entry(55);
+    let pending = {
+        let (url, cookie, body) = (a.url.clone(), cookie.clone(), body.clone());
+        tokio::spawn(async move {
+            http()
+                .post(format!("{url}/api/v1/journeys/small/entries"))
+                .header("cookie", cookie)
+                .header("idempotency-key", "crash-1")
+                .json(&body)
+                .send()
+                .await
+        })
+    };
+    // Wait until A's transaction holds the claim and waits for the turn.
+    let mut claimed = false;
+    for _ in 0..100 {
+        let waiting = sqlx_count(
+            &db,
+            "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()",
+        )
+        .await;
+        if waiting > 0 {
+            claimed = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(claimed, "A's write waits for the journey's turn");
+    a.kill();
+    assert!(pending.await.expect("the task ends").is_err(), "no answer");
+    turn.rollback().await.expect("released");
+    // PostgreSQL ends the killed process's transaction when it sees the connection closed.
+    for _ in 0..100 {
+        let open = sqlx_count(
+            &db,
+            "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()",
+        )
+        .await;
+        if open == 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        sqlx_count(&db, "SELECT count(*) FROM idempotency_keys").await,
+        0,
+        "the claim went with its transaction"
+    );
+    let retry = post(&b.url, &cookie, &body, Some("crash-1")).await;
+    assert_eq!(retry.0, 201, "{}", retry.1);
+    let again = post(&b.url, &cookie, &body, Some("crash-1")).await;
+    assert_eq!(again, retry);
+    assert_eq!(
+        sqlx_count(&db, "SELECT count(*) FROM entries").await,
+        before + 1,
+        "stored once"
+    );
+    consistent(&db).await;
+}
