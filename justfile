@@ -20,6 +20,8 @@ bench:
     cargo run --release -p journey-cli --features bench -- bench report
     cargo run --release -p journey-cli --features bench -- bench research
     cargo run --release -p journey-cli --features bench -- bench web
+    cargo run --release -p journey-cli --features bench -- bench writes
+    cargo run --release -p journey-cli --features bench -- bench write-cost
 
 # Load on the web app with wrk (apt-get install wrk): timeline page and entry POST of a
 # 3-year journey at 100 connections, next to the sign-in page.
