@@ -50,6 +50,9 @@ struct Inner {
     master: MasterKey,
     recorder: Recorder,
     audit: audit::AuditWriter,
+    /// Connections whose commits do not wait for the disk, for a user's write access check
+    /// and its audit row (see access.rs: the write that follows makes it durable).
+    checks: PgPool,
 }
 
 impl App {
@@ -82,6 +85,7 @@ impl App {
         App(Arc::new(Inner {
             recorder: Recorder::new(pool.clone(), master.clone()),
             audit: audit::AuditWriter::start(db::async_commit_pool(&pool, 2)),
+            checks: db::async_commit_pool(&pool, pool.options().get_max_connections()),
             pool,
             master,
         }))
@@ -90,6 +94,10 @@ impl App {
     /// The database pool.
     pub fn pool(&self) -> &PgPool {
         &self.0.pool
+    }
+
+    pub(crate) fn checks(&self) -> &PgPool {
+        &self.0.checks
     }
 
     pub(crate) fn master(&self) -> &MasterKey {

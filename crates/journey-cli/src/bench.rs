@@ -16,6 +16,7 @@ use journey_postgres::crypto::MasterKey;
 
 use crate::synth;
 
+mod research;
 mod web;
 mod writes;
 
@@ -90,6 +91,9 @@ pub enum Bench {
         families: usize,
         #[arg(long, default_value_t = 15)]
         seconds: u32,
+        /// Connections of the app's pool (`journey serve` has 8).
+        #[arg(long, default_value_t = 8)]
+        pool: u32,
     },
     /// One family's POST latency in a store of ~25,000 events and in a large one (generated
     /// once, kept in database journey_bench_large_store), and on a journey of 20,000 entries.
@@ -127,8 +131,14 @@ pub async fn run(which: Bench, config: &Config) -> Outcome {
         Bench::Append { samples } => bench_append(&server, samples).await,
         Bench::Metrics { sizes, days, runs } => bench_metrics(&server, sizes, days, runs).await,
         Bench::Report { days, runs } => bench_report(&server, days, runs).await,
-        Bench::Research { journeys, cohort } => bench_research(&server, journeys, cohort).await,
-        Bench::Writes { families, seconds } => writes::writes(&server, families, seconds).await,
+        Bench::Research { journeys, cohort } => {
+            research::bench_research(&server, journeys, cohort).await
+        }
+        Bench::Writes {
+            families,
+            seconds,
+            pool,
+        } => writes::writes(&server, families, seconds, pool).await,
         Bench::WriteCost { events, seconds } => writes::write_cost(&server, events, seconds).await,
         Bench::Web {
             days,
@@ -327,7 +337,7 @@ async fn bench_append(server: &journey_postgres::PgConnectOptions, samples: usiz
 }
 
 /// The peak resident memory of this process since the last `reset_peak_memory`, in MB.
-fn peak_memory_mb() -> Option<f64> {
+pub(crate) fn peak_memory_mb() -> Option<f64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
     let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
     let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
@@ -335,15 +345,15 @@ fn peak_memory_mb() -> Option<f64> {
 }
 
 /// Resets the peak resident memory of this process (Linux: `5` into clear_refs).
-fn reset_peak_memory() {
+pub(crate) fn reset_peak_memory() {
     let _ = std::fs::write("/proc/self/clear_refs", "5");
 }
 
-const METRICS_DB: &str = "journey_bench_metrics";
+pub(crate) const METRICS_DB: &str = "journey_bench_metrics";
 
 /// The kept cohort of `bench metrics` (and `bench research`): `families` journeys of `days`
 /// days ending on a fixed day, so that the kept data stays valid on later days.
-fn metrics_cohort(families: usize, days: u32) -> synth::Synth {
+pub(crate) fn metrics_cohort(families: usize, days: u32) -> synth::Synth {
     synth::Synth {
         seed: 7,
         families,
@@ -474,10 +484,14 @@ async fn bench_metrics(
                 journey_postgres::read::metric_rows_from_entries(&pool, scope).await?,
             );
             let took = clock.elapsed();
-            let count: usize = journeys.iter().map(|j| j.entries.len()).sum();
+            // metric_weeks leaves out the retract lines (no figure counts them).
+            let count: usize = journeys
+                .iter()
+                .map(|j| j.entries.iter().filter(|e| e.kind != "retract").count())
+                .sum();
             if count != entries {
                 return Err(AppError::Internal(format!(
-                    "entries table gives {count} metric rows, metric_input {entries}"
+                    "entries table gives {count} metric rows, metric_weeks {entries}"
                 )));
             }
             entries_best = Some(entries_best.map_or(took, |b| b.min(took)));
@@ -503,7 +517,7 @@ async fn bench_metrics(
     }
     println!("SQL week s: one SQL query for the weekly day counts, PDA and coverage only (its rows checked equal to ours);");
     println!("ours (total s) computes every figure of metrics.md and the JSON. SQL/ours > 1: ours is faster.");
-    println!("read s: metric_input (one row per journey, kept by the projector); read entries s: the same rows");
+    println!("read s: metric_weeks (one row per journey and week, kept by each write); read entries s: the same rows from entries");
     println!("read from the entries table (one row per entry); SQL/ours-entries: the ratio with that read instead.");
     pool.close().await;
     Ok(())
@@ -633,78 +647,5 @@ async fn bench_report(
     std::fs::remove_dir_all(&out).ok();
     pool.close().await;
     scratch::drop_database(server, "journey_bench_report").await?;
-    Ok(())
-}
-
-async fn bench_research(
-    server: &journey_postgres::PgConnectOptions,
-    journeys: usize,
-    cohort: usize,
-) -> Outcome {
-    let synth = metrics_cohort(cohort, 365);
-    let pool = scratch::keep_database(server, METRICS_DB).await?;
-    let (have, width_ok) = scratch::cohort_stored(&pool, "m-", synth.key(0).len()).await?;
-    if !width_ok || have < journeys {
-        return Err(AppError::BadRequest(format!(
-            "run `journey bench metrics --sizes {journeys},{cohort}` first: it generates the cohort"
-        )));
-    }
-    let bound = synth.key(journeys);
-    let missing = scratch::without_consent(&pool, &bound).await?;
-    if !missing.is_empty() {
-        println!(
-            "granting research consent to {} journeys (once; kept)",
-            missing.len()
-        );
-        let recorder = Recorder::new(pool.clone(), master().clone());
-        for key in &missing {
-            recorder
-                .consent(key, true, "v1", Utc::now(), HashMap::new())
-                .await?;
-        }
-    }
-    let as_of = synth.end;
-    let out = std::env::temp_dir().join(format!("journey-bench-research-{}", std::process::id()));
-    reset_peak_memory();
-    let clock = Instant::now();
-    let (app, me) = app_over(&pool);
-    let written = app
-        .research_export(
-            &me,
-            &journey_app::research::Request {
-                project: "bench",
-                out: &out,
-                as_of,
-                min_cell: 5,
-            },
-        )
-        .await?;
-    let export_time = clock.elapsed();
-    let peak = peak_memory_mb().unwrap_or(f64::NAN);
-    let bytes: u64 = written
-        .files
-        .iter()
-        .filter_map(|f| std::fs::metadata(f).ok())
-        .map(|m| m.len())
-        .sum();
-    let clock = Instant::now();
-    let copied = scratch::copy_entries_csv(&pool, &bound).await?;
-    let copy_time = clock.elapsed();
-    println!(
-        "research export of {} journeys (consented, x 365 days): {export_time:.2?}, {} MB in {} files, peak {peak:.0} MB",
-        written.subjects,
-        bytes / 1_000_000,
-        written.files.len()
-    );
-    println!(
-        "baseline: COPY of the same journeys' raw entries to CSV (no anonymization, no metrics): {copy_time:.2?}, {} MB",
-        copied / 1_000_000
-    );
-    println!(
-        "export / COPY = {:.1}",
-        export_time.as_secs_f64() / copy_time.as_secs_f64()
-    );
-    std::fs::remove_dir_all(&out).ok();
-    pool.close().await;
     Ok(())
 }

@@ -39,9 +39,13 @@ async fn serve(pool: &PgPool) -> Result<String, AppError> {
     Ok(format!("http://{address}"))
 }
 
-/// A pool as `journey serve` has it (8 connections), on database `name` of `server`.
-async fn app_pool(server: &PgConnectOptions, name: &str) -> Result<PgPool, AppError> {
-    journey_postgres::db::connect(server.clone().database(name), 8)
+/// A pool of `connections` (`journey serve` has 8) on database `name` of `server`.
+async fn app_pool(
+    server: &PgConnectOptions,
+    name: &str,
+    connections: u32,
+) -> Result<PgPool, AppError> {
+    journey_postgres::db::connect(server.clone().database(name), connections)
         .await
         .map_err(|e| AppError::Unavailable(e.to_string()))
 }
@@ -301,10 +305,15 @@ fn pgbench_inserts(
 }
 
 /// `journey bench writes`.
-pub async fn writes(server: &PgConnectOptions, count: usize, seconds: u32) -> Outcome {
+pub async fn writes(
+    server: &PgConnectOptions,
+    count: usize,
+    seconds: u32,
+    connections: u32,
+) -> Outcome {
     let name = "journey_bench_writes";
     scratch::database(server, name).await?.close().await;
-    let pool = app_pool(server, name).await?;
+    let pool = app_pool(server, name, connections).await?;
     sqlx_exec(
         &pool,
         "CREATE TABLE raw_writes (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
@@ -317,7 +326,7 @@ pub async fn writes(server: &PgConnectOptions, count: usize, seconds: u32) -> Ou
     println!(
         "{count} families, each its own account and journey; wrk -t{count} -c{count} -d{seconds}s, one connection per family;"
     );
-    println!("the app in this process (pool of 8), PostgreSQL and the client on this machine");
+    println!("the app in this process (pool of {connections}), PostgreSQL and the client on this machine");
 
     let raw = pgbench_inserts(server, name, count, seconds)?;
     let before = count_entries(&pool).await?;
@@ -366,7 +375,7 @@ pub async fn write_cost(server: &PgConnectOptions, large_events: u64, seconds: u
     // The small store: ~25,000 events (46 journeys of a year).
     let small = "journey_bench_small_store";
     scratch::database(server, small).await?.close().await;
-    let pool = app_pool(server, small).await?;
+    let pool = app_pool(server, small, 8).await?;
     let events = import_text(&pool, &cohort(46, 0..46)).await?;
     let small_events = count_events(&pool).await?;
     let base = serve(&pool).await?;
@@ -404,7 +413,7 @@ pub async fn write_cost(server: &PgConnectOptions, large_events: u64, seconds: u
         journey_postgres::testing::execute(&keep, "VACUUM ANALYZE").await;
     }
     keep.close().await;
-    let pool = app_pool(server, LARGE).await?;
+    let pool = app_pool(server, LARGE, 8).await?;
     let large_events_now = count_events(&pool).await?;
     let base = serve(&pool).await?;
     let fresh = format!("c{}-", std::process::id());
