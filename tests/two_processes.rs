@@ -1,6 +1,6 @@
 //! Two `journey serve` processes on one database, over real HTTP: writes to one journey from
 //! both, idempotent retries across them and after a killed process, sessions, the sign-in
-//! limit and unassignment.
+//! limit, unassignment, and back-pressure when the database is saturated.
 
 mod common;
 
@@ -308,5 +308,58 @@ async fn a_retry_after_a_killed_process_writes_the_entry_once() {
         before + 1,
         "stored once"
     );
+    consistent(&db).await;
+}
+
+/// When every connection of the pool is busy (here: eight writes of one journey wait for its
+/// turn, held by another transaction), a request waits a bounded time for one, then is
+/// answered 503 with Retry-After; the waiting writes go on once the turn is free.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_saturated_database_is_a_503_with_retry_after_after_a_bounded_wait() {
+    let db = family().await;
+    let server = Server::start(&db);
+    let cookie = sign_in(&server.url, "fam").await;
+    let mut turn = db.pool.begin().await.expect("a transaction");
+    sqlx::query("SELECT 1 FROM snapshots FOR UPDATE")
+        .execute(&mut *turn)
+        .await
+        .expect("locked");
+    let writes: Vec<_> = (0..8u32)
+        .map(|i| {
+            let (url, cookie) = (server.url.clone(), cookie.clone());
+            tokio::spawn(async move { post(&url, &cookie, &entry(i + 1), None).await })
+        })
+        .collect();
+    // Until the eight hold the pool's eight connections.
+    for _ in 0..100 {
+        let waiting = sqlx_count(
+            &db,
+            "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()",
+        )
+        .await;
+        if waiting >= 8 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let started = std::time::Instant::now();
+    let res = http()
+        .get(format!("{}/api/v1/journeys", server.url))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .expect("answers");
+    let waited = started.elapsed();
+    assert_eq!(res.status(), 503);
+    assert!(res.headers().contains_key("retry-after"));
+    assert!(
+        waited < std::time::Duration::from_secs(10),
+        "a bounded wait, not a queue: {waited:?}"
+    );
+    turn.rollback().await.expect("released");
+    for write in writes {
+        let (status, body) = write.await.expect("the task ends");
+        assert_eq!(status, 201, "{body}");
+    }
     consistent(&db).await;
 }
