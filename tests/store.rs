@@ -225,3 +225,51 @@ fn without_database_url_the_program_runs_its_own_postgresql() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[tokio::test]
+async fn a_master_key_that_does_not_open_the_store_is_refused_at_start() {
+    let db = TestDb::fresh().await;
+    import_file(&db, &fixture("small.jsonl"));
+    let run = |key: Option<&str>, file: Option<&std::path::Path>| {
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_journey"));
+        command
+            .arg("journeys")
+            .env("DATABASE_URL", &db.url)
+            .env_remove("JOURNEY_MASTER_KEY")
+            .env_remove("JOURNEY_MASTER_KEY_FILE");
+        if let Some(key) = key {
+            command.env("JOURNEY_MASTER_KEY", key);
+        }
+        if let Some(file) = file {
+            command.env("JOURNEY_MASTER_KEY_FILE", file);
+        }
+        command.output().expect("runs")
+    };
+    let right = run(Some(&db.master_hex), None);
+    assert!(right.status.success(), "{}", stderr(&right));
+    assert_eq!(
+        sqlx_count(&db, "SELECT count(*) FROM master_key_check").await,
+        1,
+        "the check value is kept"
+    );
+    // Another key: one clear line, exit 2, nothing answered with a sealed error later.
+    let other = "ab".repeat(32);
+    let wrong = run(Some(&other), None);
+    assert_eq!(wrong.status.code(), Some(2), "{}", stderr(&wrong));
+    assert!(
+        stderr(&wrong).contains("JOURNEY_MASTER_KEY")
+            && stderr(&wrong).contains("not the one this database"),
+        "{}",
+        stderr(&wrong)
+    );
+    // No key file where one is looked for: none is made for a store with sealed data.
+    let missing = TestDb::scratch_dir("no-key").join("master.key");
+    let none = run(None, Some(&missing));
+    assert_eq!(none.status.code(), Some(2), "{}", stderr(&none));
+    assert!(
+        stderr(&none).contains(&missing.display().to_string()),
+        "{}",
+        stderr(&none)
+    );
+    assert!(!missing.exists(), "no new key made for a sealed store");
+}

@@ -31,6 +31,19 @@ pub struct Config {
 }
 
 impl KeySource {
+    /// Where the key is looked for, for messages.
+    pub fn describe(&self) -> String {
+        match self {
+            KeySource::Hex { from, .. } => from.clone(),
+            KeySource::File(path) => format!("the file {}", path.display()),
+        }
+    }
+
+    /// True when the key must be made (a file that does not exist yet).
+    pub fn would_create(&self) -> bool {
+        matches!(self, KeySource::File(path) if !path.exists())
+    }
+
     /// The key, read (or, for a missing file, made).
     pub fn load(&self) -> Result<journey_postgres::crypto::MasterKey, String> {
         use journey_postgres::crypto::MasterKey;

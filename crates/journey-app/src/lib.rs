@@ -71,10 +71,23 @@ impl App {
         db::migrate(&pool)
             .await
             .map_err(|e| AppError::Unavailable(format!("migrations: {e}")))?;
+        let sealed = journey_postgres::crypto::store_is_sealed(&pool).await?;
+        if sealed && config.master_key.would_create() {
+            return Err(AppError::Unavailable(format!(
+                "master key: none at {}, and this database holds sealed journey data: a new key could not open it (set JOURNEY_MASTER_KEY_FILE or JOURNEY_MASTER_KEY to the key it was made with)",
+                config.master_key.describe()
+            )));
+        }
         let master = config
             .master_key
             .load()
             .map_err(|e| AppError::Unavailable(format!("master key: {e}")))?;
+        if !journey_postgres::crypto::verify_master(&pool, &master).await? {
+            return Err(AppError::Unavailable(format!(
+                "master key: the key from {} is not the one this database's journeys were sealed with (set JOURNEY_MASTER_KEY_FILE or JOURNEY_MASTER_KEY to that key)",
+                config.master_key.describe()
+            )));
+        }
         let app = App::new(pool, master);
         app.catch_up().await?;
         Ok(app)

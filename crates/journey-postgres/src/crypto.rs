@@ -97,11 +97,80 @@ impl MasterKey {
         Ok(Self::from_bytes(&parse_hex(text)?))
     }
 
+    /// The check value of this key: a fixed text sealed with it (a fixed nonce, used for
+    /// this text only). It tells whether a key is the one a store was sealed with, and
+    /// nothing about the key.
+    fn check_value(&self) -> Vec<u8> {
+        self.0
+            .encrypt(
+                &XNonce::from([0u8; 24]),
+                Payload {
+                    msg: CHECK_TEXT,
+                    aad: b"master key check",
+                },
+            )
+            .expect("encryption in memory")
+    }
+
+    fn opens_check(&self, sealed: &[u8]) -> bool {
+        self.0
+            .decrypt(
+                &XNonce::from([0u8; 24]),
+                Payload {
+                    msg: sealed,
+                    aad: b"master key check",
+                },
+            )
+            .is_ok_and(|text| text == CHECK_TEXT)
+    }
+
     /// The key in the file `path` (64 hexadecimal digits); a missing file is created with a
     /// new random key, mode 0600.
     pub fn load_or_create(path: &Path) -> Result<MasterKey, String> {
         Ok(Self::from_bytes(&load_or_create(path)?))
     }
+}
+
+const CHECK_TEXT: &[u8] = b"journey master key check v1";
+
+/// Whether the store `pool` holds sealed data (a master key check value or a journey key):
+/// then no new master key may be made for it.
+pub async fn store_is_sealed(pool: &PgPool) -> Result<bool, StoreError> {
+    Ok(sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM master_key_check) OR EXISTS (SELECT 1 FROM journey_secrets)",
+    )
+    .fetch_one(pool)
+    .await?)
+}
+
+/// Checks that `master` is the key the store `pool` was sealed with (its check value, or
+/// for a store from before the check value, one of its journey keys), and records the check
+/// value when the store has none. `Ok(false)` when the key does not match.
+pub async fn verify_master(pool: &PgPool, master: &MasterKey) -> Result<bool, StoreError> {
+    let stored: Option<Vec<u8>> = sqlx::query_scalar("SELECT sealed FROM master_key_check")
+        .fetch_optional(pool)
+        .await?;
+    if let Some(sealed) = stored {
+        return Ok(master.opens_check(&sealed));
+    }
+    let sample: Option<(String, Vec<u8>)> =
+        sqlx::query_as("SELECT journey_id, wrapped_key FROM journey_secrets LIMIT 1")
+            .fetch_optional(pool)
+            .await?;
+    if let Some((id, wrapped)) = sample {
+        if unwrap(master, &id, &wrapped).is_err() {
+            return Ok(false);
+        }
+    }
+    sqlx::query("INSERT INTO master_key_check (sealed) VALUES ($1) ON CONFLICT DO NOTHING")
+        .bind(master.check_value())
+        .execute(pool)
+        .await?;
+    // Another process may have stored its check value first: it must be ours too.
+    let sealed: Vec<u8> = sqlx::query_scalar("SELECT sealed FROM master_key_check")
+        .fetch_one(pool)
+        .await?;
+    Ok(master.opens_check(&sealed))
 }
 
 /// One journey's key.
