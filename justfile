@@ -52,3 +52,8 @@ fmt:
 # Stop the embedded PostgreSQL.
 stop:
     cargo run -p journey-cli -- stop
+
+# The fault suite: the app killed (SIGKILL) and restarted under concurrent idempotent writes
+# (docs/reliability.md). Also part of `cargo test --workspace`.
+faults:
+    cargo test -p journey-cli --test faults --test two_processes -- --nocapture
