@@ -180,3 +180,185 @@ async fn killing_the_app_under_idempotent_writes_loses_and_duplicates_nothing() 
         "the rebuild wrote no event"
     );
 }
+
+/// `journey` over the embedded cluster of `dir` (no DATABASE_URL), with a fixed master key.
+fn embedded(dir: &std::path::Path) -> std::process::Command {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_journey"));
+    command
+        .arg("--data-dir")
+        .arg(dir)
+        .env_remove("DATABASE_URL")
+        .env("JOURNEY_MASTER_KEY", "5a".repeat(32));
+    command
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_immediate_restart_of_postgresql_under_idempotent_writes_loses_and_duplicates_nothing() {
+    use std::io::{BufRead, BufReader, Write};
+    // A cluster of this test's own (never the machine's shared server).
+    let dir = TestDb::scratch_dir("faults-pg");
+    let small = fixture("small.jsonl");
+    let out = embedded(&dir)
+        .arg("import")
+        .arg(&small)
+        .output()
+        .expect("runs");
+    assert!(out.status.success(), "{}", stderr(&out));
+    let mut add = embedded(&dir)
+        .args(["user", "add", "fam", "--role", "family", "--password-stdin"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("runs");
+    writeln!(add.stdin.take().unwrap(), "{PASSWORD}").unwrap();
+    assert!(add.wait_with_output().unwrap().status.success());
+    let out = embedded(&dir)
+        .args(["user", "assign", "fam", "--journey", "small"])
+        .output()
+        .expect("runs");
+    assert!(out.status.success(), "{}", stderr(&out));
+    let mut serve = embedded(&dir)
+        .args(["serve", "--bind", "127.0.0.1:0"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("serve runs");
+    let mut first = String::new();
+    BufReader::new(serve.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    let base = first
+        .split_whitespace()
+        .find(|w| w.starts_with("http://"))
+        .expect("the URL")
+        .trim_end_matches('/')
+        .to_string();
+    let cookie = sign_in(&base).await;
+
+    let workers: Vec<_> = (0..WORKERS)
+        .map(|w| {
+            let (base, cookie) = (base.clone(), cookie.clone());
+            tokio::spawn(async move {
+                let mut ops = Vec::new();
+                for i in 0..40 {
+                    let key = format!("p{w}-{i}");
+                    let body = json!({ "type": "self_care", "on": "2025-03-10", "minutes": 1 + i });
+                    let mut op = Op::default();
+                    for _attempt in 0..300 {
+                        let answer = http()
+                            .post(format!("{base}/api/v1/journeys/small/entries"))
+                            .header("cookie", &cookie)
+                            .header("idempotency-key", &key)
+                            .json(&body)
+                            .send()
+                            .await;
+                        match answer {
+                            Ok(res) if res.status() == 201 => {
+                                op.answers.push(Some(201));
+                                let body: Value = res.json().await.unwrap_or(Value::Null);
+                                op.entry = body["entry"].as_str().map(str::to_string);
+                                break;
+                            }
+                            Ok(res) => {
+                                let status = res.status().as_u16();
+                                assert_eq!(status, 503, "{key}: only 201 or 503");
+                                assert!(res.headers().contains_key("retry-after"));
+                                op.answers.push(Some(status));
+                            }
+                            Err(_) => op.answers.push(None),
+                        }
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                    }
+                    ops.push(op);
+                }
+                ops
+            })
+        })
+        .collect();
+
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    let bin = journey_postgres::embedded::find_bin_dir().expect("PostgreSQL's binaries");
+    let cluster = dir.canonicalize().expect("the data folder");
+    // As root the cluster runs as `postgres` (embedded.rs), so pg_ctl does too.
+    let root = std::process::Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0");
+    let mut stop = if root {
+        let mut c = std::process::Command::new("runuser");
+        c.args(["-u", "postgres", "--"]).arg(bin.join("pg_ctl"));
+        c
+    } else {
+        std::process::Command::new(bin.join("pg_ctl"))
+    };
+    let stop = stop
+        .arg("-D")
+        .arg(&cluster)
+        .args(["-m", "immediate", "-w", "stop"])
+        .output()
+        .expect("pg_ctl runs");
+    assert!(
+        stop.status.success(),
+        "{}",
+        String::from_utf8_lossy(&stop.stderr)
+    );
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    let options = journey_postgres::embedded::ensure_running(&dir).expect("started again");
+
+    let mut ops = Vec::new();
+    for worker in workers {
+        ops.extend(worker.await.expect("the worker ends"));
+    }
+    let pool = sqlx::PgPool::connect_with(options).await.expect("connects");
+    let ids: Vec<String> = ops.iter().filter_map(|op| op.entry.clone()).collect();
+    let counts: Vec<(String, i64)> =
+        sqlx::query_as("SELECT entry, count(*) FROM entries WHERE entry = ANY($1) GROUP BY entry")
+            .bind(&ids)
+            .fetch_all(&pool)
+            .await
+            .expect("the query");
+    // Entry ids made from an Idempotency-Key start with "i-"; the fixture's do not.
+    let total: i64 = sqlx::query_scalar("SELECT count(*) FROM entries WHERE entry LIKE 'i-%'")
+        .fetch_one(&pool)
+        .await
+        .expect("the query");
+    let unavailable = ops
+        .iter()
+        .filter(|op| op.answers.contains(&Some(503)))
+        .count();
+    let unknown = ops
+        .iter()
+        .filter(|op| op.answers.iter().any(Option::is_none))
+        .count();
+    let duplicated = counts.iter().filter(|(_, n)| *n > 1).count();
+    println!(
+        "faults (PostgreSQL restart): {} writes, {} acknowledged, {} stored, {} lost, {duplicated} duplicated, {} stored beyond the acknowledged; {unavailable} answered 503 first, {unknown} had an unknown outcome",
+        ops.len(),
+        ids.len(),
+        counts.len(),
+        ids.len() - counts.len(),
+        total as usize - counts.len()
+    );
+    pool.close().await;
+    let _ = serve.kill();
+    let _ = serve.wait();
+    let _ = journey_postgres::embedded::stop(&dir);
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(ids.len(), ops.len(), "every write ends acknowledged");
+    assert_eq!(
+        counts.len(),
+        ops.len(),
+        "every acknowledged write is stored"
+    );
+    assert_eq!(duplicated, 0);
+    assert_eq!(
+        total as usize,
+        ops.len(),
+        "nothing stored that was not asked for"
+    );
+    assert!(
+        unavailable > 0,
+        "the restart hit writes (else the test shows nothing)"
+    );
+}
