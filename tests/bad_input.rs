@@ -257,3 +257,27 @@ async fn a_nul_character_is_refused_with_its_line_and_field_not_as_an_outage() {
     )
     .await;
 }
+
+#[tokio::test]
+async fn a_field_given_twice_is_refused_with_its_name() {
+    refused(
+        &[r#"{"journey":"b","type":"reward_given","on":"2025-01-02","on":"2025-01-03"}"#],
+        2,
+        "`on` appears twice",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_byte_order_mark_is_named() {
+    let db = TestDb::fresh().await;
+    let file = file_with(format!("\u{feff}{START}\n"));
+    let out = journey(&db, &["import", file.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("journey.jsonl:1: starts with a byte-order mark"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(event_count(&db).await, 0);
+}

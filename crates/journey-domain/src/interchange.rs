@@ -45,10 +45,34 @@ impl std::error::Error for LineError {}
 
 /// Parses one line of a journey file. The error names the field and the value.
 pub fn parse_line(text: &str) -> Result<Line, LineError> {
-    let value: Value = serde_json::from_str(text).map_err(|e| LineError {
-        field: None,
-        message: format!("not JSON: {e}"),
-    })?;
+    if text.starts_with('\u{feff}') {
+        return Err(LineError {
+            field: None,
+            message: "starts with a byte-order mark (U+FEFF): save the file as UTF-8 without a BOM"
+                .into(),
+        });
+    }
+    // An object is read as its fields in order, so that a field given twice is refused
+    // (JSON leaves it open; a silent "last one wins" would store what nobody checked).
+    let value: Value = match serde_json::from_str::<Fields>(text) {
+        Ok(Fields(fields)) => {
+            let mut map = Map::with_capacity(fields.len());
+            for (name, field) in fields {
+                if map.contains_key(&name) {
+                    return Err(LineError {
+                        message: format!("field `{name}` appears twice in the line"),
+                        field: Some(name),
+                    });
+                }
+                map.insert(name, field);
+            }
+            Value::Object(map)
+        }
+        Err(_) => serde_json::from_str(text).map_err(|e| LineError {
+            field: None,
+            message: format!("not JSON: {e}"),
+        })?,
+    };
     let Value::Object(map) = &value else {
         return Err(LineError {
             field: None,
@@ -72,6 +96,32 @@ pub fn parse_line(text: &str) -> Result<Line, LineError> {
         field: Some(field_of(&message, &value)),
         message,
     })
+}
+
+/// A JSON object's fields in the order given, duplicates kept.
+struct Fields(Vec<(String, Value)>);
+
+impl<'de> serde::Deserialize<'de> for Fields {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visit;
+        impl<'de> serde::de::Visitor<'de> for Visit {
+            type Value = Fields;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<Fields, A::Error> {
+                let mut fields = Vec::new();
+                while let Some(pair) = map.next_entry::<String, Value>()? {
+                    fields.push(pair);
+                }
+                Ok(Fields(fields))
+            }
+        }
+        deserializer.deserialize_map(Visit)
+    }
 }
 
 fn holds_nul(text: &str) -> bool {
@@ -275,6 +325,34 @@ pub fn to_line(journey: &str, entry: &Entry) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_field_given_twice_is_refused_with_its_name() {
+        let err = super::parse_line(
+            r#"{"journey":"k","type":"reward_given","on":"2025-01-02","on":"2025-01-03"}"#,
+        )
+        .unwrap_err();
+        assert_eq!(err.field.as_deref(), Some("on"));
+        assert!(err.message.contains("twice"), "{err:?}");
+    }
+
+    #[test]
+    fn a_byte_order_mark_is_named() {
+        let err = super::parse_line(
+            "\u{feff}{\"journey\":\"k\",\"type\":\"reward_given\",\"on\":\"2025-01-02\"}",
+        )
+        .unwrap_err();
+        assert!(err.message.contains("byte-order mark"), "{err:?}");
+        // Not JSON at all is still "not JSON", and an array still "not a JSON object".
+        assert!(super::parse_line("{")
+            .unwrap_err()
+            .message
+            .starts_with("not JSON"));
+        assert_eq!(
+            super::parse_line("[1]").unwrap_err().message,
+            "not a JSON object"
+        );
+    }
+
     use super::*;
     use crate::entry::{DayStatus, Relationship};
 
