@@ -12,6 +12,7 @@ use serde_json::Value;
 
 const NOTE: &str = "Private words QX7-only-in-this-note";
 const HANDLE: &str = "aunt-zq9";
+const REASON: &str = "entered by mistake RZ4-only-in-this-reason";
 
 fn pg_dump(db: &TestDb) -> String {
     let out = Command::new("pg_dump")
@@ -46,6 +47,19 @@ async fn erasing_a_journey_leaves_no_readable_private_text_anywhere() {
     );
     let out = journey(&db, &["record", &line]);
     assert!(out.status.success(), "{}", stderr(&out));
+    // A retraction's reason is the family's own words too.
+    let target: String = sqlx::query_scalar(
+        "SELECT e.entry FROM entries e JOIN journeys j USING (journey_id)
+          WHERE j.key = 'small' AND e.type = 'reward_given' LIMIT 1",
+    )
+    .fetch_one(&db.pool)
+    .await
+    .expect("a reward of small");
+    let retract = format!(
+        r#"{{"journey":"small","type":"retract","target":"{target}","reason":"{REASON}"}}"#
+    );
+    let out = journey(&db, &["record", &retract]);
+    assert!(out.status.success(), "{}", stderr(&out));
     let reports = TestDb::scratch_dir("erase-reports");
     let out = journey(
         &db,
@@ -64,12 +78,16 @@ async fn erasing_a_journey_leaves_no_readable_private_text_anywhere() {
 
     // At rest, before any erasure: sealed everywhere, readable through the program.
     let dump = pg_dump(&db);
-    for secret in [NOTE, HANDLE, "mom-ann", "dad-bo", "sis-lee"] {
+    for secret in [NOTE, HANDLE, REASON, "mom-ann", "dad-bo", "sis-lee"] {
         assert!(!dump.contains(secret), "{secret} is stored in plain text");
     }
     assert!(dump.contains("sealed:v1:"));
     let exported = stdout(&journey(&db, &["export", "--raw", "--journey", "small"]));
     assert!(exported.contains(NOTE) && exported.contains(HANDLE) && exported.contains("mom-ann"));
+    assert!(
+        exported.contains(REASON),
+        "the reason opens for the program"
+    );
 
     let before = stdout(&journey(&db, &["metrics", "--as-of", "2026-06-30"]));
     let events_before = event_count(&db).await;
@@ -152,7 +170,7 @@ async fn erasing_a_journey_leaves_no_readable_private_text_anywhere() {
 
     // The dump holds none of its private text, sealed or not: the key that opened it is gone.
     let dump = pg_dump(&db);
-    for secret in [NOTE, HANDLE] {
+    for secret in [NOTE, HANDLE, REASON] {
         assert!(!dump.contains(secret), "{secret} in pg_dump after erasure");
     }
     // The events of the erased journey still hold only ciphertext, and no key opens it.

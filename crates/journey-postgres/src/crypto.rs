@@ -1,5 +1,5 @@
-//! Crypto-shredding of private free text. The reporter handle (`by`) and the text of notes
-//! are sealed before they reach the aggregate, so events, snapshots, the entry index and the
+//! Crypto-shredding of private free text. The reporter handle (`by`), the text of notes and
+//! the reason of a retraction are sealed before they reach the aggregate, so events, snapshots, the entry index and the
 //! read tables only ever hold ciphertext:
 //!
 //! - Every journey has its own random 256-bit key in `journey_secrets`, wrapped (XChaCha20-
@@ -236,8 +236,14 @@ pub fn seal_entry(key: &JourneyKey, mut entry: Entry) -> Entry {
     if let Some(by) = &entry.by {
         entry.by = Some(key.seal(by));
     }
-    if let Body::Note { text } = &mut entry.body {
-        *text = key.seal(text);
+    match &mut entry.body {
+        Body::Note { text } => *text = key.seal(text),
+        // Why an entry was retracted is the family's free text, like a note.
+        Body::Retract {
+            reason: Some(reason),
+            ..
+        } => *reason = key.seal(reason),
+        _ => {}
     }
     entry
 }
@@ -247,8 +253,13 @@ pub fn open_entry(key: Option<&JourneyKey>, mut entry: Entry) -> Entry {
     if let Some(by) = &entry.by {
         entry.by = Some(open(key, by));
     }
-    if let Body::Note { text } = &mut entry.body {
-        *text = open(key, text);
+    match &mut entry.body {
+        Body::Note { text } => *text = open(key, text),
+        Body::Retract {
+            reason: Some(reason),
+            ..
+        } => *reason = open(key, reason),
+        _ => {}
     }
     entry
 }
