@@ -140,3 +140,42 @@ async fn a_nul_character_is_bad_input_from_every_frontend_never_an_outage() {
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     assert!(stderr(&out).contains("text: "), "{}", stderr(&out));
 }
+
+#[tokio::test]
+async fn a_broken_rule_names_the_field_it_is_about() {
+    let app = app().await;
+    let mut api = Client::default();
+    let signed = api
+        .post_json(
+            &app,
+            "/api/v1/session",
+            json!({"username": "fam", "password": PASSWORD}),
+            &[],
+        )
+        .await;
+    assert_eq!(signed.status.as_u16(), 200, "{}", signed.body);
+    let future = (chrono::Local::now().date_naive() + chrono::Days::new(5)).to_string();
+    for (body, field) in [
+        (json!({"type": "reward_given", "on": future}), "on"),
+        (
+            json!({"type": "retract", "target": "no-such-entry"}),
+            "target",
+        ),
+    ] {
+        let reply = api
+            .post_json(
+                &app,
+                &format!("/api/v1/journeys/{OWN}/entries"),
+                body.clone(),
+                &[],
+            )
+            .await;
+        assert_eq!(reply.status.as_u16(), 422, "{body}: {}", reply.body);
+        assert_eq!(reply.json()["field"], field, "{body}: {}", reply.body);
+    }
+    // The command names it too.
+    let line = json!({"journey": OWN, "type": "reward_given", "on": future}).to_string();
+    let out = journey(&app.db, &["record", &line]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("on: day"), "{}", stderr(&out));
+}

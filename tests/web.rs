@@ -333,7 +333,7 @@ async fn a_family_member_records_a_day_and_sees_it_on_the_timeline() {
             "minutes",
         ),
         (vec![("on", day.as_str())], "saw"),
-        (vec![("on", "1990-01-01"), ("saw", "use")], "entry"),
+        (vec![("on", "1990-01-01"), ("saw", "use")], "on: day"),
     ] {
         let reply = fam
             .form(&app, &format!("/journeys/{OWN}/entries"), &fields)

@@ -87,7 +87,7 @@ impl std::error::Error for AppError {}
 impl From<StoreError> for AppError {
     fn from(err: StoreError) -> Self {
         match err {
-            StoreError::Rule(rule) => AppError::invalid("entry", rule.to_string()),
+            StoreError::Rule(rule) => AppError::invalid(rule.field(), rule.to_string()),
             StoreError::Conflict => AppError::Conflict(
                 "the journey was changed by someone else at the same moment; try again".into(),
             ),

@@ -167,6 +167,32 @@ pub enum JourneyError {
     Erased,
 }
 
+impl JourneyError {
+    /// The field of the line the rule is about (`type` when it is about the line as a
+    /// whole), for errors that name the field (interchange.md: line, field, value).
+    pub fn field(&self) -> &'static str {
+        match self {
+            JourneyError::BeforeStart { .. }
+            | JourneyError::InTheFuture { .. }
+            | JourneyError::ExitBeforeEntry { .. } => "on",
+            JourneyError::UnknownTarget(_)
+            | JourneyError::AlreadyRetracted(_)
+            | JourneyError::StartNotRetractable
+            | JourneyError::RetractNotRetractable(_)
+            | JourneyError::EpisodeHasExit { .. } => "target",
+            JourneyError::DuplicateEntry(_) => "entry",
+            JourneyError::BadConsentVersion(_) => "text_version",
+            JourneyError::NotStarted
+            | JourneyError::AlreadyStarted(_)
+            | JourneyError::CraftAlreadyStarted(_)
+            | JourneyError::EpisodeOpen { .. }
+            | JourneyError::NoOpenEpisode
+            | JourneyError::LookupFailed(_)
+            | JourneyError::Erased => "type",
+        }
+    }
+}
+
 /// An earlier entry of a journey, as the store knows it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StoredEntry {

@@ -395,6 +395,20 @@ async fn prefetch_entries(
 async fn write(pool: &PgPool, mut journeys: Vec<Pending>) -> Result<(), StoreError> {
     journeys.sort_by(|a, b| a.id.cmp(&b.id));
     let mut tx = pool.begin().await?;
+    match write_in(&mut tx, &journeys).await {
+        Ok(()) => Ok(tx.commit().await?),
+        // Rolled back at once: the journeys' snapshot rows stay locked until it is.
+        Err(e) => {
+            let _ = tx.rollback().await;
+            Err(e)
+        }
+    }
+}
+
+async fn write_in(
+    tx: &mut Transaction<'_, Postgres>,
+    journeys: &[Pending],
+) -> Result<(), StoreError> {
     let (keys, ids): (Vec<String>, Vec<String>) = journeys
         .iter()
         .filter(|p| p.new)
@@ -405,7 +419,7 @@ async fn write(pool: &PgPool, mut journeys: Vec<Pending>) -> Result<(), StoreErr
     )
     .bind(&keys)
     .bind(&ids)
-    .execute(&mut *tx)
+    .execute(&mut **tx)
     .await?;
     let (ids, wrapped): (Vec<String>, Vec<Vec<u8>>) = journeys
         .iter()
@@ -416,18 +430,17 @@ async fn write(pool: &PgPool, mut journeys: Vec<Pending>) -> Result<(), StoreErr
     )
     .bind(&ids)
     .bind(&wrapped)
-    .execute(&mut *tx)
+    .execute(&mut **tx)
     .await?;
     let events: Vec<&SerializedEvent> = journeys.iter().flat_map(|p| p.events.iter()).collect();
     for chunk in events.chunks(INSERT_ROWS_MAX) {
-        insert_events(&mut tx, chunk).await?;
+        insert_events(tx, chunk).await?;
     }
-    write_snapshots(&mut tx, &journeys).await?;
+    write_snapshots(tx, journeys).await?;
     let ids: Vec<String> = journeys.iter().map(|p| p.id.clone()).collect();
     for chunk in ids.chunks(crate::projector::CHUNK_JOURNEYS) {
-        crate::projector::project(&mut tx, chunk).await?;
+        crate::projector::project(tx, chunk).await?;
     }
-    tx.commit().await?;
     Ok(())
 }
 

@@ -3,6 +3,7 @@
 //! cluster, and fresh test databases.
 
 pub mod accounts;
+pub mod claims;
 pub mod crypto;
 pub mod db;
 pub mod embedded;

@@ -54,23 +54,36 @@ pub async fn catch_up(pool: &PgPool) -> Result<u64, StoreError> {
 /// locked against them). Returns the number of events projected.
 pub async fn rebuild(pool: &PgPool) -> Result<u64, StoreError> {
     let mut tx = pool.begin().await?;
+    match rebuild_in(&mut tx).await {
+        Ok(total) => {
+            tx.commit().await?;
+            Ok(total)
+        }
+        // Rolled back at once: writers wait on the lock of `snapshots` until it is.
+        Err(e) => {
+            let _ = tx.rollback().await;
+            Err(e)
+        }
+    }
+}
+
+async fn rebuild_in(tx: &mut Transaction<'_, Postgres>) -> Result<u64, StoreError> {
     sqlx::query("LOCK TABLE snapshots IN EXCLUSIVE MODE")
-        .execute(&mut *tx)
+        .execute(&mut **tx)
         .await?;
     sqlx::query(
         "TRUNCATE journeys, entries, relapses_after_rehab, research_consent, metric_weeks, read_checkpoint",
     )
-    .execute(&mut *tx)
+    .execute(&mut **tx)
     .await?;
     let ids: Vec<String> = sqlx::query_scalar(
         "SELECT aggregate_id FROM snapshots WHERE aggregate_type = 'Journey' ORDER BY aggregate_id",
     )
-    .fetch_all(&mut *tx)
+    .fetch_all(&mut **tx)
     .await?;
     let mut total = 0;
     for chunk in ids.chunks(CHUNK_JOURNEYS) {
-        total += project(&mut tx, chunk).await?;
+        total += project(tx, chunk).await?;
     }
-    tx.commit().await?;
     Ok(total)
 }

@@ -35,6 +35,8 @@ use serde_json::Value;
 use sqlx::{PgPool, Postgres, Transaction};
 use uuid::Uuid;
 
+use crate::claims::take_claim;
+pub use crate::claims::{store_refusal, Claim};
 use crate::crypto::{JourneyKey, MasterKey};
 use crate::error::StoreError;
 
@@ -84,18 +86,6 @@ impl EntryLookup for PgEntryLookup {
         })
         .transpose()
     }
-}
-
-/// An API write's `Idempotency-Key`: the claim, and the answer to store with the write.
-#[derive(Debug, Clone)]
-pub struct Claim {
-    pub user: Uuid,
-    pub key: String,
-    /// SHA-256 of the request as handled (a retry must send the same).
-    pub hash: Vec<u8>,
-    /// The answer given when the write succeeds (stored with it, in its transaction).
-    pub status: u16,
-    pub body: Value,
 }
 
 /// What a write did.
@@ -248,10 +238,40 @@ impl Recorder {
         claim: Option<&Claim>,
     ) -> Result<Written, StoreError> {
         let mut tx = self.pool.begin().await?;
-        if let Some(claim) = claim {
-            if let Some(answer) = take_claim(&mut tx, claim).await? {
+        match self
+            .inside(&mut tx, key, command, recorded_at, metadata, claim)
+            .await
+        {
+            Ok((written, true)) => {
+                tx.commit().await?;
+                Ok(written)
+            }
+            Ok((written, false)) => {
                 tx.rollback().await?;
-                return Ok(answer);
+                Ok(written)
+            }
+            // Rolled back now, not when the connection is next used: until then the
+            // journey's turn (its snapshot row) would stay taken for every other process.
+            Err(e) => {
+                let _ = tx.rollback().await;
+                Err(e)
+            }
+        }
+    }
+
+    /// The body of [`Recorder::once`]: what was written, and whether to commit it.
+    async fn inside(
+        &self,
+        tx: &mut Transaction<'_, Postgres>,
+        key: &str,
+        command: &Command,
+        recorded_at: DateTime<Utc>,
+        metadata: &HashMap<String, String>,
+        claim: Option<&Claim>,
+    ) -> Result<(Written, bool), StoreError> {
+        if let Some(claim) = claim {
+            if let Some(answer) = take_claim(tx, claim).await? {
+                return Ok((answer, false));
             }
         }
         let asks: Vec<String> = match command {
@@ -266,12 +286,12 @@ impl Recorder {
         };
         let starts =
             matches!(command, Command::Record(e) if matches!(e.body, Body::JourneyStarted { .. }));
-        let mut journey = match lock(&mut tx, key, &self.master).await? {
+        let mut journey = match lock(tx, key, &self.master).await? {
             Some(journey) => journey,
-            None if starts => fresh(&mut tx, key, &self.master).await?,
+            None if starts => fresh(tx, key, &self.master).await?,
             None => return Err(StoreError::Rule(JourneyError::NotStarted)),
         };
-        load_newer(&mut tx, &mut journey, &asks).await?;
+        load_newer(tx, &mut journey, &asks).await?;
         let command = match command {
             Command::Record(entry) => {
                 let secret = journey
@@ -320,17 +340,10 @@ impl Recorder {
                 })
                 .collect();
             let state = serde_json::to_string(&journey.state).expect("state serializes");
-            append(
-                &mut tx,
-                &journey.journey_id,
-                &rows,
-                &state,
-                journey.snapshot,
-            )
-            .await?;
+            append(tx, &journey.journey_id, &rows, &state, journey.snapshot).await?;
             sqlx::query("SELECT project_journeys(ARRAY[$1])")
                 .bind(&journey.journey_id)
-                .execute(&mut *tx)
+                .execute(&mut **tx)
                 .await?;
         }
         if erase {
@@ -342,7 +355,7 @@ impl Recorder {
             ] {
                 sqlx::query(statement)
                     .bind(&journey.journey_id)
-                    .execute(&mut *tx)
+                    .execute(&mut **tx)
                     .await?;
             }
         }
@@ -354,59 +367,11 @@ impl Recorder {
             .bind(&claim.key)
             .bind(claim.status as i16)
             .bind(&claim.body)
-            .execute(&mut *tx)
+            .execute(&mut **tx)
             .await?;
         }
-        tx.commit().await?;
-        Ok(Written::Done(journey.journey_id))
+        Ok((Written::Done(journey.journey_id), true))
     }
-}
-
-/// Claims `claim`'s key in `tx`; `Some` with what to answer when it was claimed before. A
-/// claim is only ever seen committed with its answer: a request with the same key still
-/// being handled holds the row, and this waits for its transaction to end.
-async fn take_claim(
-    tx: &mut Transaction<'_, Postgres>,
-    claim: &Claim,
-) -> Result<Option<Written>, StoreError> {
-    let stored: Option<(Vec<u8>, Option<i16>, Option<Value>)> = sqlx::query_as(
-        "WITH claimed AS (
-             INSERT INTO idempotency_keys (user_id, key, request_hash) VALUES ($1, $2, $3)
-             ON CONFLICT DO NOTHING RETURNING 1)
-         SELECT request_hash, status, body FROM idempotency_keys
-          WHERE user_id = $1 AND key = $2 AND NOT EXISTS (SELECT 1 FROM claimed)",
-    )
-    .bind(claim.user)
-    .bind(&claim.key)
-    .bind(&claim.hash)
-    .fetch_optional(&mut **tx)
-    .await?;
-    Ok(match stored {
-        None => None,
-        Some((hash, _, _)) if hash != claim.hash => Some(Written::Mismatch),
-        Some((_, Some(status), Some(body))) => Some(Written::Replayed(status as u16, body)),
-        // An answer-less claim cannot commit; one from before migration 0007 claims nothing.
-        Some(_) => None,
-    })
-}
-
-/// Stores the answer to a claimed request that was refused (bad input): a retry with the
-/// same key and request gets the same answer. Nothing else was written.
-pub async fn store_refusal(pool: &PgPool, claim: &Claim) -> Result<(), StoreError> {
-    sqlx::query(
-        "INSERT INTO idempotency_keys (user_id, key, request_hash, status, body)
-         VALUES ($1, $2, $3, $4, $5)
-         ON CONFLICT (user_id, key) DO UPDATE SET status = excluded.status, body = excluded.body
-          WHERE idempotency_keys.status IS NULL",
-    )
-    .bind(claim.user)
-    .bind(&claim.key)
-    .bind(&claim.hash)
-    .bind(claim.status as i16)
-    .bind(&claim.body)
-    .execute(pool)
-    .await?;
-    Ok(())
 }
 
 /// A locked journey's id, last sequence, snapshot version, state and wrapped key.
