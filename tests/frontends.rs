@@ -179,3 +179,34 @@ async fn a_broken_rule_names_the_field_it_is_about() {
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr(&out).contains("on: day"), "{}", stderr(&out));
 }
+
+#[tokio::test]
+async fn a_body_over_the_limit_is_answered_in_the_apis_json() {
+    let app = app().await;
+    let mut api = Client::default();
+    let signed = api
+        .post_json(
+            &app,
+            "/api/v1/session",
+            json!({"username": "fam", "password": PASSWORD}),
+            &[],
+        )
+        .await;
+    assert_eq!(signed.status.as_u16(), 200, "{}", signed.body);
+    let huge = "x".repeat(3 << 20);
+    let reply = api
+        .post_json(
+            &app,
+            &format!("/api/v1/journeys/{OWN}/entries"),
+            json!({"type": "note", "on": "2025-03-10", "text": huge}),
+            &[],
+        )
+        .await;
+    assert_eq!(
+        reply.status.as_u16(),
+        413,
+        "{}",
+        &reply.body[..200.min(reply.body.len())]
+    );
+    assert_eq!(reply.json()["error"], "too_large", "{}", reply.body);
+}

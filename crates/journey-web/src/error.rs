@@ -29,6 +29,8 @@ pub enum WebError {
     TooMany(u64),
     /// The body is not `application/json`.
     UnsupportedMediaType,
+    /// The body is larger than the server takes.
+    TooLarge,
     /// The database is unreachable.
     Unavailable,
     /// A bug or corrupted data: logged, never shown.
@@ -46,6 +48,7 @@ impl WebError {
             WebError::Conflict(_) => StatusCode::CONFLICT,
             WebError::TooMany(_) => StatusCode::TOO_MANY_REQUESTS,
             WebError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            WebError::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             WebError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             WebError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -70,6 +73,7 @@ impl WebError {
                 format!("too many sign-in attempts; try again in {seconds} seconds")
             }
             WebError::UnsupportedMediaType => "the body must be application/json".into(),
+            WebError::TooLarge => "the body is too large: one entry is a few hundred bytes".into(),
             WebError::Unavailable => {
                 "the database cannot be reached right now; try again shortly".into()
             }
@@ -88,6 +92,7 @@ impl WebError {
             WebError::Csrf => "csrf",
             WebError::TooMany(_) => "too_many_requests",
             WebError::UnsupportedMediaType => "unsupported_media_type",
+            WebError::TooLarge => "too_large",
             WebError::Unavailable => "unavailable",
             WebError::Internal(_) => "internal",
         }
