@@ -24,27 +24,8 @@ struct Op {
     entry: Option<String>,
 }
 
-fn http() -> reqwest::Client {
-    reqwest::Client::builder()
-        .timeout(Duration::from_secs(10))
-        .build()
-        .expect("a client")
-}
-
 async fn sign_in(base: &str) -> String {
-    let res = http()
-        .post(format!("{base}/api/v1/session"))
-        .json(&json!({ "username": "fam", "password": PASSWORD }))
-        .send()
-        .await
-        .expect("answers");
-    assert_eq!(res.status(), 200);
-    res.headers()
-        .get("set-cookie")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(';').next())
-        .expect("a session cookie")
-        .to_string()
+    api_sign_in(base, "fam", PASSWORD).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

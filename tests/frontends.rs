@@ -8,6 +8,21 @@ use common::*;
 use serde_json::{json, Value};
 use webkit::*;
 
+/// A client signed in to the API as the family member `fam`.
+async fn api_client(app: &App) -> Client {
+    let mut api = Client::default();
+    let signed = api
+        .post_json(
+            app,
+            "/api/v1/session",
+            json!({"username": "fam", "password": PASSWORD}),
+            &[],
+        )
+        .await;
+    assert_eq!(signed.status.as_u16(), 200, "{}", signed.body);
+    api
+}
+
 /// The keys of a JSON object, sorted.
 fn keys(value: &Value) -> Vec<String> {
     let mut keys: Vec<String> = value
@@ -33,16 +48,7 @@ async fn a_write_from_each_frontend_leaves_the_same_audit_row_shape() {
         .await;
     assert_eq!(page.status.as_u16(), 303, "{}", page.body);
     // The API.
-    let mut api = Client::default();
-    let signed = api
-        .post_json(
-            &app,
-            "/api/v1/session",
-            json!({"username": "fam", "password": PASSWORD}),
-            &[],
-        )
-        .await;
-    assert_eq!(signed.status.as_u16(), 200, "{}", signed.body);
+    let mut api = api_client(&app).await;
     let posted = api
         .post_json(
             &app,
@@ -144,16 +150,7 @@ async fn a_nul_character_is_bad_input_from_every_frontend_never_an_outage() {
 #[tokio::test]
 async fn a_broken_rule_names_the_field_it_is_about() {
     let app = app().await;
-    let mut api = Client::default();
-    let signed = api
-        .post_json(
-            &app,
-            "/api/v1/session",
-            json!({"username": "fam", "password": PASSWORD}),
-            &[],
-        )
-        .await;
-    assert_eq!(signed.status.as_u16(), 200, "{}", signed.body);
+    let mut api = api_client(&app).await;
     let future = (chrono::Local::now().date_naive() + chrono::Days::new(5)).to_string();
     for (body, field) in [
         (json!({"type": "reward_given", "on": future}), "on"),
@@ -183,16 +180,7 @@ async fn a_broken_rule_names_the_field_it_is_about() {
 #[tokio::test]
 async fn a_body_over_the_limit_is_answered_in_the_apis_json() {
     let app = app().await;
-    let mut api = Client::default();
-    let signed = api
-        .post_json(
-            &app,
-            "/api/v1/session",
-            json!({"username": "fam", "password": PASSWORD}),
-            &[],
-        )
-        .await;
-    assert_eq!(signed.status.as_u16(), 200, "{}", signed.body);
+    let mut api = api_client(&app).await;
     let huge = "x".repeat(3 << 20);
     let reply = api
         .post_json(

@@ -10,28 +10,8 @@ use serde_json::{json, Value};
 
 const PASSWORD: &str = "correct horse battery";
 
-fn http() -> reqwest::Client {
-    reqwest::Client::builder()
-        .timeout(std::time::Duration::from_secs(30))
-        .build()
-        .expect("a client")
-}
-
-/// Signs `user` in through `base`'s API; the session cookie.
 async fn sign_in(base: &str, user: &str) -> String {
-    let res = http()
-        .post(format!("{base}/api/v1/session"))
-        .json(&json!({ "username": user, "password": PASSWORD }))
-        .send()
-        .await
-        .expect("answers");
-    assert_eq!(res.status(), 200, "sign-in of {user}");
-    res.headers()
-        .get("set-cookie")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(';').next())
-        .expect("a session cookie")
-        .to_string()
+    api_sign_in(base, user, PASSWORD).await
 }
 
 fn entry(minutes: u32) -> Value {

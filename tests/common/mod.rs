@@ -143,3 +143,28 @@ impl Drop for Server {
         let _ = self.child.wait();
     }
 }
+
+/// An HTTP client for tests against a running `journey serve`.
+pub fn http() -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(30))
+        .build()
+        .expect("a client")
+}
+
+/// Signs `user` in through the API of the server at `base`; the session cookie.
+pub async fn api_sign_in(base: &str, user: &str, password: &str) -> String {
+    let res = http()
+        .post(format!("{base}/api/v1/session"))
+        .json(&serde_json::json!({ "username": user, "password": password }))
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(res.status(), 200, "sign-in of {user}");
+    res.headers()
+        .get("set-cookie")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .expect("a session cookie")
+        .to_string()
+}

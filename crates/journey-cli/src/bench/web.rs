@@ -4,7 +4,7 @@ use std::path::Path;
 
 use journey_app::{today, AppError};
 
-use super::{app_over, one_journey, Outcome};
+use super::{one_journey, Outcome};
 
 /// What wrk measured: requests a second, latency percentiles, non-2xx/3xx answers.
 struct Load {
@@ -91,50 +91,10 @@ pub(crate) async fn bench_web(
     accounts::create_user(&pool, "bench", "Bench", Role::Family, &hash).await?;
     let _ = accounts::assign(&pool, "bench", &key).await?;
 
-    // The app as `journey serve` runs it, on a free loopback port of this process.
-    let app = journey_web::router(
-        app_over(&pool).0,
-        journey_web::Options {
-            secure_cookies: false,
-            logins_per_minute: 1000,
-            ..journey_web::Options::default()
-        },
-    )
-    .await?;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .map_err(|e| AppError::Internal(e.to_string()))?;
-    let address = listener
-        .local_addr()
-        .map_err(|e| AppError::Internal(e.to_string()))?;
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, app).await;
-    });
-    let base = format!("http://{address}");
-
-    // Sign in through the API, as a program would, and keep the session cookie.
-    let sign_in = std::process::Command::new("curl")
-        .args([
-            "-s",
-            "-D",
-            "-",
-            "-o",
-            "/dev/null",
-            "-H",
-            "Content-Type: application/json",
-            "-d",
-            &serde_json::json!({ "username": "bench", "password": password }).to_string(),
-            &format!("{base}/api/v1/session"),
-        ])
-        .output()
-        .map_err(|e| AppError::Internal(format!("curl: {e}")))?;
-    let headers = String::from_utf8_lossy(&sign_in.stdout).to_string();
-    let cookie = headers
-        .lines()
-        .find(|l| l.to_ascii_lowercase().starts_with("set-cookie:"))
-        .and_then(|l| l.split_once(':'))
-        .and_then(|(_, v)| v.trim().split(';').next().map(str::to_string))
-        .ok_or_else(|| AppError::Internal(format!("sign-in gave no cookie: {headers}")))?;
+    // The app as `journey serve` runs it, on a free loopback port of this process; signed
+    // in through the API, as a program would.
+    let base = super::writes::serve(&pool).await?;
+    let cookie = super::writes::sign_in(&base, "bench", &password)?;
 
     let page = std::process::Command::new("curl")
         .args([

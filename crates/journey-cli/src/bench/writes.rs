@@ -16,7 +16,7 @@ use super::{master, Outcome};
 use crate::synth;
 
 /// The app, served on a free loopback port; its base URL.
-async fn serve(pool: &PgPool) -> Result<String, AppError> {
+pub(crate) async fn serve(pool: &PgPool) -> Result<String, AppError> {
     let app = journey_app::App::new(pool.clone(), master().clone());
     let router = journey_web::router(
         app,
@@ -51,7 +51,7 @@ async fn app_pool(
 }
 
 /// Signs `username` in through the API; the session cookie.
-fn sign_in(base: &str, username: &str, password: &str) -> Result<String, AppError> {
+pub(crate) fn sign_in(base: &str, username: &str, password: &str) -> Result<String, AppError> {
     let out = std::process::Command::new("curl")
         .args([
             "-s",
