@@ -154,3 +154,56 @@ async fn a_research_export_opens_in_pandas_and_leaks_nothing() {
     assert_eq!(bad.status.code(), Some(1));
     assert!(stderr(&bad).contains("--project"));
 }
+
+#[tokio::test]
+async fn the_weeks_table_carries_the_families_weekly_wellbeing() {
+    let db = TestDb::fresh().await;
+    let file = fixture("wellbeing-16.jsonl");
+    import_file(&db, &file);
+    let expected: Value = serde_json::from_str(
+        &std::fs::read_to_string(fixture("wellbeing-16.metrics-2026-06-30.json")).unwrap(),
+    )
+    .unwrap();
+    // Every family consents: the export's weeks are the metrics' weeks.
+    let mut scores: Vec<f64> = Vec::new();
+    for journey_metrics in expected["journeys"].as_array().unwrap() {
+        let key = journey_metrics["journey"].as_str().unwrap();
+        let run = journey(&db, &["consent", "--journey", key, "grant"]);
+        assert!(run.status.success(), "{}", stderr(&run));
+        for week in journey_metrics["weeks"].as_array().unwrap() {
+            if let Some(score) = week["wellbeing"].as_f64() {
+                scores.push(score);
+            }
+        }
+    }
+    assert!(scores.len() > 20, "the fixture has wellbeing check-ins");
+    let out = TestDb::scratch_dir("research-wellbeing");
+    export(&db, "W1", &out, "1");
+    let weeks = std::fs::read_to_string(out.join("weeks.csv")).unwrap();
+    let mut lines = weeks.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    let at = header
+        .iter()
+        .position(|h| *h == "wellbeing")
+        .expect("a wellbeing column");
+    let mut exported: Vec<f64> = lines
+        .filter_map(|l| l.split(',').nth(at).filter(|v| !v.is_empty()))
+        .map(|v| v.parse().unwrap())
+        .collect();
+    exported.sort_by(f64::total_cmp);
+    scores.sort_by(f64::total_cmp);
+    assert_eq!(exported, scores);
+    let package: Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("datapackage.json")).unwrap())
+            .unwrap();
+    let described = package["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["name"] == "weeks-parquet")
+        .flat_map(|r| r["schema"]["fields"].as_array().unwrap().clone())
+        .find(|f| f["name"] == "wellbeing")
+        .expect("wellbeing is described");
+    assert_eq!(described["type"], "number");
+    assert!(described["description"].as_str().unwrap().contains("WHO-5"));
+}

@@ -273,3 +273,86 @@ async fn a_master_key_that_does_not_open_the_store_is_refused_at_start() {
     );
     assert!(!missing.exists(), "no new key made for a sealed store");
 }
+
+#[tokio::test]
+async fn entries_saved_together_are_stored_together_or_not_at_all() {
+    let db = TestDb::fresh().await;
+    let recorder = Recorder::new(db.pool.clone(), db.master.clone());
+    start(&recorder, "k").await;
+    let line = |text: &str| entry(&format!(r#"{{"journey":"k",{text}}}"#));
+    // The third breaks a rule (an exit with no episode open): nothing of the three is stored.
+    let refused = recorder
+        .record_all(
+            "k",
+            vec![
+                line(r#""type":"clean_day_observed","on":"2025-01-02","entry":"a""#),
+                line(r#""type":"reward_given","on":"2025-01-02","entry":"b""#),
+                line(r#""type":"treatment_exited","on":"2025-01-02","reason":"completed","entry":"c""#),
+            ],
+            Utc::now(),
+            HashMap::new(),
+        )
+        .await;
+    assert!(
+        matches!(
+            refused,
+            Err(StoreError::Rule(
+                journey_domain::JourneyError::NoOpenEpisode
+            ))
+        ),
+        "{refused:?}"
+    );
+    let count = |sql: &'static str| {
+        let pool = db.pool.clone();
+        async move {
+            sqlx::query_scalar::<_, i64>(sql)
+                .fetch_one(&pool)
+                .await
+                .unwrap()
+        }
+    };
+    assert_eq!(
+        count("SELECT count(*) FROM events").await,
+        1,
+        "only the start"
+    );
+    assert_eq!(count("SELECT count(*) FROM entries").await, 1);
+    // Each entry is checked after the ones before it: an entry and its exit in one save.
+    recorder
+        .record_all(
+            "k",
+            vec![
+                line(r#""type":"treatment_entered","on":"2025-01-02","modality":"detox","entry":"t""#),
+                line(r#""type":"treatment_exited","on":"2025-01-09","reason":"completed","entry":"x""#),
+                line(r#""type":"use_observed","on":"2025-01-10","entry":"u""#),
+            ],
+            Utc::now(),
+            HashMap::new(),
+        )
+        .await
+        .expect("stored together");
+    assert_eq!(count("SELECT count(*) FROM entries").await, 4);
+    assert_eq!(count("SELECT count(*) FROM relapses_after_rehab").await, 1);
+    // Two entries of one save with one id: the second is checked against the first.
+    let twice = recorder
+        .record_all(
+            "k",
+            vec![
+                line(r#""type":"reward_given","on":"2025-01-11","entry":"same""#),
+                line(r#""type":"stepped_away","on":"2025-01-11","entry":"same""#),
+            ],
+            Utc::now(),
+            HashMap::new(),
+        )
+        .await;
+    assert!(
+        matches!(
+            twice,
+            Err(StoreError::Rule(
+                journey_domain::JourneyError::DuplicateEntry(_)
+            ))
+        ),
+        "{twice:?}"
+    );
+    assert_eq!(count("SELECT count(*) FROM entries").await, 4);
+}

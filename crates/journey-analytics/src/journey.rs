@@ -34,6 +34,10 @@ pub struct Summary {
     pub pda_craft: Option<f64>,
     pub entries: usize,
     pub retracted: usize,
+    pub wellbeing_checks: usize,
+    pub wellbeing_first: Option<f64>,
+    pub wellbeing_latest: Option<f64>,
+    pub wellbeing_change: Option<f64>,
 }
 
 /// One row of `weeks`.
@@ -58,6 +62,7 @@ pub struct Week {
     pub positive_communications: i64,
     pub self_care_days: i64,
     pub practice: f64,
+    pub wellbeing: Option<f64>,
 }
 
 /// The `effect` object.
@@ -248,6 +253,7 @@ fn week_row(week: i64, start: NaiveDate, phase: Option<&'static str>, t: &Tally)
         positive_communications: t.positive,
         self_care_days: t.self_care,
         practice: stats::mean(&parts),
+        wellbeing: None,
     }
 }
 
@@ -395,11 +401,26 @@ pub fn compute(
             None => {}
         }
     }
+    // WHO-5 checks that count, as (day, percentage score).
+    let checks: Vec<(NaiveDate, f64)> = input
+        .entries
+        .iter()
+        .filter(counts)
+        .filter(|e| e.kind == "wellbeing_checked")
+        .filter_map(|e| Some((e.on?, f64::from(e.score?))))
+        .collect();
+    let mut week_scores: BTreeMap<i64, Vec<f64>> = BTreeMap::new();
+    for (on, score) in checks.iter().filter(|(on, _)| *on >= start) {
+        let week = (*on - anchor).num_days().div_euclid(7);
+        week_scores.entry(week).or_default().push(*score);
+    }
     let weeks: Vec<Week> = tallies
         .iter()
         .map(|(&w, tally)| {
             let phase = craft.map(|_| if w < 0 { "baseline" } else { "craft" });
-            week_row(w, anchor + chrono::TimeDelta::days(7 * w), phase, tally)
+            let mut row = week_row(w, anchor + chrono::TimeDelta::days(7 * w), phase, tally);
+            row.wellbeing = week_scores.get(&w).map(|scores| stats::mean(scores));
+            row
         })
         .collect();
     let first_entry = craft.and_then(|c| spans.iter().map(|s| s.entered).filter(|d| *d >= c).min());
@@ -456,7 +477,14 @@ pub fn compute(
             .filter(|e| e.kind != "retract")
             .count(),
         retracted: input.entries.iter().filter(|e| e.retracted).count(),
+        wellbeing_checks: 0,
+        wellbeing_first: None,
+        wellbeing_latest: None,
+        wellbeing_change: None,
     };
+    let summary = crate::attention::with_wellbeing(summary, &checks);
+    let attention =
+        crate::attention::attention(input, as_of, start, &statuses, &spans, &milestones);
     let effect = effect(&weeks, craft);
     let association = association(&weeks);
     Some(JourneyMetrics {
@@ -468,6 +496,7 @@ pub fn compute(
         effect,
         association,
         milestones,
+        attention,
         days: statuses,
         treatment,
     })

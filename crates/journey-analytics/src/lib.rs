@@ -4,6 +4,7 @@
 //! cohort are aggregated in one polars pass (`daily.rs`); day statuses, weeks and the small
 //! per-journey statistics are plain Rust (`journey.rs`, `stats.rs`).
 
+mod attention;
 mod daily;
 mod journey;
 pub mod stats;
@@ -13,6 +14,7 @@ use chrono::NaiveDate;
 use rayon::prelude::*;
 use serde::Serialize;
 
+pub use attention::Attention;
 pub use journey::{Effect, Episode, Milestones, Span, Status, Summary, Week};
 
 /// One stored entry of a journey, as the analytics need it (`Default`: no entry id, type or
@@ -35,6 +37,10 @@ pub struct EntryInput {
     pub episode: Option<String>,
     /// `rescued`: `for_safety`.
     pub for_safety: bool,
+    /// `safety_check`: its `found`; `treatment_suggested`: its `response`.
+    pub detail: Option<String>,
+    /// `wellbeing_checked`: the WHO-5 percentage score (4 x the sum of the items, 0-100).
+    pub score: Option<u8>,
 }
 
 /// One journey's entries (retracts and retracted entries included), in any order: no figure
@@ -64,6 +70,7 @@ pub struct JourneyMetrics {
     pub effect: Effect,
     pub association: Association,
     pub milestones: Milestones,
+    pub attention: Attention,
     /// The status of each day from `start` to `as_of` (for charts; not in the JSON).
     #[serde(skip)]
     pub days: Vec<Status>,

@@ -162,3 +162,168 @@ proptest! {
         prop_assert_eq!(before, run(entries, "2025-03-20"));
     }
 }
+
+fn with_detail(kind: &str, on: &str, detail: &str) -> EntryInput {
+    EntryInput {
+        detail: Some(detail.into()),
+        entry: format!("{kind}-{on}-{detail}"),
+        ..e(kind, on)
+    }
+}
+
+fn who5(on: &str, score: u8) -> EntryInput {
+    EntryInput {
+        score: Some(score),
+        entry: format!("w-{on}-{score}"),
+        ..e("wellbeing_checked", on)
+    }
+}
+
+#[test]
+fn wellbeing_is_the_mean_percentage_score_of_a_week_and_of_the_first_and_latest_day() {
+    // Journey starts Monday 2025-03-03; no CRAFT: weeks anchor on the start.
+    let report = run(
+        vec![
+            who5("2025-03-04", 40),
+            who5("2025-03-04", 60),
+            who5("2025-03-06", 80),
+            who5("2025-03-20", 28),
+        ],
+        "2025-03-21",
+    );
+    let j = &report.journeys[0];
+    let weeks: Vec<Option<f64>> = j.weeks.iter().map(|w| w.wellbeing).collect();
+    assert_eq!(weeks, [Some(60.0), None, Some(28.0)]);
+    assert_eq!(j.summary.wellbeing_checks, 4);
+    assert_eq!(
+        j.summary.wellbeing_first,
+        Some(50.0),
+        "the mean of the first day"
+    );
+    assert_eq!(j.summary.wellbeing_latest, Some(28.0));
+    assert_eq!(j.summary.wellbeing_change, Some(-22.0));
+
+    // Checks on one day only: no change. None at all: nulls and 0.
+    let one_day = run(
+        vec![who5("2025-03-04", 40), who5("2025-03-04", 44)],
+        "2025-03-05",
+    );
+    let s = &one_day.journeys[0].summary;
+    assert_eq!(
+        (s.wellbeing_first, s.wellbeing_latest, s.wellbeing_change),
+        (Some(42.0), Some(42.0), None)
+    );
+    let none = run(vec![], "2025-03-05");
+    let s = &none.journeys[0].summary;
+    assert_eq!((s.wellbeing_checks, s.wellbeing_first), (0, None));
+    // A retracted check and one after as_of do not count.
+    let mut retracted = who5("2025-03-04", 40);
+    retracted.retracted = true;
+    let hidden = run(vec![retracted, who5("2025-03-09", 80)], "2025-03-05");
+    assert_eq!(hidden.journeys[0].summary.wellbeing_checks, 0);
+    assert_eq!(hidden.journeys[0].weeks[0].wellbeing, None);
+}
+
+#[test]
+fn attention_flags_follow_their_windows() {
+    let as_of = "2025-04-30";
+    let attention = |entries: Vec<EntryInput>| run(entries, as_of).journeys[0].attention.clone();
+
+    let quiet = attention(vec![]);
+    assert_eq!(quiet.days_since_last_entry, 58, "journey_started counts");
+    assert_eq!(quiet.days_since_last_status, None);
+    assert!(!quiet.contact_broken && !quiet.safety_concern && !quiet.treatment_window_open);
+    assert_eq!((quiet.pda_last_28, quiet.pda_prior_28), (None, None));
+
+    // Contact: the latest wins; on one day a restore counts as the later.
+    assert!(attention(vec![e("communication_broken", "2025-04-20")]).contact_broken);
+    assert!(
+        !attention(vec![
+            e("communication_broken", "2025-04-20"),
+            e("communication_restored", "2025-04-20"),
+        ])
+        .contact_broken
+    );
+    assert!(
+        attention(vec![
+            e("communication_restored", "2025-04-10"),
+            e("communication_broken", "2025-04-20"),
+        ])
+        .contact_broken
+    );
+
+    // Safety: unsafe or not found within the last 7 days (as_of - on <= 6).
+    assert!(attention(vec![with_detail("safety_check", "2025-04-24", "not_found")]).safety_concern);
+    assert!(!attention(vec![with_detail("safety_check", "2025-04-23", "unsafe")]).safety_concern);
+    assert!(!attention(vec![with_detail("safety_check", "2025-04-29", "safe")]).safety_concern);
+
+    // The window of opportunity: an accepted suggestion within 14 days, no entry since.
+    assert!(
+        attention(vec![with_detail(
+            "treatment_suggested",
+            "2025-04-17",
+            "accepted"
+        )])
+        .treatment_window_open
+    );
+    assert!(
+        !attention(vec![with_detail(
+            "treatment_suggested",
+            "2025-04-16",
+            "accepted"
+        )])
+        .treatment_window_open
+    );
+    assert!(
+        !attention(vec![with_detail(
+            "treatment_suggested",
+            "2025-04-28",
+            "declined"
+        )])
+        .treatment_window_open
+    );
+    let mut entered = e("treatment_entered", "2025-04-28");
+    entered.modality = Some("outpatient".into());
+    assert!(
+        !attention(vec![
+            with_detail("treatment_suggested", "2025-04-28", "accepted"),
+            entered.clone()
+        ])
+        .treatment_window_open
+    );
+    let mut earlier = entered.clone();
+    earlier.on = Some(day("2025-04-20"));
+    assert!(
+        attention(vec![
+            with_detail("treatment_suggested", "2025-04-28", "accepted"),
+            earlier
+        ])
+        .treatment_window_open
+    );
+
+    // Use after rehab: the first use on or after the exit within the last 14 days.
+    let mut detox = e("treatment_entered", "2025-04-10");
+    detox.modality = Some("detox".into());
+    let mut exit = e("treatment_exited", "2025-04-15");
+    exit.reason = Some("completed".into());
+    exit.episode = Some(detox.entry.clone());
+    let relapse = |on: &str| {
+        attention(vec![detox.clone(), exit.clone(), e("use_observed", on)]).recent_use_after_rehab
+    };
+    assert!(relapse("2025-04-17"));
+    assert!(!relapse("2025-04-16"), "as_of - day = 14");
+    assert!(!attention(vec![detox.clone(), exit.clone()]).recent_use_after_rehab);
+
+    // pda over the last 28 days and the 28 before, each over its known days.
+    let last = attention(vec![
+        status("2025-04-03", "no_use"),
+        status("2025-04-04", "use"),
+        status("2025-04-02", "use"),
+        status("2025-03-10", "no_use"),
+        e("note", "2025-04-29"),
+    ]);
+    assert_eq!(last.pda_last_28, Some(0.5), "04-03 to 04-30");
+    assert_eq!(last.pda_prior_28, Some(0.5), "03-06 to 04-02");
+    assert_eq!(last.days_since_last_status, Some(26));
+    assert_eq!(last.days_since_last_entry, 1);
+}

@@ -93,10 +93,19 @@ impl App {
             }
             lines.push(line);
         }
-        let mut ids = Vec::with_capacity(lines.len());
-        for line in lines {
-            ids.push(self.record_one(actor, line).await?);
+        let mut entries = Vec::with_capacity(lines.len());
+        for mut line in lines {
+            if line.entry.entry.is_empty() {
+                line.entry.entry = new_entry_id(actor.via());
+            }
+            entries.push(line.entry);
         }
+        let ids = entries.iter().map(|e| e.entry.clone()).collect();
+        // All of them in one transaction, or none.
+        self.recorder()
+            .record_all(&row.key, entries, Utc::now(), metadata(actor))
+            .await
+            .map_err(|e| not_started(e, &row.key))?;
         Ok(ids)
     }
 

@@ -47,7 +47,7 @@ impl App {
     }
 }
 
-/// The analytics input of the journeys of `scope`, read from `metric_input`.
+/// The analytics input of the journeys of `scope`, read from `metric_weeks`.
 pub async fn inputs(pool: &PgPool, scope: Scope<'_>) -> Result<Vec<JourneyInput>, AppError> {
     Ok(to_inputs(read::metric_rows(pool, scope).await?))
 }
@@ -69,6 +69,8 @@ pub fn to_inputs(rows: Vec<(String, Vec<read::MetricRow>)>) -> Vec<JourneyInput>
                     reason: row.reason,
                     episode: row.episode,
                     for_safety: row.for_safety,
+                    detail: row.detail,
+                    score: row.score.and_then(|s| u8::try_from(s).ok()),
                 })
                 .collect(),
         })

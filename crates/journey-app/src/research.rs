@@ -73,6 +73,7 @@ fn describe(table: &str, field: &str) -> (&'static str, Option<&'static str>) {
         ("weeks", "pda") => ("percent days abstinent as a fraction: no_use_days / known_days (metrics.md 'Weeks')", Some("fraction")),
         ("weeks", "coverage") => ("known_days / days (metrics.md 'Weeks')", Some("fraction")),
         ("weeks", "practice") => ("mean of the practice components that are not null (metrics.md 'Weeks')", Some("fraction")),
+        ("weeks", "wellbeing") => ("mean WHO-5 percentage score (0-100: 4 x the sum of the five 0-5 answers) of the family members' wellbeing check-ins that week; empty when there was none (metrics.md version 2 'Weeks'). About the family member, not the person they support", Some("percent")),
         ("weeks", f) if f.ends_with("_rate") => ("practice component per opportunity (metrics.md 'Weeks')", Some("fraction")),
         ("weeks", _) => ("weekly count or flag as defined in metrics.md 'Weeks'", None),
         ("treatment_episodes", "start_rel_day") => ("relative day the episode was entered", Some("days")),
@@ -348,6 +349,7 @@ async fn export(pool: &PgPool, request: &Request<'_>) -> Result<Written, AppErro
                 ),
                 ("self_care_days".into(), int(&|w| w.self_care_days)),
                 ("practice".into(), float(&|w| Some(w.practice))),
+                ("wellbeing".into(), float(&|w| w.wellbeing)),
             ],
         });
     }
@@ -438,7 +440,7 @@ async fn export(pool: &PgPool, request: &Request<'_>) -> Result<Written, AppErro
         "profile": "tabular-data-package",
         "name": format!("journey-research-{}", request.project.to_lowercase()),
         "title": "CRAFT recovery journeys, anonymized",
-        "description": "Tidy tables keyed by a pseudonymous subject id. Days are relative to the CRAFT start (day 0; the journey's start when there is none). Derived fields follow shared/spec/metrics.md (metrics version 1): day status ('Day status'), weeks and practice components ('Weeks'). No calendar date, note text or reporter handle is included.",
+        "description": "Tidy tables keyed by a pseudonymous subject id. Days are relative to the CRAFT start (day 0; the journey's start when there is none). Derived fields follow shared/spec/metrics.md (metrics version 2): day status ('Day status'), weeks and practice components ('Weeks'). No calendar date, note text or reporter handle is included.",
         "version": "1",
         "resources": resources,
     });
@@ -528,7 +530,7 @@ whose combination is shared by fewer than k = {k} subjects have both suppressed 
 (`suppressed`), and the substances of their use entries are blanked: {suppressed} of \
 {subjects} subjects.\n\n\
 ## Derived fields\n\n\
-Day status and the weekly rows follow shared/spec/metrics.md (metrics version 1) to the letter. \
+Day status and the weekly rows follow shared/spec/metrics.md (metrics version 2) to the letter. \
 Unknown days are days nobody reported on, never days without use; every rate is over known \
 days and comes with its coverage. The phase comparison of one family is an AB design: it \
 cannot establish causation.\n",

@@ -95,6 +95,11 @@ pub enum Body {
     Note {
         text: String,
     },
+    /// The reporting member's own WHO-5 answers (interchange version 2), in item order:
+    /// cheerful, calm, active, rested, interested; each 0-5.
+    WellbeingChecked {
+        who5: [u8; 5],
+    },
     Retract {
         target: String,
         #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -131,6 +136,7 @@ impl Body {
             Body::SafetyCheck { .. } => "safety_check",
             Body::SelfCare { .. } => "self_care",
             Body::Note { .. } => "note",
+            Body::WellbeingChecked { .. } => "wellbeing_checked",
             Body::Retract { .. } => "retract",
         }
     }
@@ -159,7 +165,16 @@ impl Body {
             Body::SafetyCheck { .. } => "SafetyChecked",
             Body::SelfCare { .. } => "SelfCareTaken",
             Body::Note { .. } => "NoteWritten",
+            Body::WellbeingChecked { .. } => "WellbeingChecked",
             Body::Retract { .. } => "EntryRetracted",
+        }
+    }
+
+    /// The WHO-5 percentage score of a `wellbeing_checked` (4 x the sum of its items, 0-100).
+    pub fn who5_score(&self) -> Option<u8> {
+        match self {
+            Body::WellbeingChecked { who5 } => Some(4 * who5.iter().sum::<u8>()),
+            _ => None,
         }
     }
 

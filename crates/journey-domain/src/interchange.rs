@@ -17,6 +17,8 @@ pub const NOTE_CHARS_MAX: usize = 10_000;
 pub const BY_CHARS_MAX: usize = 64;
 /// The most minutes of self-care in one entry (a day).
 pub const SELF_CARE_MINUTES_MAX: u16 = 1440;
+/// The highest answer to one WHO-5 item ("all of the time").
+pub const WHO5_ITEM_MAX: u64 = 5;
 
 /// One parsed line: an entry of the journey with key `journey`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -211,6 +213,9 @@ fn parse_object(mut map: Map<String, Value>) -> Result<Line, String> {
         Some(other) => return Err(format!("field `type`: {other} is not a string")),
         None => return Err("missing field `type`".into()),
     };
+    if type_name == "wellbeing_checked" {
+        check_who5(map.get("who5"))?;
+    }
     let body: Body = serde_json::from_value(Value::Object(map))
         .map_err(|e| format!("type {type_name:?}: {e}"))?;
     check_values(&body)?;
@@ -231,6 +236,32 @@ fn parse_object(mut map: Map<String, Value>) -> Result<Line, String> {
             body,
         },
     })
+}
+
+/// `who5` of a `wellbeing_checked`: exactly 5 integers, each 0-5 (checked before serde, whose
+/// message would not say what a WHO-5 answer may be).
+fn check_who5(value: Option<&Value>) -> Result<(), String> {
+    let Some(value) = value else {
+        return Err("missing field `who5`".into());
+    };
+    let items = value
+        .as_array()
+        .ok_or_else(|| format!("field `who5`: {value} is not an array of the 5 WHO-5 answers"))?;
+    if items.len() != 5 {
+        return Err(format!(
+            "field `who5`: holds {} answers; the WHO-5 has exactly 5",
+            items.len()
+        ));
+    }
+    for (i, item) in items.iter().enumerate() {
+        if item.as_u64().is_none_or(|n| n > WHO5_ITEM_MAX) {
+            return Err(format!(
+                "field `who5`: answer {} is {item}; each answer is a whole number 0-{WHO5_ITEM_MAX}",
+                i + 1
+            ));
+        }
+    }
+    Ok(())
 }
 
 fn take_string(map: &mut Map<String, Value>, field: &str) -> Result<Option<String>, String> {
@@ -475,6 +506,45 @@ mod tests {
         .is_err());
         assert!(parse_line("[1]").is_err());
         assert!(parse_line("{").is_err());
+    }
+
+    #[test]
+    fn a_wellbeing_check_holds_exactly_five_answers_of_0_to_5() {
+        let line = |who5: &str| {
+            parse_line(&format!(
+                r#"{{"journey":"a","entry":"w1","type":"wellbeing_checked","on":"2025-01-01","by":"mum","who5":{who5}}}"#
+            ))
+        };
+        let ok = line("[3,4,2,1,5]").unwrap();
+        assert_eq!(
+            ok.entry.body,
+            Body::WellbeingChecked {
+                who5: [3, 4, 2, 1, 5]
+            }
+        );
+        assert_eq!(ok.entry.body.who5_score(), Some(60));
+        assert_eq!(
+            line("[5,5,5,5,5]").unwrap().entry.body.who5_score(),
+            Some(100)
+        );
+        for (bad, says) in [
+            ("[3,4,2,1]", "holds 4 answers"),
+            ("[3,4,2,1,5,0]", "holds 6 answers"),
+            ("[3,4,6,1,5]", "answer 3 is 6"),
+            ("[3,4,-1,1,5]", "answer 3 is -1"),
+            ("[3,4,2.5,1,5]", "answer 3 is 2.5"),
+            ("[3,4,\"2\",1,5]", "answer 3 is \"2\""),
+            ("3", "not an array"),
+        ] {
+            let err = line(bad).unwrap_err();
+            assert!(err.message.contains(says), "{bad}: {err}");
+            assert_eq!(err.field.as_deref(), Some("who5"), "{bad}: {err}");
+        }
+        let missing = parse_line(r#"{"journey":"a","type":"wellbeing_checked","on":"2025-01-01"}"#)
+            .unwrap_err();
+        assert_eq!(missing.field.as_deref(), Some("who5"), "{missing}");
+        let written = to_line("a", &ok.entry);
+        assert_eq!(parse_line(&written).unwrap(), ok);
     }
 
     #[test]

@@ -55,6 +55,11 @@ fn cases() -> Vec<(&'static str, &'static str, Value)> {
             json!({"EntryRecorded": {"recorded_at": r, "entry": "e", "on": "2025-03-02", "type": "check_in", "kept": true}}),
         ),
         (
+            r#"{"journey":"j","entry":"e","type":"wellbeing_checked","on":"2025-03-02","by":"mum","who5":[3,4,2,1,5]}"#,
+            "WellbeingChecked",
+            json!({"EntryRecorded": {"recorded_at": r, "entry": "e", "on": "2025-03-02", "by": "mum", "type": "wellbeing_checked", "who5": [3, 4, 2, 1, 5]}}),
+        ),
+        (
             r#"{"journey":"j","entry":"e","type":"communication_broken","on":"2025-03-02"}"#,
             "CommunicationBroken",
             json!({"EntryRecorded": {"recorded_at": r, "entry": "e", "on": "2025-03-02", "type": "communication_broken"}}),
@@ -186,7 +191,7 @@ fn the_golden_cases_cover_every_line_type() {
     types.push("treatment_exited".into());
     types.sort();
     types.dedup();
-    assert_eq!(types.len(), 22);
+    assert_eq!(types.len(), 23);
 }
 
 #[test]

@@ -114,6 +114,10 @@ pub struct MetricRow {
     pub reason: Option<String>,
     pub episode: Option<String>,
     pub for_safety: bool,
+    /// `safety_check`: `found`; `treatment_suggested`: `response`.
+    pub detail: Option<String>,
+    /// `wellbeing_checked`: the WHO-5 percentage score.
+    pub score: Option<i16>,
 }
 
 /// Which journeys a query reads.
@@ -238,7 +242,7 @@ async fn input_rows_of(
     let mut out: Vec<(String, Vec<MetricRow>)> = Vec::with_capacity(ids.len());
     let mut rows = sqlx::query(
         "SELECT journey_id, entries, types, days, retracted, statuses, modalities, reasons,
-                episodes, for_safety
+                episodes, for_safety, details, scores
            FROM metric_weeks WHERE journey_id = ANY($1)
           ORDER BY journey_id, week",
     )
@@ -255,6 +259,8 @@ async fn input_rows_of(
         let reasons: Vec<Option<String>> = row.try_get(7)?;
         let episodes: Vec<Option<String>> = row.try_get(8)?;
         let for_safety: Vec<bool> = row.try_get(9)?;
+        let details: Vec<Option<String>> = row.try_get(10)?;
+        let scores: Vec<Option<i16>> = row.try_get(11)?;
         let n = kinds.len();
         if [
             entries.len(),
@@ -265,6 +271,8 @@ async fn input_rows_of(
             reasons.len(),
             episodes.len(),
             for_safety.len(),
+            details.len(),
+            scores.len(),
         ]
         .iter()
         .any(|&len| len != n)
@@ -285,6 +293,8 @@ async fn input_rows_of(
         let mut reasons = reasons.into_iter();
         let mut episodes = episodes.into_iter();
         let mut for_safety = for_safety.into_iter();
+        let mut details = details.into_iter();
+        let mut scores = scores.into_iter();
         rows.extend(kinds.into_iter().map(|kind| MetricRow {
             entry: entries.next().flatten().unwrap_or_default(),
             kind,
@@ -295,6 +305,8 @@ async fn input_rows_of(
             reason: reasons.next().flatten(),
             episode: episodes.next().flatten(),
             for_safety: for_safety.next().unwrap_or(false),
+            detail: details.next().flatten(),
+            score: scores.next().flatten(),
         }));
     }
     Ok(out)
@@ -316,7 +328,7 @@ async fn rows_of(
     let mut out: Vec<Vec<MetricRow>> = vec![Vec::new(); ids.len()];
     let mut rows = sqlx::query(
         r#"SELECT journey_id, entry, type, "on", retracted, status, modality, reason, episode,
-                  for_safety
+                  for_safety, detail, score
              FROM entry_metric_columns
             WHERE journey_id = ANY($1)"#,
     )
@@ -337,6 +349,8 @@ async fn rows_of(
             reason: row.try_get(7)?,
             episode: row.try_get(8)?,
             for_safety: row.try_get(9)?,
+            detail: row.try_get(10)?,
+            score: row.try_get(11)?,
         });
     }
     drop(rows);

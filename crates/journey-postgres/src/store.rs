@@ -104,8 +104,12 @@ const CONFLICT_RETRIES: u32 = 20;
 
 /// A single command as the write path runs it.
 enum Command {
-    Record(Entry),
-    Consent { granted: bool, text_version: String },
+    /// Entries of one journey, recorded together or not at all.
+    Record(Vec<Entry>),
+    Consent {
+        granted: bool,
+        text_version: String,
+    },
     Erase,
 }
 
@@ -116,7 +120,7 @@ struct Loaded {
     sequence: usize,
     snapshot: usize,
     secret: Option<JourneyKey>,
-    lookup: MemoryLookup,
+    lookup: std::sync::Arc<MemoryLookup>,
 }
 
 /// Records entries, consent and erasure, one transaction per command.
@@ -141,7 +145,32 @@ impl Recorder {
         metadata: HashMap<String, String>,
     ) -> Result<String, StoreError> {
         match self
-            .run(key, &Command::Record(entry), recorded_at, &metadata, None)
+            .run(
+                key,
+                &Command::Record(vec![entry]),
+                recorded_at,
+                &metadata,
+                None,
+            )
+            .await?
+        {
+            Written::Done(id) => Ok(id),
+            other => unreachable!("no claim, yet {other:?}"),
+        }
+    }
+
+    /// Records `entries` on the journey `key` in one transaction: all of them, or, when one
+    /// breaks a rule, none (what a family saves with one tap is never half stored). Each
+    /// entry is checked after the ones before it, as lines of a file are.
+    pub async fn record_all(
+        &self,
+        key: &str,
+        entries: Vec<Entry>,
+        recorded_at: DateTime<Utc>,
+        metadata: HashMap<String, String>,
+    ) -> Result<String, StoreError> {
+        match self
+            .run(key, &Command::Record(entries), recorded_at, &metadata, None)
             .await?
         {
             Written::Done(id) => Ok(id),
@@ -161,7 +190,7 @@ impl Recorder {
     ) -> Result<Written, StoreError> {
         self.run(
             key,
-            &Command::Record(entry),
+            &Command::Record(vec![entry]),
             recorded_at,
             &metadata,
             Some(claim),
@@ -275,56 +304,67 @@ impl Recorder {
             }
         }
         let asks: Vec<String> = match command {
-            Command::Record(entry) => {
-                let mut asks = vec![entry.entry.clone()];
-                if let Body::Retract { target, .. } = &entry.body {
-                    asks.push(target.clone());
+            Command::Record(entries) => {
+                let mut asks = Vec::with_capacity(entries.len());
+                for entry in entries {
+                    asks.push(entry.entry.clone());
+                    if let Body::Retract { target, .. } = &entry.body {
+                        asks.push(target.clone());
+                    }
                 }
                 asks
             }
             _ => Vec::new(),
         };
-        let starts =
-            matches!(command, Command::Record(e) if matches!(e.body, Body::JourneyStarted { .. }));
+        let starts = matches!(command, Command::Record(e) if matches!(e.first().map(|e| &e.body), Some(Body::JourneyStarted { .. })));
         let mut journey = match lock(tx, key, &self.master).await? {
             Some(journey) => journey,
             None if starts => fresh(tx, key, &self.master).await?,
             None => return Err(StoreError::Rule(JourneyError::NotStarted)),
         };
         load_newer(tx, &mut journey, &asks).await?;
-        let command = match command {
-            Command::Record(entry) => {
+        let commands: Vec<JourneyCommand> = match command {
+            Command::Record(entries) => {
                 let secret = journey
                     .secret
                     .as_ref()
                     .ok_or(StoreError::Rule(JourneyError::Erased))?;
-                JourneyCommand::Record {
-                    journey_id: journey.journey_id.clone(),
-                    entry: crate::crypto::seal_entry(secret, entry.clone()),
-                    recorded_at,
-                }
+                entries
+                    .iter()
+                    .map(|entry| JourneyCommand::Record {
+                        journey_id: journey.journey_id.clone(),
+                        entry: crate::crypto::seal_entry(secret, entry.clone()),
+                        recorded_at,
+                    })
+                    .collect()
             }
             Command::Consent {
                 granted,
                 text_version,
-            } => JourneyCommand::Consent {
+            } => vec![JourneyCommand::Consent {
                 granted: *granted,
                 text_version: text_version.clone(),
                 recorded_at,
-            },
-            Command::Erase => JourneyCommand::Erase { recorded_at },
+            }],
+            Command::Erase => vec![JourneyCommand::Erase { recorded_at }],
         };
-        let services: journey_domain::JourneyServices = std::sync::Arc::new(journey.lookup);
-        let sink = EventSink::default();
-        journey
-            .state
-            .handle(command, &services, &sink)
-            .await
-            .map_err(|rule| match rule {
-                JourneyError::LookupFailed(why) => StoreError::Unavailable(why),
-                rule => StoreError::Rule(rule),
-            })?;
-        let events = sink.collect().await;
+        let services: journey_domain::JourneyServices = journey.lookup.clone();
+        let mut events = Vec::new();
+        for command in commands {
+            let sink = EventSink::default();
+            journey
+                .state
+                .handle(command, &services, &sink)
+                .await
+                .map_err(|rule| match rule {
+                    JourneyError::LookupFailed(why) => StoreError::Unavailable(why),
+                    rule => StoreError::Rule(rule),
+                })?;
+            let handled = sink.collect().await;
+            // The next entry of the batch sees this one (a duplicate id, a retract target).
+            journey.lookup.record(&journey.journey_id, &handled);
+            events.extend(handled);
+        }
         let erase = matches!(events.last(), Some(JourneyEvent::JourneyErased(_)));
         if !events.is_empty() {
             let rows: Vec<SerializedEvent> = events
@@ -409,7 +449,7 @@ async fn lock(
         sequence: sequence as usize,
         snapshot: snapshot as usize,
         secret,
-        lookup: MemoryLookup::default(),
+        lookup: std::sync::Arc::default(),
     }))
 }
 
@@ -463,7 +503,7 @@ async fn fresh(
         sequence: 0,
         snapshot: 0,
         secret: Some(secret),
-        lookup: MemoryLookup::default(),
+        lookup: std::sync::Arc::default(),
     })
 }
 
