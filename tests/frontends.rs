@@ -198,3 +198,297 @@ async fn a_body_over_the_limit_is_answered_in_the_apis_json() {
     );
     assert_eq!(reply.json()["error"], "too_large", "{}", reply.body);
 }
+
+/// The page at a redirect's target.
+async fn follow(app: &App, client: &mut Client, reply: &Reply) -> Reply {
+    assert_eq!(reply.status.as_u16(), 303, "{}", reply.body);
+    let to = reply.location().split('#').next().unwrap().to_string();
+    client.get(app, &to).await
+}
+
+#[tokio::test]
+async fn a_saved_day_is_read_back_with_the_familys_disagreement_and_the_care_text() {
+    let app = app().await;
+    let day = chrono::Local::now().date_naive().to_string();
+    let entries = format!("/journeys/{OWN}/entries");
+    let mut fam = Client::signed_in(&app, "fam").await;
+    let saved = fam
+        .form(
+            &app,
+            &entries,
+            &[
+                ("saw", "no_use"),
+                ("reward_given", "on"),
+                ("channel", "text"),
+            ],
+        )
+        .await;
+    let page = follow(&app, &mut fam, &saved).await;
+    assert!(
+        page.body
+            .contains(&format!("Here is {day} as your family recorded it")),
+        "{}",
+        page.body
+    );
+    assert!(
+        page.body.contains("Positive message: text"),
+        "a detail saves its action"
+    );
+    assert!(!page.body.contains("disagree"));
+    assert!(!page.body.contains("A return to use is not square one"));
+    // A second member records use on the same day: both are told, and the care text shows.
+    let mut fam2 = Client::signed_in(&app, "fam2").await;
+    let saved = fam2
+        .form(&app, &entries, &[("on", &day), ("saw", "use")])
+        .await;
+    let page = follow(&app, &mut fam2, &saved).await;
+    assert!(
+        page.body.contains(&format!(
+            "disagree about {day}: fam2 recorded use, fam recorded no use"
+        )),
+        "{}",
+        page.body
+    );
+    for words in [
+        "A return to use is not square one",
+        "days without use",
+        "overdose",
+        "naloxone",
+        "local emergency number",
+        "asks for nothing but a sign of life",
+    ] {
+        assert!(page.body.contains(words), "{words}");
+    }
+    // A form that cannot be saved is shown again as typed, the problem next to its field.
+    let before = sqlx_count(&app.db, "SELECT count(*) FROM entries").await;
+    let kept = fam
+        .form(
+            &app,
+            &entries,
+            &[
+                ("saw", "use"),
+                ("minutes", "5000"),
+                ("note", "kept as typed"),
+            ],
+        )
+        .await;
+    assert_eq!(kept.status.as_u16(), 422);
+    assert!(
+        kept.body.contains("id=\"problem-minutes\""),
+        "{}",
+        kept.body
+    );
+    assert!(kept.body.contains(">kept as typed</textarea>"));
+    assert!(kept.body.contains("value=\"use\" checked"));
+    assert!(
+        kept.body.contains("Record a day"),
+        "the whole page, not an error page"
+    );
+    // A rule of the journey, in plain words: an end of treatment with none going on.
+    let refused = fam
+        .form(
+            &app,
+            &entries,
+            &[
+                ("saw", "no_use"),
+                ("treatment", "exited"),
+                ("exit_reason", "completed"),
+            ],
+        )
+        .await;
+    assert_eq!(refused.status.as_u16(), 422);
+    assert!(
+        refused
+            .body
+            .contains("No treatment is recorded as going on"),
+        "{}",
+        refused.body
+    );
+    assert_eq!(
+        sqlx_count(&app.db, "SELECT count(*) FROM entries").await,
+        before,
+        "nothing half stored"
+    );
+}
+
+#[tokio::test]
+async fn retracting_and_withdrawing_ask_first_and_consent_shows_the_decision() {
+    let app = app().await;
+    let mut fam = Client::signed_in(&app, "fam").await;
+    let entry: String = sqlx::query_scalar(
+        "SELECT e.entry FROM entries e JOIN journey_keys k USING (journey_id)
+          WHERE k.key = $1 AND e.type = 'use_observed' AND NOT e.retracted LIMIT 1",
+    )
+    .bind(OWN)
+    .fetch_one(&app.db.pool)
+    .await
+    .unwrap();
+    let action = format!("/journeys/{OWN}/entries/{entry}/retract");
+    let asked = fam.get(&app, &action).await;
+    assert_eq!(asked.status.as_u16(), 200, "{}", asked.body);
+    assert!(asked.body.contains("will be marked as entered by mistake"));
+    assert!(asked.body.contains("Saw use"));
+    let retracted = "SELECT count(*) FROM entries WHERE retracted";
+    let before = sqlx_count(&app.db, retracted).await;
+    let done = fam.form(&app, &action, &[]).await;
+    assert_eq!(done.status.as_u16(), 303);
+    assert_eq!(sqlx_count(&app.db, retracted).await, before + 1);
+
+    let consent = format!("/journeys/{OWN}/consent");
+    let timeline = format!("/journeys/{OWN}");
+    assert!(fam
+        .get(&app, &timeline)
+        .await
+        .body
+        .contains("You have not decided yet"));
+    let granted = fam.form(&app, &consent, &[("decision", "grant")]).await;
+    let page = follow(&app, &mut fam, &granted).await;
+    assert!(page.body.contains("You agreed on"), "{}", page.body);
+    let asked = fam.form(&app, &consent, &[("decision", "withdraw")]).await;
+    assert_eq!(asked.status.as_u16(), 200);
+    assert!(asked.body.contains("Withdraw from research?"));
+    let still: bool = sqlx::query_scalar("SELECT granted FROM research_consent")
+        .fetch_one(&app.db.pool)
+        .await
+        .unwrap();
+    assert!(still, "asking changes nothing");
+    let withdrawn = fam
+        .form(
+            &app,
+            &consent,
+            &[("decision", "withdraw"), ("confirm", "yes")],
+        )
+        .await;
+    let page = follow(&app, &mut fam, &withdrawn).await;
+    assert!(page.body.contains("You said no on"), "{}", page.body);
+}
+
+#[tokio::test]
+async fn a_wellbeing_check_in_is_the_members_own_and_is_charted() {
+    let app = app().await;
+    let page = format!("/journeys/{OWN}/wellbeing");
+    let mut fam = Client::signed_in(&app, "fam").await;
+    let stored = "SELECT count(*) FROM entries WHERE type = 'wellbeing_checked'";
+    let open = fam
+        .form(
+            &app,
+            &page,
+            &[("q1", "2"), ("q2", "2"), ("q4", "2"), ("q5", "2")],
+        )
+        .await;
+    assert_eq!(open.status.as_u16(), 422);
+    assert!(open.body.contains("still open: 3"), "{}", open.body);
+    assert!(
+        open.body.contains("name=\"q1\" value=\"2\" checked"),
+        "kept as answered"
+    );
+    assert_eq!(sqlx_count(&app.db, stored).await, 0);
+    // An earlier check-in of 80, then today's of 40: low, and a real change.
+    let earlier = (chrono::Local::now().date_naive() - chrono::Days::new(14)).to_string();
+    let line = json!({"journey": OWN, "type": "wellbeing_checked", "on": earlier, "by": "fam", "who5": [4, 4, 4, 4, 4]});
+    assert!(journey(&app.db, &["record", &line.to_string()])
+        .status
+        .success());
+    let answers: Vec<(String, &str)> = (1..=5).map(|i| (format!("q{i}"), "2")).collect();
+    let fields: Vec<(&str, &str)> = answers.iter().map(|(q, v)| (q.as_str(), *v)).collect();
+    let saved = fam.form(&app, &page, &fields).await;
+    let shown = follow(&app, &mut fam, &saved).await;
+    for words in [
+        "Your latest check-in: 40 of 100",
+        "low wellbeing",
+        "a real change since your last check-in: down 40 points",
+        "not a diagnosis",
+        "<svg",
+    ] {
+        assert!(shown.body.contains(words), "{words}: {}", shown.body);
+    }
+    let by: Vec<Value> = journey_postgres::testing::json_rows(
+        &app.db.pool,
+        "SELECT to_jsonb(e.fields) FROM entries e WHERE e.type = 'wellbeing_checked' ORDER BY e.\"on\"",
+    )
+    .await;
+    assert_eq!(by[1]["who5"], json!([2, 2, 2, 2, 2]));
+    // Another member sees only their own line.
+    let mut fam2 = Client::signed_in(&app, "fam2").await;
+    let theirs = fam2.get(&app, &page).await;
+    assert!(
+        !theirs.body.contains("Your latest check-in"),
+        "{}",
+        theirs.body
+    );
+    // The metrics: the week of today's check-in has the family's mean wellbeing.
+    let metrics = fam
+        .get(&app, &format!("/api/v1/journeys/{OWN}/metrics"))
+        .await
+        .json();
+    let weeks = metrics["weeks"]
+        .as_array()
+        .or(metrics["journeys"][0]["weeks"].as_array())
+        .unwrap()
+        .clone();
+    assert_eq!(weeks.last().unwrap()["wellbeing"], json!(40.0), "{metrics}");
+}
+
+#[tokio::test]
+async fn the_family_pages_answer_each_role_as_the_access_rules_say() {
+    let app = app().await;
+    let mut clients = vec![("anonymous", Client::default())];
+    for user in ["fam", "coun", "res", "adm"] {
+        clients.push((user, Client::signed_in(&app, user).await));
+    }
+    clients[0].1.get(&app, "/login").await;
+    let entry: String = sqlx::query_scalar(
+        "SELECT e.entry FROM entries e JOIN journey_keys k USING (journey_id) WHERE k.key = $1 LIMIT 1 OFFSET 3",
+    )
+    .bind(OWN)
+    .fetch_one(&app.db.pool)
+    .await
+    .unwrap();
+    let answers: Vec<(String, String)> = (1..=5)
+        .map(|i| (format!("q{i}"), "3".to_string()))
+        .collect();
+    // [anonymous, family, counselor, researcher, admin]
+    let rows: [(&str, String, [u16; 5]); 4] = [
+        (
+            "GET",
+            format!("/journeys/{OWN}/wellbeing"),
+            [303, 200, 303, 404, 404],
+        ),
+        (
+            "GET",
+            format!("/journeys/{OTHER}/wellbeing"),
+            [303, 404, 404, 404, 404],
+        ),
+        (
+            "POST",
+            format!("/journeys/{OWN}/wellbeing"),
+            [303, 303, 403, 404, 404],
+        ),
+        (
+            "GET",
+            format!("/journeys/{OWN}/entries/{entry}/retract"),
+            [303, 200, 403, 404, 404],
+        ),
+    ];
+    let mut failures = Vec::new();
+    for (method, uri, expected) in &rows {
+        for (i, (user, client)) in clients.iter_mut().enumerate() {
+            let reply = if *method == "GET" {
+                client.get(&app, uri).await
+            } else {
+                let fields: Vec<(&str, &str)> = answers
+                    .iter()
+                    .map(|(q, v)| (q.as_str(), v.as_str()))
+                    .collect();
+                client.form(&app, uri, &fields).await
+            };
+            if reply.status.as_u16() != expected[i] {
+                failures.push(format!(
+                    "{method} {uri} as {user}: {} expected {}",
+                    reply.status, expected[i]
+                ));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{failures:#?}");
+}

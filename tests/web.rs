@@ -217,7 +217,10 @@ async fn a_family_member_records_a_day_and_sees_it_on_the_timeline() {
         )
         .await;
     assert_eq!(reply.status, StatusCode::SEE_OTHER, "{}", reply.body);
-    assert_eq!(reply.location(), format!("/journeys/{OWN}?saved=5"));
+    assert_eq!(
+        reply.location(),
+        format!("/journeys/{OWN}?saved=5&day={day}#saved")
+    );
     let stored = journey_postgres::testing::json_rows(
         &app.db.pool,
         &format!(
@@ -322,18 +325,21 @@ async fn a_family_member_records_a_day_and_sees_it_on_the_timeline() {
     // Bad input names the field and stores nothing.
     let before = sqlx_count(&app.db, "SELECT count(*) FROM entries").await;
     for (fields, field) in [
-        (vec![("on", "2026-02-30"), ("saw", "use")], "on"),
-        (vec![("on", day.as_str()), ("saw", "drunk")], "saw"),
+        (vec![("on", "2026-02-30"), ("saw", "use")], "problem-on"),
+        (vec![("on", day.as_str()), ("saw", "drunk")], "problem-saw"),
         (
             vec![
                 ("on", day.as_str()),
                 ("self_care", "on"),
                 ("minutes", "lots"),
             ],
-            "minutes",
+            "Minutes are a whole number",
         ),
-        (vec![("on", day.as_str())], "saw"),
-        (vec![("on", "1990-01-01"), ("saw", "use")], "on: day"),
+        (vec![("on", day.as_str())], "Nothing to save yet"),
+        (
+            vec![("on", "1990-01-01"), ("saw", "use")],
+            "before this journey began",
+        ),
     ] {
         let reply = fam
             .form(&app, &format!("/journeys/{OWN}/entries"), &fields)

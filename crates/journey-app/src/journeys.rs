@@ -302,6 +302,26 @@ impl App {
         .await?)
     }
 
+    /// The family's latest research decision on `row`: granted, text version, when.
+    pub async fn consent_state(
+        &self,
+        row: &JourneyRow,
+    ) -> Result<Option<(bool, String, chrono::DateTime<Utc>)>, AppError> {
+        Ok(journey_postgres::research::consent_of(self.pool(), &row.journey_id).await?)
+    }
+
+    /// The entries of journey `row` that `which` names (a day, a type, one entry).
+    pub async fn entries(
+        &self,
+        row: &JourneyRow,
+        which: journey_postgres::accounts::Listing<'_>,
+    ) -> Result<Vec<crate::TimelineEntry>, AppError> {
+        Ok(
+            journey_postgres::accounts::list(self.pool(), self.master(), &row.journey_id, which)
+                .await?,
+        )
+    }
+
     /// Erases journey `key`: destroys its key (its notes and handles can never be read
     /// again), records the erasure, purges it from every read table, and deletes its report
     /// folder under `reports`. Returns whether the report folder existed.

@@ -34,7 +34,7 @@ use journey_postgres::{db, embedded};
 pub use access::{Action, Actor, Via};
 pub use config::{Config, Database, KeySource};
 pub use error::AppError;
-pub use journey_postgres::accounts::{Role, TimelineEntry, User};
+pub use journey_postgres::accounts::{Listing, Role, TimelineEntry, User};
 pub use journey_postgres::import::{ImportReport, Progress};
 pub use journey_postgres::read::{JourneyRow, Scope};
 /// The pool, for what keeps its own tables in the same database (the web's session store).

@@ -7,6 +7,7 @@
 
 mod charts;
 pub mod report;
+mod wellbeing;
 
 use std::path::Path;
 use std::sync::Once;
@@ -18,6 +19,7 @@ pub use charts::{
     markers, AssociationChart, Calendar, CohortChart, Marker, MarkerKind, PracticeChart,
     WeeklyChart,
 };
+pub use wellbeing::WellbeingChart;
 
 /// Errors of drawing or rendering.
 #[derive(Debug, thiserror::Error)]

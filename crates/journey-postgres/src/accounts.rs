@@ -257,6 +257,19 @@ pub struct TimelineEntry {
     pub retracted: bool,
 }
 
+/// Which of a journey's entries to list (retracts themselves are never listed).
+#[derive(Debug, Clone, Copy)]
+pub enum Listing<'a> {
+    /// A page, newest day first (then newest recorded first).
+    Page { limit: i64, offset: i64 },
+    /// The entries of one day, newest recorded first.
+    Day(NaiveDate),
+    /// The entries of one type, newest day first.
+    Type(&'a str),
+    /// The entry with this id.
+    Entry(&'a str),
+}
+
 /// A page of the journey's entries, newest day first (then newest recorded first), retracts
 /// left out (a retracted entry shows as retracted). How many there are in all is the
 /// journey row's `entries + retracted`.
@@ -266,6 +279,17 @@ pub async fn timeline(
     journey_id: &str,
     limit: i64,
     offset: i64,
+) -> Result<Vec<TimelineEntry>, StoreError> {
+    list(pool, master, journey_id, Listing::Page { limit, offset }).await
+}
+
+/// The journey's entries that `which` names, with handles and note text opened. Each
+/// listing is one statement on the `entries_timeline` index (or the primary key).
+pub async fn list(
+    pool: &PgPool,
+    master: &crate::crypto::MasterKey,
+    journey_id: &str,
+    which: Listing<'_>,
 ) -> Result<Vec<TimelineEntry>, StoreError> {
     type Row = (
         String,
@@ -277,22 +301,33 @@ pub async fn timeline(
         bool,
         Option<Vec<u8>>,
     );
-    // One statement: the page and, on each row, the journey's wrapped key.
-    let rows: Vec<Row> = sqlx::query_as(
+    let (filter, limit, offset) = match which {
+        Listing::Page { limit, offset } => ("", limit, offset),
+        Listing::Day(_) => (r#"AND "on" = $4::date"#, i64::MAX, 0),
+        Listing::Type(_) => ("AND type = $4", i64::MAX, 0),
+        Listing::Entry(_) => ("AND entry = $4", 1, 0),
+    };
+    // One statement: the entries and, on each row, the journey's wrapped key.
+    let sql = format!(
         r#"SELECT e.entry, e.type, e."on", e."by", e.fields, e.recorded_at, e.retracted,
                   k.wrapped_key
              FROM (SELECT * FROM entries
-                    WHERE journey_id = $1 AND type <> 'retract'
+                    WHERE journey_id = $1 AND type <> 'retract' {filter}
                     ORDER BY "on" DESC NULLS LAST, sequence DESC
                     LIMIT $2 OFFSET $3) e
              LEFT JOIN journey_secrets k ON k.journey_id = $1
-            ORDER BY e."on" DESC NULLS LAST, e.sequence DESC"#,
-    )
-    .bind(journey_id)
-    .bind(limit)
-    .bind(offset)
-    .fetch_all(pool)
-    .await?;
+            ORDER BY e."on" DESC NULLS LAST, e.sequence DESC"#
+    );
+    let query = sqlx::query_as::<_, Row>(&sql)
+        .bind(journey_id)
+        .bind(limit)
+        .bind(offset);
+    let query = match which {
+        Listing::Page { .. } => query,
+        Listing::Day(day) => query.bind(day.to_string()),
+        Listing::Type(text) | Listing::Entry(text) => query.bind(text),
+    };
+    let rows: Vec<Row> = query.fetch_all(pool).await?;
     let secret = match rows.iter().find_map(|row| row.7.as_deref()) {
         Some(wrapped) => Some(crate::crypto::unwrap_key(master, journey_id, wrapped)?),
         None => None,

@@ -176,3 +176,17 @@ pub async fn audit_many(pool: &PgPool, rows: &[AuditRow]) -> Result<(), StoreErr
     .await?;
     Ok(())
 }
+
+/// The family's latest research decision on journey `journey_id`: granted, the version of
+/// the consent text, when; `None` when it never decided.
+pub async fn consent_of(
+    pool: &PgPool,
+    journey_id: &str,
+) -> Result<Option<(bool, String, chrono::DateTime<chrono::Utc>)>, StoreError> {
+    Ok(sqlx::query_as(
+        "SELECT granted, text_version, changed_at FROM research_consent WHERE journey_id = $1",
+    )
+    .bind(journey_id)
+    .fetch_optional(pool)
+    .await?)
+}

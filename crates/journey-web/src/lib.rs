@@ -14,8 +14,10 @@
 pub mod api;
 pub mod auth;
 pub mod error;
+mod family;
 pub mod pages;
 pub mod research;
+mod timeline;
 mod views;
 
 use std::collections::HashMap;

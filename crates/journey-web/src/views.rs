@@ -64,6 +64,18 @@ fn environment() -> &'static Environment<'static> {
                 "timeline.html",
                 include_str!("../templates/web/timeline.html"),
             ),
+            (
+                "retract.html",
+                include_str!("../templates/web/retract.html"),
+            ),
+            (
+                "consent_withdraw.html",
+                include_str!("../templates/web/consent_withdraw.html"),
+            ),
+            (
+                "wellbeing.html",
+                include_str!("../templates/web/wellbeing.html"),
+            ),
             ("admin.html", include_str!("../templates/web/admin.html")),
             (
                 "research.html",
@@ -207,6 +219,13 @@ pub struct Charts {
     pub current_streak: i64,
     pub nap: Option<f64>,
     pub sentences: Vec<String>,
+    /// "Is it helping?" in family words.
+    pub helping: Vec<String>,
+    /// What the care text after a return to use recalls.
+    pub care: super::family::Care,
+    /// The charts' text alternatives.
+    pub calendar_text: String,
+    pub weekly_text: String,
 }
 
 impl Charts {
@@ -265,6 +284,10 @@ pub async fn charts(
         current_streak: m.milestones.current_no_use_streak,
         nap: m.effect.nap,
         sentences: journey_charts::report::summary_sentences(m),
+        helping: super::family::helping(m),
+        care: super::family::care(input, m, as_of),
+        calendar_text: calendar_text(m),
+        weekly_text: weekly_text(m),
     });
     let mut cache = state.charts.lock().expect("chart cache lock");
     if cache.len() > 10_000 {
@@ -272,4 +295,43 @@ pub async fn charts(
     }
     cache.insert(row.journey_id.clone(), (stamp, charts.clone()));
     Ok(Some(charts))
+}
+
+/// The calendar's text alternative: what it shows, in numbers.
+fn calendar_text(m: &journey_analytics::JourneyMetrics) -> String {
+    let shown = m.days.len().min(TIMELINE_MONTHS * 31);
+    let recent = &m.days[m.days.len() - shown..];
+    let count = |s: journey_analytics::Status| recent.iter().filter(|d| **d == s).count();
+    use journey_analytics::Status as S;
+    format!(
+        "Calendar of the last {shown} days, one square a day: {} without use (green), {} with use (orange), {} in detox or residential care, {} nobody wrote down (blank).",
+        count(S::NoUse),
+        count(S::Use),
+        count(S::Controlled),
+        count(S::Unknown)
+    )
+}
+
+/// The weekly chart's text alternative.
+fn weekly_text(m: &journey_analytics::JourneyMetrics) -> String {
+    let reported: Vec<String> = m
+        .weeks
+        .iter()
+        .rev()
+        .take(4)
+        .map(|w| match w.pda {
+            Some(pda) => format!(
+                "week starting {}: {:.0}% of {} reported days",
+                w.start,
+                pda * 100.0,
+                w.known_days
+            ),
+            None => format!("week starting {}: no day reported", w.start),
+        })
+        .collect();
+    format!(
+        "Bar chart of {} weeks: the share of the days someone reported on that were without use, with treatment shaded. The last weeks, newest first: {}.",
+        m.weeks.len(),
+        reported.join("; ")
+    )
 }
