@@ -1,12 +1,21 @@
 """End-to-end check of the web app in headless Chromium (Debian's chromium and chromedriver,
-driven by selenium): a family member signs in, records a day and sees it on the timeline;
-a counselor signs in and opens the family's progress report; a guessed URL is a 404.
+driven by selenium), as a person sees it:
+- on a phone (390 x 844) a family member records a typical day in at most 4 taps after the
+  page opens, records a return to use the day after detox and finds the care text, and
+  records a WHO-5 check-in and sees it charted;
+- a counselor opens the family's progress report and the cohort report; a guessed URL is a
+  404;
+- every page, at 390 px and at 1366 px: no sideways scroll, chart text at least 9 px tall
+  on screen, and axe-core (tests/e2e/node_modules/axe-core) finds no violation of impact
+  moderate or worse.
 
-Usage: e2e_check.py BASE_URL OWN_KEY OTHER_KEY PASSWORD SCREENSHOT_DIR
-Exits non-zero with the reason when a check fails.
+Usage: e2e_check.py BASE_URL OWN_KEY OTHER_KEY PASSWORD SCREENSHOT_DIR AXE_JS
+Exits non-zero with the reason when a check fails. Screenshots (full pages) are kept.
 """
 
+import base64
 import datetime
+import json
 import os
 import sys
 
@@ -15,15 +24,20 @@ from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
-base, own, other, password, shots = sys.argv[1:6]
+base, own, other, password, shots, axe_path = sys.argv[1:7]
 os.makedirs(shots, exist_ok=True)
+AXE = open(axe_path, encoding="utf-8").read()
+PHONE, DESKTOP = (390, 844), (1366, 900)
 
 options = webdriver.ChromeOptions()
 options.binary_location = "/usr/bin/chromium"
 for arg in ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-            "--window-size=1100,1600"]:
+            "--hide-scrollbars", f"--window-size={PHONE[0]},{PHONE[1]}"]:
     options.add_argument(arg)
 driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
+driver.set_script_timeout(60)
+problems = []
+taps = 0
 
 
 def check(condition, why):
@@ -32,16 +46,83 @@ def check(condition, why):
 
 
 def wait_for(condition, why):
-    """Waits up to 15 s for a navigation or page to reach `condition` (a click does not
-    wait for the page it leads to)."""
+    """Waits up to 15 s for a navigation or page to reach `condition`."""
     try:
         WebDriverWait(driver, 15).until(lambda d: condition())
     except Exception:
-        raise SystemExit(f"e2e: {why} (at {driver.current_url})")
+        text = body()[:600]
+        raise SystemExit(f"e2e: {why} (at {driver.current_url}); the page says: {text}")
+
+
+def tap(css):
+    """One tap of a person: a click on what `css` finds (scrolled into view first)."""
+    global taps
+    element = driver.find_element(By.CSS_SELECTOR, css)
+    driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", element)
+    element.click()
+    taps += 1
 
 
 def body():
-    return driver.find_element(By.TAG_NAME, "body").text
+    """The page's text (read in one script call: an element found before a navigation
+    would go stale while a wait polls)."""
+    try:
+        return driver.execute_script("return document.body ? document.body.innerText : ''")
+    except Exception:
+        return ""
+
+
+def size(width_height):
+    driver.set_window_size(*width_height)
+    # The viewport is the window in headless mode; make sure of it.
+    driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {
+        "width": width_height[0], "height": width_height[1], "deviceScaleFactor": 1,
+        "mobile": width_height[0] < 600})
+
+
+def screenshot(name):
+    height = driver.execute_script("return document.documentElement.scrollHeight")
+    data = driver.execute_cdp_cmd("Page.captureScreenshot", {
+        "captureBeyondViewport": True, "fromSurface": True,
+        "clip": {"x": 0, "y": 0, "width": driver.execute_script("return window.innerWidth"),
+                 "height": min(height, 16000), "scale": 1}})
+    with open(os.path.join(shots, name + ".png"), "wb") as f:
+        f.write(base64.b64decode(data["data"]))
+
+
+def inspect(name):
+    """The checks every page passes at both widths; a full-page screenshot of each."""
+    for label, dims in (("390", PHONE), ("1366", DESKTOP)):
+        size(dims)
+        wide = driver.execute_script(
+            "return [document.documentElement.scrollWidth, window.innerWidth]")
+        if wide[0] > wide[1]:
+            problems.append(f"{name} at {label} px scrolls sideways: {wide[0]} > {wide[1]}")
+        small = driver.execute_script("""
+            const out = [];
+            for (const svg of document.querySelectorAll('svg')) {
+              const box = svg.getBoundingClientRect();
+              const drawn = svg.width.baseVal.value || box.width;
+              const scale = drawn ? box.width / drawn : 1;
+              for (const t of svg.querySelectorAll('text')) {
+                if (!t.textContent.trim()) continue;
+                const px = parseFloat(getComputedStyle(t).fontSize) * scale;
+                if (px < 9) out.push([t.textContent.trim().slice(0, 30), Math.round(px * 10) / 10]);
+              }
+            }
+            return out;""")
+        if small:
+            problems.append(f"{name} at {label} px: chart text under 9 px: {small[:5]}")
+        driver.execute_script(AXE)
+        violations = driver.execute_async_script("""
+            const done = arguments[arguments.length - 1];
+            axe.run(document, {resultTypes: ['violations']}).then(r => done(r.violations.map(
+              v => ({id: v.id, impact: v.impact, nodes: v.nodes.slice(0, 3).map(n => n.target.join(' '))}))));""")
+        bad = [v for v in violations if v["impact"] in ("moderate", "serious", "critical")]
+        if bad:
+            problems.append(f"{name} at {label} px: axe: {json.dumps(bad)}")
+        screenshot(f"{name}-{label}")
+    size(PHONE)
 
 
 def sign_in(username):
@@ -49,7 +130,8 @@ def sign_in(username):
     driver.find_element(By.NAME, "username").send_keys(username)
     driver.find_element(By.NAME, "password").send_keys(password)
     driver.find_element(By.CSS_SELECTOR, "form.card button[type=submit]").click()
-    wait_for(lambda: driver.current_url.endswith("/journeys"), f"{username} lands on the journeys page")
+    wait_for(lambda: driver.current_url.endswith("/journeys") or "/admin" in driver.current_url
+             or "/research" in driver.current_url, f"{username} is signed in")
 
 
 def sign_out():
@@ -58,48 +140,127 @@ def sign_out():
 
 
 try:
-    # A family member records today: no use, a reward, a note.
+    size(PHONE)
+    driver.get(base + "/login")
+    inspect("01-sign-in")
     sign_in("fam")
+    inspect("02-family-journeys")
     driver.find_element(By.LINK_TEXT, own).click()
     wait_for(lambda: driver.current_url.endswith("/journeys/" + own), "the timeline opens")
-    today = driver.find_element(By.NAME, "on").get_attribute("value")
-    check(today == datetime.date.today().isoformat(), f"the day defaults to today, not {today}")
+
+    # A typical day on a phone, counted from the open page: no use, a reward, a positive
+    # message, Save.
+    taps = 0
+    tap("input[name=saw][value=no_use]")
+    tap("input[name=reward_given]")
+    tap("input[name=positive_communication]")
+    screenshot("03-family-quick-entry-390")
+    tap("#quick-entry button.save")
+    check(taps <= 4, f"a typical day took {taps} taps")
+    wait_for(lambda: "saved=3" in driver.current_url, "the day is saved")
+    today = datetime.date.today().isoformat()
+    check(f"Here is {today} as your family recorded it" in body(), "the day's recap")
+    check("Rewarded a day without use" in body() and "Positive message" in body(), "the recap lists the day")
+    inspect("04-family-saved-day")
+
+    # A return to use the day after detox: entered detox four days ago, left yesterday.
+    def record(fields, picked=None):
+        if picked:
+            driver.execute_script("document.querySelector('input[name=on]').value = arguments[0]", picked)
+        for css in fields:
+            element = driver.find_element(By.CSS_SELECTOR, css)
+            driver.execute_script("arguments[0].closest('details') && (arguments[0].closest('details').open = true)", element)
+            if element.tag_name == "select":
+                continue
+            driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", element)
+            element.click()
+        driver.find_element(By.CSS_SELECTOR, "#quick-entry button.save").click()
+        wait_for(lambda: "saved=" in driver.current_url or "Nothing was saved" in body(), "the form answers")
+        check("saved=" in driver.current_url, f"saved: {body()[:400]}")
+
+    def choose(name, value):
+        driver.execute_script(
+            "const s = document.querySelector(`select[name=${arguments[0]}]`); s.closest('details').open = true; s.value = arguments[1];",
+            name, value)
+
+    entered = (datetime.date.today() - datetime.timedelta(days=4)).isoformat()
+    left = (datetime.date.today() - datetime.timedelta(days=1)).isoformat()
+    choose("modality", "detox")
+    record(["input[name=treatment][value=entered]"], entered)
+    choose("exit_reason", "completed")
+    record(["input[name=treatment][value=exited]"], left)
+    record(["input[name=saw][value=use]"])
+    text = body()
+    for words in ["A return to use is not square one", "right after detox", "overdose",
+                  "naloxone", "local emergency number", "days without use"]:
+        check(words in text, f"the care text says {words!r}")
+    inspect("05-family-return-to-use")
+
+    # A form that cannot be saved keeps what was typed and says why, next to the field.
     driver.find_element(By.CSS_SELECTOR, "input[name=saw][value=no_use]").click()
-    driver.find_element(By.NAME, "reward_given").click()
+    driver.execute_script("document.querySelector('input[name=minutes]').closest('details').open = true")
+    driver.find_element(By.NAME, "minutes").send_keys("5000")
     driver.find_element(By.NAME, "note").send_keys("e2e: a calm evening together")
-    driver.save_screenshot(os.path.join(shots, "1-family-quick-entry.png"))
-    driver.find_element(By.CSS_SELECTOR, "#quick-entry button[type=submit]").click()
-    wait_for(lambda: "saved=3" in driver.current_url, "the quick entry is saved")
-    check("Saved 3 entries" in body(), "the entry is confirmed")
-    rows = driver.find_elements(By.CSS_SELECTOR, "#entries tbody tr")
-    first = " ".join(r.text for r in rows[:3])
-    check(today in first, "today's entries come first")
-    check("e2e: a calm evening together" in first, "the note is on the timeline")
-    check("Rewarded a day without use" in first, "the reward is on the timeline")
-    check(len(driver.find_elements(By.CSS_SELECTOR, "#calendar svg")) == 1, "the calendar chart")
-    check(len(driver.find_elements(By.CSS_SELECTOR, "#weekly svg")) == 1, "the weekly chart")
-    driver.execute_script("document.getElementById('entries').scrollIntoView()")
-    driver.save_screenshot(os.path.join(shots, "2-family-timeline.png"))
+    driver.find_element(By.CSS_SELECTOR, "#quick-entry button.save").click()
+    wait_for(lambda: "Nothing was saved" in body(), "the problem is shown")
+    check(driver.find_element(By.NAME, "note").get_attribute("value") == "e2e: a calm evening together",
+          "the note is kept as typed")
+    check("Minutes are a whole number" in body(), "the problem in plain words")
+    inspect("06-family-form-problem")
+
+    # Entered by mistake: asks first, saying what will change.
+    driver.get(base + "/journeys/" + own)
+    driver.find_element(By.PARTIAL_LINK_TEXT, "Entered by mistake").click()
+    wait_for(lambda: "will be marked as entered by mistake" in body(), "the retraction asks first")
+    inspect("07-family-retract-confirm")
+
+    # The member's own wellbeing check-in, charted with the earlier one.
+    driver.get(base + "/journeys/" + own + "/wellbeing")
+    for item, answer in zip(range(1, 6), [2, 3, 2, 1, 2]):
+        radio = driver.find_element(By.CSS_SELECTOR, f"input[name=q{item}][value='{answer}']")
+        driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", radio)
+        radio.click()
+        check(radio.is_selected(), f"answer {answer} to statement {item} is chosen")
+    driver.find_element(By.CSS_SELECTOR, "#who5 button.save").click()
+    wait_for(lambda: "Your latest check-in: 40 of 100" in body(), "the check-in is saved")
+    check(len(driver.find_elements(By.CSS_SELECTOR, "#latest svg")) == 1, "the check-ins are charted")
+    check("low wellbeing" in body() and "not a diagnosis" in body(), "the WHO-5 guidance words")
+    inspect("08-family-wellbeing")
+
     # Guessing another family's journey shows nothing of it.
     driver.get(base + "/journeys/" + other)
     check("404" in body() and other not in driver.page_source.replace(driver.current_url, ""),
           "another journey is a 404")
+    inspect("09-not-found")
     driver.get(base + "/journeys")
     sign_out()
 
-    # The counselor opens the family's progress report.
+    # The counselor opens the family's progress report and the cohort report.
     sign_in("coun")
     text = body()
     check(own in text and other not in text, "the counselor sees only assigned families")
-    check("Coverage" in text, "the family list shows coverage")
-    driver.save_screenshot(os.path.join(shots, "3-counselor-families.png"))
+    inspect("10-counselor-families")
     driver.find_element(By.LINK_TEXT, "Progress report").click()
     wait_for(lambda: driver.current_url.endswith(f"/journeys/{own}/report"), "the report opens")
     check(len(driver.find_elements(By.TAG_NAME, "svg")) >= 4, "the report's charts")
     check("e2e: a calm evening together" not in driver.page_source, "no private note in the report")
-    driver.save_screenshot(os.path.join(shots, "4-counselor-report.png"))
+    check("Family wellbeing: the mean WHO-5 score" in body(), "the report shows the family's weekly wellbeing")
+    inspect("11-counselor-report")
+    driver.get(base + "/cohort/report")
+    inspect("12-counselor-cohort")
     driver.get(base + "/journeys/" + own)
     check(driver.current_url.endswith("/report"), "a counselor's way into a family is the report")
-    print("e2e: all checks passed; screenshots in", shots)
+    driver.get(base + "/journeys")
+    sign_out()
+
+    sign_in("res")
+    inspect("13-researcher")
+    sign_out()
+    sign_in("adm")
+    inspect("14-admin")
+
+    if problems:
+        raise SystemExit("e2e:\n" + "\n".join(problems))
+    print(f"e2e: all checks passed; a typical day took {taps} taps; screenshots in", shots)
 finally:
     driver.quit()

@@ -4,6 +4,7 @@
 mod common;
 mod webkit;
 
+use axum::http::StatusCode;
 use common::*;
 use serde_json::{json, Value};
 use webkit::*;
@@ -491,4 +492,50 @@ async fn the_family_pages_answer_each_role_as_the_access_rules_say() {
         }
     }
     assert!(failures.is_empty(), "{failures:#?}");
+}
+
+#[tokio::test]
+async fn retracting_an_entry_keeps_it_in_the_history() {
+    let app = app().await;
+    let mut fam = Client::signed_in(&app, "fam").await;
+    let day = chrono::Local::now().date_naive().to_string();
+    fam.form(
+        &app,
+        &format!("/journeys/{OWN}/entries"),
+        &[("on", &day), ("saw", "use")],
+    )
+    .await;
+    let entry: String = sqlx::query_scalar(
+        r#"SELECT e.entry FROM entries e JOIN journey_keys k USING (journey_id)
+            WHERE k.key = $1 AND e."on" = current_date AND e.type = 'use_observed'"#,
+    )
+    .bind(OWN)
+    .fetch_one(&app.db.pool)
+    .await
+    .unwrap();
+    let page = fam.get(&app, &format!("/journeys/{OWN}")).await;
+    let action = format!("/journeys/{OWN}/entries/{entry}/retract");
+    assert!(
+        page.body.contains(&action),
+        "a retract button for the entry"
+    );
+    let reply = fam.form(&app, &action, &[]).await;
+    assert_eq!(reply.status, StatusCode::SEE_OTHER, "{}", reply.body);
+    let page = fam.get(&app, &format!("/journeys/{OWN}")).await;
+    assert!(page.body.contains("(entered by mistake)"));
+    assert!(!page.body.contains(&action), "no second retract");
+    let retracted: bool = sqlx::query_scalar("SELECT retracted FROM entries WHERE entry = $1")
+        .bind(&entry)
+        .fetch_one(&app.db.pool)
+        .await
+        .unwrap();
+    assert!(retracted);
+    // Retracting again is refused by the journey's rules, with the reason.
+    let again = fam.form(&app, &action, &[]).await;
+    assert_eq!(
+        again.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        again.body
+    );
 }

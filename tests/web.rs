@@ -358,52 +358,6 @@ async fn a_family_member_records_a_day_and_sees_it_on_the_timeline() {
     );
 }
 
-#[tokio::test]
-async fn retracting_an_entry_keeps_it_in_the_history() {
-    let app = app().await;
-    let mut fam = Client::signed_in(&app, "fam").await;
-    let day = today();
-    fam.form(
-        &app,
-        &format!("/journeys/{OWN}/entries"),
-        &[("on", &day), ("saw", "use")],
-    )
-    .await;
-    let entry: String = sqlx::query_scalar(
-        r#"SELECT e.entry FROM entries e JOIN journey_keys k USING (journey_id)
-            WHERE k.key = $1 AND e."on" = current_date AND e.type = 'use_observed'"#,
-    )
-    .bind(OWN)
-    .fetch_one(&app.db.pool)
-    .await
-    .unwrap();
-    let page = fam.get(&app, &format!("/journeys/{OWN}")).await;
-    let action = format!("/journeys/{OWN}/entries/{entry}/retract");
-    assert!(
-        page.body.contains(&action),
-        "a retract button for the entry"
-    );
-    let reply = fam.form(&app, &action, &[]).await;
-    assert_eq!(reply.status, StatusCode::SEE_OTHER, "{}", reply.body);
-    let page = fam.get(&app, &format!("/journeys/{OWN}")).await;
-    assert!(page.body.contains("(entered by mistake)"));
-    assert!(!page.body.contains(&action), "no second retract");
-    let retracted: bool = sqlx::query_scalar("SELECT retracted FROM entries WHERE entry = $1")
-        .bind(&entry)
-        .fetch_one(&app.db.pool)
-        .await
-        .unwrap();
-    assert!(retracted);
-    // Retracting again is refused by the journey's rules, with the reason.
-    let again = fam.form(&app, &action, &[]).await;
-    assert_eq!(
-        again.status,
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "{}",
-        again.body
-    );
-}
-
 /// The answer of each route to each role, for the assigned journey and another one.
 #[tokio::test]
 async fn access_control_matrix() {

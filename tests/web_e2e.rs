@@ -19,7 +19,7 @@ fn screenshots() -> PathBuf {
 }
 
 #[tokio::test]
-async fn a_family_records_a_day_and_a_counselor_opens_the_report_in_chromium() {
+async fn a_family_records_a_day_on_a_phone_and_a_counselor_opens_the_report_in_chromium() {
     let db = TestDb::fresh().await;
     let imported = journey(
         &db,
@@ -28,6 +28,15 @@ async fn a_family_records_a_day_and_a_counselor_opens_the_report_in_chromium() {
     assert!(imported.status.success(), "{}", stderr(&imported));
     add_user(&db, "fam", "family", PASSWORD, Some("j1-0003"));
     add_user(&db, "coun", "counselor", PASSWORD, Some("j1-0003"));
+    add_user(&db, "res", "researcher", PASSWORD, None);
+    add_user(&db, "adm", "admin", PASSWORD, None);
+    // An earlier WHO-5 check-in of the family member (80 of 100), two weeks ago.
+    let earlier = (chrono::Local::now().date_naive() - chrono::Days::new(14)).to_string();
+    let line = format!(
+        r#"{{"journey":"j1-0003","type":"wellbeing_checked","on":"{earlier}","by":"fam","who5":[4,4,4,4,4]}}"#
+    );
+    let recorded = journey(&db, &["record", &line]);
+    assert!(recorded.status.success(), "{}", stderr(&recorded));
     let taken = journey(&db, &["user", "add", "fam", "--role", "family"]);
     assert_eq!(
         taken.status.code(),
@@ -40,7 +49,15 @@ async fn a_family_records_a_day_and_a_counselor_opens_the_report_in_chromium() {
 
     let shots = screenshots();
     let _ = std::fs::remove_dir_all(&shots);
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/e2e_check.py");
+    let tests = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests");
+    let script = tests.join("e2e_check.py");
+    // axe-core from npm (scripts/test installs tests/e2e's package-lock.json).
+    let axe = tests.join("e2e/node_modules/axe-core/axe.min.js");
+    assert!(
+        axe.exists(),
+        "{} is missing: run `npm ci --prefix tests/e2e` (scripts/test does)",
+        axe.display()
+    );
     let run = Command::new("python3")
         .arg(&script)
         .args([
@@ -49,6 +66,7 @@ async fn a_family_records_a_day_and_a_counselor_opens_the_report_in_chromium() {
             "j1-0004",
             PASSWORD,
             shots.to_str().unwrap(),
+            axe.to_str().unwrap(),
         ])
         .output()
         .expect("python3 runs");
@@ -70,15 +88,30 @@ async fn a_family_records_a_day_and_a_counselor_opens_the_report_in_chromium() {
         String::from_utf8_lossy(&run.stdout),
         String::from_utf8_lossy(&run.stderr)
     );
-    for name in [
-        "1-family-quick-entry.png",
-        "2-family-timeline.png",
-        "3-counselor-families.png",
-        "4-counselor-report.png",
+    // Every page at both widths, and the quick entry as it was tapped.
+    let mut names = vec!["03-family-quick-entry-390".to_string()];
+    for page in [
+        "01-sign-in",
+        "02-family-journeys",
+        "04-family-saved-day",
+        "05-family-return-to-use",
+        "06-family-form-problem",
+        "07-family-retract-confirm",
+        "08-family-wellbeing",
+        "09-not-found",
+        "10-counselor-families",
+        "11-counselor-report",
+        "12-counselor-cohort",
+        "13-researcher",
+        "14-admin",
     ] {
-        let bytes = std::fs::read(shots.join(name)).unwrap_or_else(|e| panic!("{name}: {e}"));
+        names.push(format!("{page}-390"));
+        names.push(format!("{page}-1366"));
+    }
+    for name in names.iter().map(|n| format!("{n}.png")) {
+        let bytes = std::fs::read(shots.join(&name)).unwrap_or_else(|e| panic!("{name}: {e}"));
         assert!(
-            bytes.starts_with(b"\x89PNG") && bytes.len() > 10_000,
+            bytes.starts_with(b"\x89PNG") && bytes.len() > 5_000,
             "{name} is a real screenshot"
         );
     }
@@ -87,11 +120,12 @@ async fn a_family_records_a_day_and_a_counselor_opens_the_report_in_chromium() {
         r#"SELECT count(*) FROM entries WHERE "on" = current_date"#,
     )
     .await;
-    assert_eq!(today, 3, "the three entries of the quick entry");
+    // The typical day (3), the use after detox (1) and the wellbeing check-in (1).
+    assert_eq!(today, 5, "today's entries");
     let sealed = sqlx_count(
         &db,
         r#"SELECT count(*) FROM entries WHERE "on" = current_date AND "by" LIKE 'sealed:v1:%'"#,
     )
     .await;
-    assert_eq!(sealed, 3, "the family member's handle is stored sealed");
+    assert_eq!(sealed, 5, "the family member's handle is stored sealed");
 }

@@ -1,4 +1,4 @@
-//! The five charts of a progress report.
+//! The five charts of a progress report; text is 13 px or more (plotters writes 10.5 in SVG).
 
 use chrono::{Datelike, Days, NaiveDate};
 use journey_analytics::{JourneyInput, JourneyMetrics, Report, Status, Week};
@@ -19,7 +19,7 @@ const GREY: RGBColor = RGBColor(150, 150, 150);
 const DARK: RGBColor = RGBColor(40, 40, 40);
 
 fn font(size: u32) -> TextStyle<'static> {
-    (FAMILY, size).into_font().color(&DARK)
+    (FAMILY, size.max(13)).into_font().color(&DARK)
 }
 
 fn text<DB: DrawingBackend>(

@@ -1,4 +1,4 @@
-//! A family member's own WHO-5 scores over time. Drawn at a phone's width (360 px), so its
+//! A family member's own WHO-5 scores over time. Drawn at a phone's width (320 px), so its
 //! 13-14 px text stays at least 12 px tall on a 390 px screen.
 
 use chrono::NaiveDate;
@@ -18,7 +18,7 @@ pub struct WellbeingChart<'a> {
 
 impl Draw for WellbeingChart<'_> {
     fn size(&self) -> (u32, u32) {
-        (360, 240)
+        (320, 220)
     }
 
     fn draw<DB: DrawingBackend>(&self, area: &DrawingArea<DB, Shift>) -> Result<(), String> {
