@@ -226,6 +226,9 @@ try:
     check(len(driver.find_elements(By.CSS_SELECTOR, "#latest svg")) == 1, "the check-ins are charted")
     check("low wellbeing" in body() and "not a diagnosis" in body(), "the WHO-5 guidance words")
     inspect("08-family-wellbeing")
+    driver.get(base + "/devices")
+    check("No device is remembered" in body(), "the member's remembered devices")
+    inspect("08-family-devices")
 
     # Guessing another family's journey shows nothing of it.
     driver.get(base + "/journeys/" + other)

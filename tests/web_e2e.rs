@@ -98,6 +98,7 @@ async fn a_family_records_a_day_on_a_phone_and_a_counselor_opens_the_report_in_c
         "06-family-form-problem",
         "07-family-retract-confirm",
         "08-family-wellbeing",
+        "08-family-devices",
         "09-not-found",
         "10-counselor-families",
         "11-counselor-report",

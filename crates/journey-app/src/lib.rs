@@ -18,6 +18,7 @@ pub mod access;
 pub mod accounts;
 mod audit;
 pub mod config;
+pub mod devices;
 pub mod error;
 pub mod journeys;
 pub mod metrics;
@@ -34,7 +35,7 @@ use journey_postgres::{db, embedded};
 pub use access::{Action, Actor, Via};
 pub use config::{Config, Database, KeySource};
 pub use error::AppError;
-pub use journey_postgres::accounts::{Listing, Role, TimelineEntry, User};
+pub use journey_postgres::accounts::{Device, Listing, Role, TimelineEntry, User};
 pub use journey_postgres::import::{ImportReport, Progress};
 pub use journey_postgres::read::{JourneyRow, Scope};
 /// The pool, for what keeps its own tables in the same database (the web's session store).

@@ -387,3 +387,85 @@ pub async fn forget_sign_in_attempts(pool: &PgPool) -> Result<u64, StoreError> {
             .rows_affected(),
     )
 }
+
+/// A device a family member chose to be remembered on.
+#[derive(Debug, Clone, serde::Serialize, sqlx::FromRow)]
+pub struct Device {
+    pub device_id: Uuid,
+    pub description: String,
+    pub created_at: DateTime<Utc>,
+    pub last_used: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// Remembers a device of `user` by the SHA-256 of its token, for `days` days.
+pub async fn remember_device(
+    pool: &PgPool,
+    user: Uuid,
+    token_sha256: &[u8],
+    description: &str,
+    days: i32,
+) -> Result<Uuid, StoreError> {
+    let id = Uuid::new_v4();
+    let description: String = description.chars().take(200).collect();
+    sqlx::query(
+        "INSERT INTO remembered_devices (device_id, user_id, token_sha256, description, expires_at)
+         VALUES ($1, $2, $3, $4, now() + make_interval(days => $5))",
+    )
+    .bind(id)
+    .bind(user)
+    .bind(token_sha256)
+    .bind(description)
+    .bind(days)
+    .execute(pool)
+    .await?;
+    Ok(id)
+}
+
+/// The user a device token (its SHA-256) remembers, when it has not expired; marks it used.
+pub async fn remembered_user(
+    pool: &PgPool,
+    token_sha256: &[u8],
+) -> Result<Option<User>, StoreError> {
+    let row: Option<UserRow> = sqlx::query_as(&format!(
+        "WITH used AS (UPDATE remembered_devices SET last_used = now()
+                        WHERE token_sha256 = $1 AND expires_at > now() RETURNING user_id)
+         SELECT {USER_COLUMNS} FROM users WHERE user_id = (SELECT user_id FROM used)"
+    ))
+    .bind(token_sha256)
+    .fetch_optional(pool)
+    .await?;
+    row.map(user).transpose()
+}
+
+/// The remembered devices of `user` that have not expired, last used first.
+pub async fn devices(pool: &PgPool, user: Uuid) -> Result<Vec<Device>, StoreError> {
+    Ok(sqlx::query_as(
+        "SELECT device_id, description, created_at, last_used, expires_at FROM remembered_devices
+          WHERE user_id = $1 AND expires_at > now() ORDER BY last_used DESC",
+    )
+    .bind(user)
+    .fetch_all(pool)
+    .await?)
+}
+
+/// Forgets a device of `user` (by id), or the device of a token; whether one was forgotten.
+/// Expired devices are forgotten at the same time.
+pub async fn forget_device(
+    pool: &PgPool,
+    user: Uuid,
+    device: Option<Uuid>,
+    token_sha256: Option<&[u8]>,
+) -> Result<bool, StoreError> {
+    let forgotten = sqlx::query(
+        "DELETE FROM remembered_devices
+          WHERE user_id = $1 AND (device_id = $2 OR token_sha256 = $3 OR expires_at <= now())",
+    )
+    .bind(user)
+    .bind(device)
+    .bind(token_sha256)
+    .execute(pool)
+    .await?
+    .rows_affected();
+    Ok(forgotten > 0)
+}

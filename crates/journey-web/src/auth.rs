@@ -48,13 +48,24 @@ pub async fn sign_in(
     let Some(user) = state.app.authenticate(username, password).await? else {
         return Err(WebError::Unauthorized);
     };
+    start(session, &user).await?;
+    state.app.audit_sign_in(&user, via).await?;
+    Ok(user)
+}
+
+/// A new session for `user`: a new id, the user, the time of sign-in, a fresh CSRF token.
+async fn start(session: &Session, user: &User) -> Result<(), WebError> {
     session.cycle_id().await?;
     session.insert(USER_ID, user.user_id).await?;
     session.insert(SIGNED_IN_AT, Utc::now().timestamp()).await?;
     session.insert(LAST_SEEN, Utc::now().timestamp()).await?;
     session.insert(CSRF, new_token()).await?;
-    state.app.audit_sign_in(&user, via).await?;
-    Ok(user)
+    Ok(())
+}
+
+/// A new random token (256 bits, hex): CSRF tokens and remembered devices' tokens.
+pub fn token() -> String {
+    new_token()
 }
 
 /// Ends the session: deleted from the store, the cookie emptied.
@@ -103,6 +114,20 @@ async fn current(parts: &mut Parts, state: &AppState, via: Via) -> Result<Signed
         .await
         .map_err(|(_, why)| WebError::Internal(why.to_string()))?;
     let Some(id) = session.get::<Uuid>(USER_ID).await? else {
+        // A family member's remembered device starts a new session (never through the API).
+        if via == Via::Web {
+            if let Some(token) = super::devices::token(&parts.headers) {
+                if let Some(user) = state.app.remembered_user(&token).await? {
+                    start(&session, &user).await?;
+                    state.app.audit_sign_in(&user, via).await?;
+                    return Ok(SignedIn {
+                        actor: Actor::user(user.clone(), via),
+                        user,
+                        session,
+                    });
+                }
+            }
+        }
         return Err(WebError::Unauthorized);
     };
     let now = Utc::now().timestamp();

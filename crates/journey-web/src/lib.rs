@@ -13,6 +13,7 @@
 
 pub mod api;
 pub mod auth;
+mod devices;
 pub mod error;
 mod family;
 pub mod pages;

@@ -26,6 +26,7 @@ pub fn router() -> Router<AppState> {
         .route("/logout", post(logout))
         .route("/journeys", get(journeys))
         .merge(super::timeline::router())
+        .merge(super::devices::router())
         .route("/journeys/{key}/report", get(journey_report))
         .route("/cohort/report", get(cohort_report))
         .route("/admin", get(admin))
@@ -58,11 +59,15 @@ struct LoginForm {
     csrf: String,
     username: String,
     password: String,
+    /// "Remember this device" (family members only).
+    #[serde(default)]
+    remember: Option<String>,
 }
 
 async fn login(
     State(state): State<AppState>,
     session: Session,
+    headers: axum::http::HeaderMap,
     Form(form): Form<LoginForm>,
 ) -> PageResult {
     auth::check_csrf(&session, &form.csrf).await?;
@@ -75,6 +80,20 @@ async fn login(
     )
     .await
     {
+        Ok(user) if form.remember.is_some() && user.role == Role::Family => {
+            let token = auth::token();
+            let description = super::devices::description(&headers);
+            state
+                .app
+                .remember_device(&user, &token, &description)
+                .await?;
+            let cookie = super::devices::set_cookie(&token, state.options.secure_cookies);
+            Ok((
+                [(axum::http::header::SET_COOKIE, cookie)],
+                Redirect::to("/journeys"),
+            )
+                .into_response())
+        }
         Ok(_) => Ok(Redirect::to("/journeys").into_response()),
         Err(WebError::Unauthorized) | Err(WebError::TooMany(_)) => {
             let csrf = auth::csrf_token(&session).await?;
@@ -98,9 +117,28 @@ struct CsrfForm {
     csrf: String,
 }
 
-async fn logout(session: Session, Form(form): Form<CsrfForm>) -> PageResult {
+/// Signs out; on a remembered device, forgets the device too (signing out means it).
+async fn logout(
+    State(state): State<AppState>,
+    session: Session,
+    headers: axum::http::HeaderMap,
+    Form(form): Form<CsrfForm>,
+) -> PageResult {
     auth::check_csrf(&session, &form.csrf).await?;
+    let user = match session.get::<uuid::Uuid>("user_id").await? {
+        Some(id) => state.app.user_by_id(id).await?,
+        None => None,
+    };
     auth::sign_out(&session).await?;
+    if let (Some(user), Some(token)) = (user, super::devices::token(&headers)) {
+        state.app.forget_device(&user, None, Some(&token)).await?;
+        let cookie = super::devices::set_cookie("", state.options.secure_cookies);
+        return Ok((
+            [(axum::http::header::SET_COOKIE, cookie)],
+            Redirect::to("/login"),
+        )
+            .into_response());
+    }
     Ok(Redirect::to("/login").into_response())
 }
 

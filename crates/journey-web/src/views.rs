@@ -69,6 +69,10 @@ fn environment() -> &'static Environment<'static> {
                 include_str!("../templates/web/retract.html"),
             ),
             (
+                "devices.html",
+                include_str!("../templates/web/devices.html"),
+            ),
+            (
                 "consent_withdraw.html",
                 include_str!("../templates/web/consent_withdraw.html"),
             ),
