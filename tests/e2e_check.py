@@ -54,10 +54,19 @@ def wait_for(condition, why):
         raise SystemExit(f"e2e: {why} (at {driver.current_url}); the page says: {text}")
 
 
+def find(by, value):
+    """The element `value` finds, waiting up to 15 s for it (a click that navigates returns
+    before the next page is loaded)."""
+    try:
+        return WebDriverWait(driver, 15).until(lambda d: d.find_element(by, value))
+    except Exception:
+        raise SystemExit(f"e2e: no {value!r} (at {driver.current_url}); the page says: {body()[:600]}")
+
+
 def tap(css):
     """One tap of a person: a click on what `css` finds (scrolled into view first)."""
     global taps
-    element = driver.find_element(By.CSS_SELECTOR, css)
+    element = find(By.CSS_SELECTOR, css)
     driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", element)
     element.click()
     taps += 1
@@ -127,15 +136,15 @@ def inspect(name):
 
 def sign_in(username):
     driver.get(base + "/login")
-    driver.find_element(By.NAME, "username").send_keys(username)
-    driver.find_element(By.NAME, "password").send_keys(password)
-    driver.find_element(By.CSS_SELECTOR, "form.card button[type=submit]").click()
+    find(By.NAME, "username").send_keys(username)
+    find(By.NAME, "password").send_keys(password)
+    find(By.CSS_SELECTOR, "form.card button[type=submit]").click()
     wait_for(lambda: driver.current_url.endswith("/journeys") or "/admin" in driver.current_url
              or "/research" in driver.current_url, f"{username} is signed in")
 
 
 def sign_out():
-    driver.find_element(By.CSS_SELECTOR, "header form button").click()
+    find(By.CSS_SELECTOR, "header form button").click()
     wait_for(lambda: driver.current_url.endswith("/login"), "sign-out leads to the sign-in page")
 
 
@@ -145,7 +154,7 @@ try:
     inspect("01-sign-in")
     sign_in("fam")
     inspect("02-family-journeys")
-    driver.find_element(By.LINK_TEXT, own).click()
+    find(By.LINK_TEXT, own).click()
     wait_for(lambda: driver.current_url.endswith("/journeys/" + own), "the timeline opens")
 
     # A typical day on a phone, counted from the open page: no use, a reward, a positive
@@ -168,13 +177,13 @@ try:
         if picked:
             driver.execute_script("document.querySelector('input[name=on]').value = arguments[0]", picked)
         for css in fields:
-            element = driver.find_element(By.CSS_SELECTOR, css)
+            element = find(By.CSS_SELECTOR, css)
             driver.execute_script("arguments[0].closest('details') && (arguments[0].closest('details').open = true)", element)
             if element.tag_name == "select":
                 continue
             driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", element)
             element.click()
-        driver.find_element(By.CSS_SELECTOR, "#quick-entry button.save").click()
+        find(By.CSS_SELECTOR, "#quick-entry button.save").click()
         wait_for(lambda: "saved=" in driver.current_url or "Nothing was saved" in body(), "the form answers")
         check("saved=" in driver.current_url, f"saved: {body()[:400]}")
 
@@ -197,31 +206,31 @@ try:
     inspect("05-family-return-to-use")
 
     # A form that cannot be saved keeps what was typed and says why, next to the field.
-    driver.find_element(By.CSS_SELECTOR, "input[name=saw][value=no_use]").click()
+    find(By.CSS_SELECTOR, "input[name=saw][value=no_use]").click()
     driver.execute_script("document.querySelector('input[name=minutes]').closest('details').open = true")
-    driver.find_element(By.NAME, "minutes").send_keys("5000")
-    driver.find_element(By.NAME, "note").send_keys("e2e: a calm evening together")
-    driver.find_element(By.CSS_SELECTOR, "#quick-entry button.save").click()
+    find(By.NAME, "minutes").send_keys("5000")
+    find(By.NAME, "note").send_keys("e2e: a calm evening together")
+    find(By.CSS_SELECTOR, "#quick-entry button.save").click()
     wait_for(lambda: "Nothing was saved" in body(), "the problem is shown")
-    check(driver.find_element(By.NAME, "note").get_attribute("value") == "e2e: a calm evening together",
+    check(find(By.NAME, "note").get_attribute("value") == "e2e: a calm evening together",
           "the note is kept as typed")
     check("Minutes are a whole number" in body(), "the problem in plain words")
     inspect("06-family-form-problem")
 
     # Entered by mistake: asks first, saying what will change.
     driver.get(base + "/journeys/" + own)
-    driver.find_element(By.PARTIAL_LINK_TEXT, "Entered by mistake").click()
+    find(By.PARTIAL_LINK_TEXT, "Entered by mistake").click()
     wait_for(lambda: "will be marked as entered by mistake" in body(), "the retraction asks first")
     inspect("07-family-retract-confirm")
 
     # The member's own wellbeing check-in, charted with the earlier one.
     driver.get(base + "/journeys/" + own + "/wellbeing")
     for item, answer in zip(range(1, 6), [2, 3, 2, 1, 2]):
-        radio = driver.find_element(By.CSS_SELECTOR, f"input[name=q{item}][value='{answer}']")
+        radio = find(By.CSS_SELECTOR, f"input[name=q{item}][value='{answer}']")
         driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", radio)
         radio.click()
         check(radio.is_selected(), f"answer {answer} to statement {item} is chosen")
-    driver.find_element(By.CSS_SELECTOR, "#who5 button.save").click()
+    find(By.CSS_SELECTOR, "#who5 button.save").click()
     wait_for(lambda: "Your latest check-in: 40 of 100" in body(), "the check-in is saved")
     check(len(driver.find_elements(By.CSS_SELECTOR, "#latest svg")) == 1, "the check-ins are charted")
     check("low wellbeing" in body() and "not a diagnosis" in body(), "the WHO-5 guidance words")
@@ -242,8 +251,10 @@ try:
     sign_in("coun")
     text = body()
     check(own in text and other not in text, "the counselor sees only assigned families")
+    check("Who needs attention" in text and "Use after leaving detox or residential care" in text,
+          "the family with a fresh use after rehab shows its reason")
     inspect("10-counselor-families")
-    driver.find_element(By.LINK_TEXT, "Progress report").click()
+    find(By.LINK_TEXT, "Progress report").click()
     wait_for(lambda: driver.current_url.endswith(f"/journeys/{own}/report"), "the report opens")
     check(len(driver.find_elements(By.TAG_NAME, "svg")) >= 4, "the report's charts")
     check("e2e: a calm evening together" not in driver.page_source, "no private note in the report")
@@ -257,6 +268,14 @@ try:
     sign_out()
 
     sign_in("res")
+    field = find(By.NAME, "project")
+    field.send_keys("my study")
+    check(driver.execute_script("return arguments[0].validity.patternMismatch", field),
+          "the browser checks the project name (its pattern is a valid regular expression)")
+    field.clear()
+    field.send_keys("my-study.2026")
+    check(driver.execute_script("return arguments[0].validity.valid", field),
+          "a project name the server accepts is accepted")
     inspect("13-researcher")
     sign_out()
     sign_in("adm")

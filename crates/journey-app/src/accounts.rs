@@ -191,14 +191,16 @@ impl App {
             .collect())
     }
 
-    /// Lets the family member or counselor `username` see journey `key` (again: no change).
-    /// Audited. Only admins (and the operator) assign.
-    pub async fn assign(&self, actor: &Actor, username: &str, key: &str) -> Result<(), AppError> {
+    /// Lets the family member or counselor `username` see journey `key`; false when they
+    /// could already (then nothing changed). Audited. Only admins (and the operator) assign.
+    pub async fn assign(&self, actor: &Actor, username: &str, key: &str) -> Result<bool, AppError> {
         actor.require(Role::Admin)?;
-        accounts::assign(self.pool(), username, key)
+        let added = accounts::assign(self.pool(), username, key)
             .await?
             .map_err(|e| assign_error(e, username, key))?;
-        self.audit_assignment(actor, "assign", username, key).await
+        self.audit_assignment(actor, "assign", username, key)
+            .await?;
+        Ok(added)
     }
 
     /// Takes journey `key` away from `username`; false when there was no such assignment

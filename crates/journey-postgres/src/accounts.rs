@@ -151,7 +151,7 @@ pub async fn assign(
     pool: &PgPool,
     username: &str,
     key: &str,
-) -> Result<Result<(), AssignError>, StoreError> {
+) -> Result<Result<bool, AssignError>, StoreError> {
     let Some(user) = user_by_name(pool, username).await? else {
         return Ok(Err(AssignError::NoUser));
     };
@@ -161,14 +161,15 @@ pub async fn assign(
     let Some(journey_id) = crate::keys::journey_id(pool, key).await? else {
         return Ok(Err(AssignError::NoJourney));
     };
-    sqlx::query(
+    let added = sqlx::query(
         "INSERT INTO journey_access (user_id, journey_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
     )
     .bind(user.user_id)
     .bind(journey_id)
     .execute(pool)
-    .await?;
-    Ok(Ok(()))
+    .await?
+    .rows_affected();
+    Ok(Ok(added > 0))
 }
 
 /// Takes the access of `username` to journey `key` away; false when there was none.

@@ -12,6 +12,7 @@
 //! Every response carries the security headers of [`security_headers`].
 
 pub mod api;
+mod attention;
 pub mod auth;
 mod devices;
 pub mod error;

@@ -148,13 +148,26 @@ struct FamilyRow {
     key: String,
     relationship: String,
     start: String,
+    /// The latest day anything was recorded for (not when it was typed).
     last_entry: String,
     coverage: Option<f64>,
     current_streak: Option<i64>,
     nap: Option<f64>,
+    pda_last_28: Option<f64>,
+    need: u32,
+    reasons: Vec<super::attention::Reason>,
 }
 
-async fn journeys(State(state): State<AppState>, PageUser(signed): PageUser) -> PageResult {
+#[derive(Deserialize)]
+struct ListQuery {
+    sort: Option<String>,
+}
+
+async fn journeys(
+    State(state): State<AppState>,
+    PageUser(signed): PageUser,
+    axum::extract::Query(query): axum::extract::Query<ListQuery>,
+) -> PageResult {
     let user = &signed.user;
     match user.role {
         Role::Researcher => return Ok(Redirect::to("/research").into_response()),
@@ -173,18 +186,38 @@ async fn journeys(State(state): State<AppState>, PageUser(signed): PageUser) -> 
         } else {
             None
         };
+        let attention = charts.as_ref().map(|c| c.attention.clone());
+        let (need, reasons) = attention
+            .as_ref()
+            .map(super::attention::reasons)
+            .unwrap_or_default();
+        let last_day = attention
+            .as_ref()
+            .map(|a| as_of - chrono::Days::new(a.days_since_last_entry.max(0) as u64));
         families.push(FamilyRow {
             key: row.key.clone(),
             relationship: row.relationship.clone(),
             start: row.start.to_string(),
-            last_entry: row
-                .last_recorded
-                .map(|t| t.date_naive().to_string())
-                .unwrap_or_else(|| "–".into()),
+            last_entry: last_day.map_or_else(|| "–".into(), |d| d.to_string()),
             coverage: charts.as_ref().map(|c| c.coverage),
             current_streak: charts.as_ref().map(|c| c.current_streak),
             nap: charts.as_ref().and_then(|c| c.nap),
+            pda_last_28: attention.as_ref().and_then(|a| a.pda_last_28),
+            need,
+            reasons,
         });
+    }
+    // Who needs attention first (then the longest silence); or as the counselor sorts.
+    let sort = query.sort.unwrap_or_else(|| "need".into());
+    match sort.as_str() {
+        "key" => families.sort_by(|a, b| a.key.cmp(&b.key)),
+        "last" => families.sort_by(|a, b| a.last_entry.cmp(&b.last_entry)),
+        "pda" => families.sort_by(|a, b| {
+            a.pda_last_28
+                .partial_cmp(&b.pda_last_28)
+                .unwrap_or(std::cmp::Ordering::Equal)
+        }),
+        _ => families.sort_by(|a, b| b.need.cmp(&a.need).then(a.last_entry.cmp(&b.last_entry))),
     }
     Ok(html(render(
         "journeys.html",
@@ -192,6 +225,7 @@ async fn journeys(State(state): State<AppState>, PageUser(signed): PageUser) -> 
             title => "Journeys",
             frame => frame(&signed).await?,
             families,
+            sort,
             counselor => user.role == Role::Counselor,
         },
     )?))
@@ -224,7 +258,18 @@ async fn cohort_report(State(state): State<AppState>, PageUser(signed): PageUser
     Ok(html(page))
 }
 
-async fn admin(State(state): State<AppState>, PageUser(signed): PageUser) -> PageResult {
+#[derive(Deserialize)]
+struct AdminQuery {
+    done: Option<String>,
+    user: Option<String>,
+    journey: Option<String>,
+}
+
+async fn admin(
+    State(state): State<AppState>,
+    PageUser(signed): PageUser,
+    axum::extract::Query(query): axum::extract::Query<AdminQuery>,
+) -> PageResult {
     signed.actor.require(Role::Admin)?;
     let users: Vec<Value> = state
         .app
@@ -243,6 +288,9 @@ async fn admin(State(state): State<AppState>, PageUser(signed): PageUser) -> Pag
             users,
             keys,
             assignments,
+            done => query.done,
+            done_user => query.user,
+            done_journey => query.journey,
         },
     )?))
 }
@@ -262,16 +310,32 @@ async fn admin_assign(
     Form(form): Form<AssignForm>,
 ) -> PageResult {
     auth::check_csrf(&signed.session, &form.csrf).await?;
-    if form.remove.is_some() {
-        state
+    let done = if form.remove.is_some() {
+        let removed = state
             .app
             .unassign(&signed.actor, &form.username, &form.journey)
             .await?;
+        if removed {
+            "removed"
+        } else {
+            "absent"
+        }
     } else {
-        state
+        let added = state
             .app
             .assign(&signed.actor, &form.username, &form.journey)
             .await?;
-    }
-    Ok(Redirect::to("/admin").into_response())
+        if added {
+            "assigned"
+        } else {
+            "already"
+        }
+    };
+    let query = serde_urlencoded::to_string([
+        ("done", done),
+        ("user", form.username.as_str()),
+        ("journey", form.journey.as_str()),
+    ])
+    .map_err(|e| WebError::Internal(e.to_string()))?;
+    Ok(Redirect::to(&format!("/admin?{query}")).into_response())
 }

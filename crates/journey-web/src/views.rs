@@ -227,6 +227,9 @@ pub struct Charts {
     pub helping: Vec<String>,
     /// What the care text after a return to use recalls.
     pub care: super::family::Care,
+    /// What a counselor should look at first (metrics.md version 2).
+    #[serde(skip)]
+    pub attention: journey_analytics::Attention,
     /// The charts' text alternatives.
     pub calendar_text: String,
     pub weekly_text: String,
@@ -290,6 +293,7 @@ pub async fn charts(
         sentences: journey_charts::report::summary_sentences(m),
         helping: super::family::helping(m),
         care: super::family::care(input, m, as_of),
+        attention: m.attention.clone(),
         calendar_text: calendar_text(m),
         weekly_text: weekly_text(m),
     });

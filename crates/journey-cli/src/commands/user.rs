@@ -32,8 +32,11 @@ pub async fn run(app: &App, me: &Actor, action: UserAction) -> Result<(), AppErr
             Ok(())
         }
         UserAction::Assign { username, journey } => {
-            app.assign(me, &username, &journey).await?;
-            println!("{username} may now see journey {journey}");
+            if app.assign(me, &username, &journey).await? {
+                println!("{username} may now see journey {journey}");
+            } else {
+                println!("{username} could already see journey {journey}: nothing changed");
+            }
             Ok(())
         }
         UserAction::Unassign { username, journey } => {
