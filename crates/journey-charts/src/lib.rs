@@ -7,6 +7,7 @@
 
 mod charts;
 pub mod report;
+mod together;
 mod wellbeing;
 
 use std::path::Path;
@@ -19,6 +20,7 @@ pub use charts::{
     markers, AssociationChart, Calendar, CohortChart, Marker, MarkerKind, PracticeChart,
     WeeklyChart,
 };
+pub use together::{TogetherChart, TOGETHER_WEEKS};
 pub use wellbeing::WellbeingChart;
 
 /// Errors of drawing or rendering.

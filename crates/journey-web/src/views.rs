@@ -7,7 +7,7 @@ use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use chrono::NaiveDate;
 use journey_app::JourneyRow;
-use journey_charts::{markers, svg, Calendar, WeeklyChart};
+use journey_charts::{markers, svg, Calendar};
 use minijinja::Environment;
 use serde::Serialize;
 use serde_json::{json, Value};
@@ -285,7 +285,7 @@ pub async fn charts(
             .map_err(draw)?,
         )),
         weekly: minijinja::Value::from_safe_string(lean(
-            svg(&WeeklyChart { metrics: m }).map_err(draw)?,
+            svg(&journey_charts::TogetherChart { metrics: m }).map_err(draw)?,
         )),
         coverage: m.summary.coverage,
         current_streak: m.milestones.current_no_use_streak,
@@ -320,26 +320,32 @@ fn calendar_text(m: &journey_analytics::JourneyMetrics) -> String {
     )
 }
 
-/// The weekly chart's text alternative.
+/// The timeline's weekly chart's text alternative: what the family did and how the weeks went.
 fn weekly_text(m: &journey_analytics::JourneyMetrics) -> String {
-    let reported: Vec<String> = m
+    let shown = m.weeks.len().min(journey_charts::TOGETHER_WEEKS);
+    let recent: Vec<String> = m
         .weeks
         .iter()
         .rev()
         .take(4)
-        .map(|w| match w.pda {
-            Some(pda) => format!(
-                "week starting {}: {:.0}% of {} reported days",
+        .map(|w| {
+            let days = match w.pda {
+                Some(pda) => format!(
+                    "{:.0}% of {} reported days without use",
+                    pda * 100.0,
+                    w.known_days
+                ),
+                None => "no day reported".to_string(),
+            };
+            format!(
+                "week of {}: {days}, practice {:.0}%",
                 w.start,
-                pda * 100.0,
-                w.known_days
-            ),
-            None => format!("week starting {}: no day reported", w.start),
+                w.practice * 100.0
+            )
         })
         .collect();
     format!(
-        "Bar chart of {} weeks: the share of the days someone reported on that were without use, with treatment shaded. The last weeks, newest first: {}.",
-        m.weeks.len(),
-        reported.join("; ")
+        "Chart of the last {shown} weeks on one date axis: bars for the share of reported days without use, a line for your CRAFT practice (rewards, stepping back, not rescuing, positive messages), treatment shaded. Newest first: {}.",
+        recent.join("; ")
     )
 }
