@@ -220,6 +220,13 @@ async fn a_wellbeing_check_in_is_the_members_own_and_is_charted() {
     )
     .await;
     assert_eq!(by[1]["who5"], json!([2, 2, 2, 2, 2]));
+    // The family's list names the check-in, never its score.
+    let listed = fam.get(&app, &format!("/journeys/{OWN}")).await;
+    assert!(
+        listed.body.contains("Wellbeing check-in"),
+        "{}",
+        listed.body
+    );
     // Another member sees only their own line.
     let mut fam2 = Client::signed_in(&app, "fam2").await;
     let theirs = fam2.get(&app, &page).await;

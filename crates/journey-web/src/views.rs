@@ -157,6 +157,8 @@ pub fn label(kind: &str) -> &'static str {
         "safety_check" => "Safety check",
         "self_care" => "Self-care",
         "note" => "Note",
+        // Its score is the member's own: shown on their wellbeing page, not in the list.
+        "wellbeing_checked" => "Wellbeing check-in",
         "retract" => "Retracted an entry",
         _ => "Entry",
     }
