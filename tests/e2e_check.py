@@ -48,7 +48,9 @@ def check(condition, why):
 def wait_for(condition, why):
     """Waits up to 15 s for a navigation or page to reach `condition`."""
     try:
-        WebDriverWait(driver, 15).until(lambda d: condition())
+        # The URL changes when the next page starts; its text is whole once it has loaded.
+        WebDriverWait(driver, 15).until(
+            lambda d: d.execute_script("return document.readyState") == "complete" and condition())
     except Exception:
         text = body()[:600]
         raise SystemExit(f"e2e: {why} (at {driver.current_url}); the page says: {text}")

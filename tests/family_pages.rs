@@ -566,3 +566,32 @@ async fn assign_and_remove_say_what_changed_or_that_nothing_did() {
         stdout(&again)
     );
 }
+
+#[tokio::test]
+async fn a_form_that_is_not_what_the_page_sends_is_answered_as_a_page_in_plain_words() {
+    let app = app().await;
+    let mut fam = Client::signed_in(&app, "fam").await;
+    let reply = fam
+        .send(
+            &app,
+            axum::http::Method::POST,
+            &format!("/journeys/{OWN}/consent"),
+            Some("application/x-www-form-urlencoded"),
+            "decision=grant".into(),
+            &[],
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::BAD_REQUEST);
+    assert!(reply.body.starts_with("<!doctype html>"), "{}", reply.body);
+    assert!(
+        reply.body.contains("the field &quot;csrf&quot; is missing")
+            || reply.body.contains("the field \"csrf\" is missing"),
+        "{}",
+        reply.body
+    );
+    assert!(reply.body.contains("nothing was saved"));
+    assert_eq!(
+        sqlx_count(&app.db, "SELECT count(*) FROM research_consent").await,
+        0
+    );
+}

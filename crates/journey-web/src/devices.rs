@@ -1,7 +1,7 @@
 //! "Remember this device" in the web app: the cookie, the sign-in it gives, and the page
 //! where a family member lists and forgets their remembered devices.
 
-use axum::extract::{Form, Path, State};
+use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
@@ -12,7 +12,7 @@ use serde::Deserialize;
 use tower_sessions::cookie::{Cookie, SameSite};
 
 use super::auth::{self, PageUser};
-use super::error::PageError;
+use super::error::{PageError, PageForm};
 use super::views::{frame, render};
 use super::AppState;
 
@@ -103,7 +103,7 @@ async fn forget(
     State(state): State<AppState>,
     PageUser(signed): PageUser,
     Path(id): Path<String>,
-    Form(form): Form<CsrfForm>,
+    PageForm(form): PageForm<CsrfForm>,
 ) -> Result<Response, PageError> {
     auth::check_csrf(&signed.session, &form.csrf).await?;
     let id = uuid::Uuid::parse_str(&id).map_err(|_| super::error::WebError::NotFound)?;

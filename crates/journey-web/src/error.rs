@@ -198,3 +198,34 @@ impl IntoResponse for ApiError {
         response
     }
 }
+
+/// A page's form body: as axum's `Form`, but a body that is not the form the page sends
+/// (a field missing, a value of the wrong kind) is answered as a page that says so in
+/// plain words (400), never as a bare line of text.
+pub struct PageForm<T>(pub T);
+
+impl<T, S> axum::extract::FromRequest<S> for PageForm<T>
+where
+    T: serde::de::DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = PageError;
+
+    async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, PageError> {
+        match axum::extract::Form::<T>::from_request(req, state).await {
+            Ok(axum::extract::Form(value)) => Ok(PageForm(value)),
+            Err(rejection) => {
+                let detail = rejection.body_text();
+                let what = detail
+                    .split("missing field `")
+                    .nth(1)
+                    .and_then(|rest| rest.split('`').next())
+                    .map(|field| format!(" (the field {field:?} is missing)"))
+                    .unwrap_or_default();
+                Err(PageError(WebError::BadRequest(format!(
+                    "This form did not arrive as the page sends it{what}. Go back, reload the page and try again; nothing was saved."
+                ))))
+            }
+        }
+    }
+}

@@ -1,7 +1,7 @@
 //! The HTML pages. They work without JavaScript: links and forms, each form with the
 //! session's CSRF token, each write answered by a redirect (post/redirect/get).
 
-use axum::extract::{Form, Path, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
@@ -13,7 +13,7 @@ use serde_json::{json, Value};
 use tower_sessions::Session;
 
 use super::auth::{self, PageUser};
-use super::error::{PageError, WebError};
+use super::error::{PageError, PageForm, WebError};
 use super::views::{self, frame, render};
 use super::AppState;
 
@@ -68,7 +68,7 @@ async fn login(
     State(state): State<AppState>,
     session: Session,
     headers: axum::http::HeaderMap,
-    Form(form): Form<LoginForm>,
+    PageForm(form): PageForm<LoginForm>,
 ) -> PageResult {
     auth::check_csrf(&session, &form.csrf).await?;
     match auth::sign_in(
@@ -122,7 +122,7 @@ async fn logout(
     State(state): State<AppState>,
     session: Session,
     headers: axum::http::HeaderMap,
-    Form(form): Form<CsrfForm>,
+    PageForm(form): PageForm<CsrfForm>,
 ) -> PageResult {
     auth::check_csrf(&session, &form.csrf).await?;
     let user = match session.get::<uuid::Uuid>("user_id").await? {
@@ -307,7 +307,7 @@ struct AssignForm {
 async fn admin_assign(
     State(state): State<AppState>,
     PageUser(signed): PageUser,
-    Form(form): Form<AssignForm>,
+    PageForm(form): PageForm<AssignForm>,
 ) -> PageResult {
     auth::check_csrf(&signed.session, &form.csrf).await?;
     let done = if form.remove.is_some() {

@@ -3,7 +3,7 @@
 
 use std::io::Write;
 
-use axum::extract::{Form, State};
+use axum::extract::State;
 use axum::http::header;
 use axum::response::{Html, IntoResponse, Response};
 use journey_app::research::Request;
@@ -12,7 +12,7 @@ use minijinja::context;
 use serde::Deserialize;
 
 use super::auth::{self, PageUser};
-use super::error::{PageError, WebError};
+use super::error::{PageError, PageForm, WebError};
 use super::views::{frame, render};
 use super::AppState;
 
@@ -44,7 +44,7 @@ pub struct ExportForm {
 pub async fn export(
     State(state): State<AppState>,
     PageUser(signed): PageUser,
-    Form(form): Form<ExportForm>,
+    PageForm(form): PageForm<ExportForm>,
 ) -> Result<Response, PageError> {
     auth::check_csrf(&signed.session, &form.csrf).await?;
     signed.actor.require(Role::Researcher)?;

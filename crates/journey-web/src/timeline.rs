@@ -2,7 +2,7 @@
 //! saved, its problems next to their fields), the day's recap after saving, retraction and
 //! the research decision with a confirmation, and the member's own wellbeing check-in.
 
-use axum::extract::{Form, Path, Query, State};
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
@@ -15,7 +15,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::auth::{self, PageUser, SignedIn};
-use super::error::{PageError, WebError};
+use super::error::{PageError, PageForm, WebError};
 use super::family::{self, Typed};
 use super::views::{self, frame, render};
 use super::AppState;
@@ -219,7 +219,7 @@ async fn quick_entry(
     State(state): State<AppState>,
     PageUser(signed): PageUser,
     Path(key): Path<String>,
-    Form(pairs): Form<Vec<(String, String)>>,
+    PageForm(pairs): PageForm<Vec<(String, String)>>,
 ) -> PageResult {
     let typed: Typed = pairs.into_iter().collect();
     auth::check_csrf(
@@ -304,7 +304,7 @@ async fn retract(
     State(state): State<AppState>,
     PageUser(signed): PageUser,
     Path((key, entry)): Path<(String, String)>,
-    Form(form): Form<CsrfForm>,
+    PageForm(form): PageForm<CsrfForm>,
 ) -> PageResult {
     auth::check_csrf(&signed.session, &form.csrf).await?;
     let row = state
@@ -330,7 +330,7 @@ async fn consent(
     State(state): State<AppState>,
     PageUser(signed): PageUser,
     Path(key): Path<String>,
-    Form(form): Form<ConsentForm>,
+    PageForm(form): PageForm<ConsentForm>,
 ) -> PageResult {
     auth::check_csrf(&signed.session, &form.csrf).await?;
     let row = state
@@ -494,7 +494,7 @@ async fn wellbeing_save(
     State(state): State<AppState>,
     PageUser(signed): PageUser,
     Path(key): Path<String>,
-    Form(pairs): Form<Vec<(String, String)>>,
+    PageForm(pairs): PageForm<Vec<(String, String)>>,
 ) -> PageResult {
     let typed: Typed = pairs.into_iter().collect();
     auth::check_csrf(
