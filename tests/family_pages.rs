@@ -11,13 +11,6 @@ use common::*;
 use serde_json::{json, Value};
 use webkit::*;
 
-/// The page at a redirect's target.
-async fn follow(app: &App, client: &mut Client, reply: &Reply) -> Reply {
-    assert_eq!(reply.status.as_u16(), 303, "{}", reply.body);
-    let to = reply.location().split('#').next().unwrap().to_string();
-    client.get(app, &to).await
-}
-
 #[tokio::test]
 async fn a_saved_day_is_read_back_with_the_familys_disagreement_and_the_care_text() {
     let app = app().await;
@@ -471,100 +464,6 @@ async fn a_remembered_device_signs_the_family_member_in_until_it_is_forgotten() 
     let (_, reply) = sign_in_remembered(&app, "coun").await;
     assert!(device_cookie(&reply).is_none());
     assert_eq!(sqlx_count(&app.db, stored).await, 0);
-}
-
-#[tokio::test]
-async fn a_counselor_sees_first_the_family_that_needs_them_with_its_reasons() {
-    let app = app().await;
-    // The counselor follows a second family, whose Loved One used the day after detox.
-    journey_postgres::accounts::assign(&app.db.pool, "coun", OTHER)
-        .await
-        .unwrap()
-        .unwrap();
-    let today = chrono::Local::now().date_naive();
-    let day = |back: u64| (today - chrono::Days::new(back)).to_string();
-    // The fixture's outpatient episode ends; a detox stay begins and ends; use the day after.
-    for line in [
-        json!({"journey": OTHER, "type": "treatment_exited", "on": day(10), "reason": "completed"}),
-        json!({"journey": OTHER, "type": "treatment_entered", "on": day(6), "modality": "detox"}),
-        json!({"journey": OTHER, "type": "treatment_exited", "on": day(2), "reason": "completed"}),
-        json!({"journey": OTHER, "type": "use_observed", "on": day(1)}),
-    ] {
-        let out = journey(&app.db, &["record", &line.to_string()]);
-        assert!(out.status.success(), "{line}: {}", stderr(&out));
-    }
-    let mut coun = Client::signed_in(&app, "coun").await;
-    let page = coun.get(&app, "/journeys").await;
-    assert_eq!(page.status, StatusCode::OK);
-    let first = page
-        .body
-        .find(&format!("<td class=\"key\">{OTHER}"))
-        .expect("the family listed");
-    let second = page
-        .body
-        .find(&format!("<td class=\"key\">{OWN}"))
-        .expect("the other listed");
-    assert!(
-        first < second,
-        "the family with use after detox comes first"
-    );
-    assert!(page
-        .body
-        .contains("Use after leaving detox or residential care, in the last 14 days"));
-    // Sorted by journey on request.
-    let by_key = coun.get(&app, "/journeys?sort=key").await;
-    let own_at = by_key
-        .body
-        .find(&format!("<td class=\"key\">{OWN}"))
-        .unwrap();
-    let other_at = by_key
-        .body
-        .find(&format!("<td class=\"key\">{OTHER}"))
-        .unwrap();
-    assert!(own_at < other_at, "j1-0000 before j1-0001");
-}
-
-#[tokio::test]
-async fn assign_and_remove_say_what_changed_or_that_nothing_did() {
-    let app = app().await;
-    let mut adm = Client::signed_in(&app, "adm").await;
-    let assign = |remove: bool| {
-        let mut fields = vec![("username", "fam2"), ("journey", OTHER)];
-        if remove {
-            fields.push(("remove", "1"));
-        }
-        fields
-    };
-    let mut said = Vec::new();
-    for remove in [false, false, true, true] {
-        let reply = adm.form(&app, "/admin/assign", &assign(remove)).await;
-        let page = follow(&app, &mut adm, &reply).await;
-        let at = page.body.find("role=\"status\">").expect("a notice");
-        said.push(
-            page.body[at + 14..]
-                .split("</p>")
-                .next()
-                .unwrap()
-                .to_string(),
-        );
-    }
-    assert_eq!(
-        said,
-        [
-            format!("fam2 may now see journey {OTHER}."),
-            format!("Nothing changed: fam2 could already see journey {OTHER}."),
-            format!("fam2 can no longer see journey {OTHER}."),
-            format!("Nothing changed: fam2 could not see journey {OTHER}."),
-        ]
-    );
-    // The command says the same.
-    let again = journey(&app.db, &["user", "assign", "fam", "--journey", OWN]);
-    assert!(again.status.success(), "{}", stderr(&again));
-    assert!(
-        stdout(&again).contains("nothing changed"),
-        "{}",
-        stdout(&again)
-    );
 }
 
 #[tokio::test]

@@ -227,3 +227,10 @@ impl Client {
         client
     }
 }
+
+/// The page at a redirect's target.
+pub async fn follow(app: &App, client: &mut Client, reply: &Reply) -> Reply {
+    assert_eq!(reply.status.as_u16(), 303, "{}", reply.body);
+    let to = reply.location().split('#').next().unwrap().to_string();
+    client.get(app, &to).await
+}

@@ -70,6 +70,7 @@ impl App {
         &self,
         row: &JourneyRow,
         as_of: NaiveDate,
+        back: Option<&str>,
     ) -> Result<Option<Page>, AppError> {
         let Some((input, metrics)) = one(self.pool(), &row.key, as_of).await? else {
             return Ok(None);
@@ -78,6 +79,7 @@ impl App {
             key: row.key.clone(),
             relationship: row.relationship.clone(),
             substances: row.substances.clone(),
+            back: back.map(str::to_string),
         };
         let html = journey_html(&header, &input, &metrics, as_of).map_err(internal)?;
         Ok(Some(Page {
@@ -104,7 +106,7 @@ impl App {
             html,
             input,
             metrics,
-        }) = self.report_page(&row, as_of).await?
+        }) = self.report_page(&row, as_of, None).await?
         else {
             return Err(AppError::BadRequest(format!(
                 "journey {key:?} starts on {}, after {as_of}: nothing to report",
@@ -131,10 +133,11 @@ impl App {
         actor: &Actor,
         as_of: NaiveDate,
         title: &str,
+        links: bool,
     ) -> Result<String, AppError> {
         let journeys = self.metric_inputs(actor, None, "cohort report").await?;
         let report = journey_analytics::metrics(&journeys, as_of).map_err(internal)?;
-        cohort_html(&report, title).map_err(internal)
+        cohort_html(&report, title, links).map_err(internal)
     }
 
     /// Writes the cohort report of every journey the actor may see as of `as_of` to
@@ -145,7 +148,9 @@ impl App {
         as_of: NaiveDate,
         out: &Path,
     ) -> Result<PathBuf, AppError> {
-        let html = self.cohort_page(actor, as_of, "Cohort report").await?;
+        let html = self
+            .cohort_page(actor, as_of, "Cohort report", false)
+            .await?;
         let path = out.join("cohort").join(format!("{as_of}.html"));
         write(&path, &html)?;
         Ok(path)

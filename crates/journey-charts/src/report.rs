@@ -19,6 +19,8 @@ pub struct Header {
     pub key: String,
     pub relationship: String,
     pub substances: Vec<String>,
+    /// Where the web app's page links back to (`None` in a file).
+    pub back: Option<String>,
 }
 
 fn environment() -> Environment<'static> {
@@ -215,12 +217,15 @@ pub fn journey_html(
 }
 
 /// The HTML cohort report: chart 5 and one row per journey.
-pub fn cohort_html(report: &Report, title: &str) -> Result<String, ChartError> {
+/// The cohort report; with `links` (the web app's page), each family's row links to its
+/// progress report.
+pub fn cohort_html(report: &Report, title: &str, links: bool) -> Result<String, ChartError> {
     let chart = svg(&CohortChart { report })?;
     render(
         "cohort.html",
         context! {
             title,
+            links,
             as_of => report.as_of.to_string(),
             report,
             chart => minijinja::Value::from_safe_string(chart),

@@ -169,6 +169,7 @@ fn reports_escape_what_came_from_users_and_explain_missing_figures() {
         key: input.key.clone(),
         relationship: "parent".into(),
         substances: vec!["alcohol".into()],
+        back: None,
     };
     let html = journey_html(&header, &input, m, as_of).expect("html");
     assert!(!html.contains("a<b>"), "the key is escaped");
@@ -181,6 +182,6 @@ fn reports_escape_what_came_from_users_and_explain_missing_figures() {
     for external in ["<script", "<link", "src=", "@import", "url("] {
         assert!(!html.contains(external), "{external}");
     }
-    let cohort = cohort_html(&report, "Cohort").expect("cohort");
+    let cohort = cohort_html(&report, "Cohort", false).expect("cohort");
     assert!(cohort.contains("a&lt;b&gt;"));
 }

@@ -240,9 +240,15 @@ async fn journey_report(
         .app
         .journey(&signed.actor, &key, Action::ReadReport, "progress report")
         .await?;
+    // Back to where this reader came from: a family's timeline, a counselor's families.
+    let back = if signed.user.role == Role::Family {
+        format!("/journeys/{}", row.key)
+    } else {
+        "/journeys".to_string()
+    };
     let page = state
         .app
-        .report_page(&row, today())
+        .report_page(&row, today(), Some(&back))
         .await?
         .ok_or(WebError::NotFound)?;
     Ok(html(page.html))
@@ -253,7 +259,7 @@ async fn cohort_report(State(state): State<AppState>, PageUser(signed): PageUser
     let title = format!("Families of {}", signed.user.display_name);
     let page = state
         .app
-        .cohort_page(&signed.actor, today(), &title)
+        .cohort_page(&signed.actor, today(), &title, true)
         .await?;
     Ok(html(page))
 }
