@@ -148,3 +148,66 @@ async fn the_reports_lead_back_to_the_app_and_the_cohort_rows_to_each_family() {
         .unwrap()
         .contains("Back to the app"));
 }
+
+#[tokio::test]
+async fn a_researcher_sees_what_an_export_would_hold_before_making_it() {
+    let app = app().await;
+    let mut res = Client::signed_in(&app, "res").await;
+    let page = res.get(&app, "/research").await;
+    assert!(
+        page.body.contains("At k = 5, the export holds 0 journeys"),
+        "{}",
+        page.body
+    );
+    assert!(page.body.contains("No export has been made yet"));
+    for key in ["j1-0000", "j1-0001", "j1-0002"] {
+        let run = journey(&app.db, &["consent", "--journey", key, "grant"]);
+        assert!(run.status.success(), "{}", stderr(&run));
+    }
+    let page = res.get(&app, "/research?k=5").await;
+    assert!(
+        page.body.contains("At k = 5, the export holds 3 journeys; 3 of them would have relationship and substances suppressed"),
+        "{}",
+        page.body
+    );
+    assert!(page.body.contains("Every subject would be suppressed"));
+    let open = res.get(&app, "/research?k=1").await;
+    assert!(
+        open.body
+            .contains("At k = 1, the export holds 3 journeys.</strong>"),
+        "{}",
+        open.body
+    );
+    let bad = res.get(&app, "/research?k=lots").await;
+    assert!(
+        bad.body
+            .contains("k is a whole number of at least 1; \"lots\" is not")
+            || bad.body.contains("&quot;lots&quot; is not"),
+        "{}",
+        bad.body
+    );
+    // After an export, its project name is listed with what a name means for pseudonyms.
+    let exported = res
+        .form(
+            &app,
+            "/research/export",
+            &[("project", "study-one"), ("min_cell", "1")],
+        )
+        .await;
+    assert_eq!(
+        exported.status,
+        StatusCode::OK,
+        "{}",
+        &exported.body[..exported.body.len().min(300)]
+    );
+    let page = res.get(&app, "/research").await;
+    assert!(
+        page.body.contains("<strong>study-one</strong>"),
+        "{}",
+        page.body
+    );
+    assert!(page.body.contains("a new name gives new ones"));
+    // Families and counselors do not see the preview.
+    let mut coun = Client::signed_in(&app, "coun").await;
+    assert_ne!(coun.get(&app, "/research").await.status, StatusCode::OK);
+}

@@ -19,6 +19,7 @@ pub mod accounts;
 mod audit;
 pub mod config;
 pub mod devices;
+pub mod disclosure;
 pub mod error;
 pub mod journeys;
 pub mod metrics;

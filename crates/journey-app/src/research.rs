@@ -135,18 +135,19 @@ async fn export(pool: &PgPool, request: &Request<'_>) -> Result<Written, AppErro
         .collect();
 
     // Disclosure control: quasi-identifiers shared by fewer than k subjects are suppressed.
-    let qi = |c: &research::Consented| {
-        let mut substances = c.substances.clone();
-        substances.sort();
-        (c.relationship.clone(), substances.join(";"))
-    };
-    let mut cells: HashMap<(String, String), usize> = HashMap::new();
-    for c in consented
+    let exported: Vec<&research::Consented> = consented
         .iter()
         .filter(|c| metrics_of.contains_key(c.key.as_str()))
-    {
-        *cells.entry(qi(c)).or_default() += 1;
-    }
+        .collect();
+    let quasi: Vec<crate::disclosure::Quasi<'_>> = exported
+        .iter()
+        .map(|c| (c.relationship.as_str(), c.substances.as_slice()))
+        .collect();
+    let hidden: HashMap<&str, bool> = exported
+        .iter()
+        .map(|c| c.key.as_str())
+        .zip(crate::disclosure::suppressed(&quasi, request.min_cell))
+        .collect();
 
     struct Subject<'a> {
         sid: String,
@@ -164,7 +165,7 @@ async fn export(pool: &PgPool, request: &Request<'_>) -> Result<Written, AppErro
                 consent: c,
                 metrics: m,
                 anchor: m.craft_start.unwrap_or(m.start),
-                suppressed: cells[&qi(c)] < request.min_cell,
+                suppressed: hidden[c.key.as_str()],
             })
         })
         .collect();
@@ -180,7 +181,9 @@ async fn export(pool: &PgPool, request: &Request<'_>) -> Result<Written, AppErro
             if s.suppressed {
                 ("suppressed".to_string(), "suppressed".to_string())
             } else {
-                qi(s.consent)
+                let mut substances = s.consent.substances.clone();
+                substances.sort();
+                (s.consent.relationship.clone(), substances.join(";"))
             }
         };
         let text = |f: &dyn Fn(&Subject) -> String| {

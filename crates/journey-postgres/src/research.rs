@@ -190,3 +190,25 @@ pub async fn consent_of(
     .fetch_optional(pool)
     .await?)
 }
+
+/// The project names research exports were made under: (name, first export, last export,
+/// exports), the most recent first (from the audit log).
+pub async fn projects_used(
+    pool: &PgPool,
+) -> Result<
+    Vec<(
+        String,
+        chrono::DateTime<chrono::Utc>,
+        chrono::DateTime<chrono::Utc>,
+        i64,
+    )>,
+    StoreError,
+> {
+    Ok(sqlx::query_as(
+        "SELECT detail ->> 'project', min(at), max(at), count(*) FROM audit_log
+          WHERE action = 'research_export' AND detail ? 'project'
+          GROUP BY 1 ORDER BY max(at) DESC",
+    )
+    .fetch_all(pool)
+    .await?)
+}

@@ -16,18 +16,47 @@ use super::error::{PageError, PageForm, WebError};
 use super::views::{frame, render};
 use super::AppState;
 
+#[derive(Deserialize)]
+pub struct PreviewQuery {
+    k: Option<String>,
+}
+
 pub async fn page(
     State(state): State<AppState>,
     PageUser(signed): PageUser,
+    axum::extract::Query(query): axum::extract::Query<PreviewQuery>,
 ) -> Result<Response, PageError> {
     signed.actor.require(Role::Researcher)?;
-    let consented = state.app.consented_count().await?;
+    let (k, problem) = match query.k.as_deref().map(str::trim) {
+        None | Some("") => (5, None),
+        Some(text) => match text.parse::<usize>() {
+            Ok(k) if k >= 1 => (k, None),
+            _ => (5, Some(format!("k is a whole number of at least 1; {text:?} is not, so the preview is for k = 5."))),
+        },
+    };
+    let preview = state.app.export_preview(&signed.actor, k).await?;
+    let projects: Vec<serde_json::Value> = preview
+        .projects
+        .iter()
+        .map(|(name, first, last, n)| {
+            serde_json::json!({
+                "name": name,
+                "first": first.format("%Y-%m-%d").to_string(),
+                "last": last.format("%Y-%m-%d").to_string(),
+                "exports": n,
+            })
+        })
+        .collect();
     let page = render(
         "research.html",
         context! {
             title => "Research export",
             frame => frame(&signed).await?,
-            consented,
+            consented => preview.consented,
+            suppressed => preview.suppressed,
+            k,
+            problem,
+            projects,
         },
     )?;
     Ok(Html(page).into_response())
