@@ -63,9 +63,10 @@ async fn start(session: &Session, user: &User) -> Result<(), WebError> {
     Ok(())
 }
 
-/// A new random token (256 bits, hex): CSRF tokens and remembered devices' tokens.
-pub fn token() -> String {
-    new_token()
+/// A form that carries only the session's CSRF token.
+#[derive(serde::Deserialize)]
+pub struct CsrfForm {
+    pub csrf: String,
 }
 
 /// Ends the session: deleted from the store, the cookie emptied.
@@ -74,7 +75,8 @@ pub async fn sign_out(session: &Session) -> Result<(), WebError> {
     Ok(())
 }
 
-fn new_token() -> String {
+/// A new random token (256 bits, hex): CSRF tokens and remembered devices' tokens.
+pub fn new_token() -> String {
     let mut random = [0u8; 32];
     rand::rngs::OsRng.fill_bytes(&mut random);
     journey_app::accounts::hex(&random)

@@ -8,10 +8,9 @@ use axum::routing::{get, post};
 use axum::Router;
 use journey_app::devices::REMEMBER_DAYS;
 use minijinja::context;
-use serde::Deserialize;
 use tower_sessions::cookie::{Cookie, SameSite};
 
-use super::auth::{self, PageUser};
+use super::auth::{self, CsrfForm, PageUser};
 use super::error::{PageError, PageForm};
 use super::views::{frame, render};
 use super::AppState;
@@ -92,11 +91,6 @@ async fn page(
         },
     )?)
     .into_response())
-}
-
-#[derive(Deserialize)]
-struct CsrfForm {
-    csrf: String,
 }
 
 async fn forget(

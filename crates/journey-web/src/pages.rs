@@ -12,7 +12,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use tower_sessions::Session;
 
-use super::auth::{self, PageUser};
+use super::auth::{self, CsrfForm, PageUser};
 use super::error::{PageError, PageForm, WebError};
 use super::views::{self, frame, render};
 use super::AppState;
@@ -81,7 +81,7 @@ async fn login(
     .await
     {
         Ok(user) if form.remember.is_some() && user.role == Role::Family => {
-            let token = auth::token();
+            let token = auth::new_token();
             let description = super::devices::description(&headers);
             state
                 .app
@@ -110,11 +110,6 @@ async fn login(
         }
         Err(other) => Err(other.into()),
     }
-}
-
-#[derive(Deserialize)]
-struct CsrfForm {
-    csrf: String,
 }
 
 /// Signs out; on a remembered device, forgets the device too (signing out means it).

@@ -14,7 +14,7 @@ use minijinja::context;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::auth::{self, PageUser, SignedIn};
+use super::auth::{self, CsrfForm, PageUser, SignedIn};
 use super::error::{PageError, PageForm, WebError};
 use super::family::{self, Typed};
 use super::views::{self, frame, render};
@@ -215,12 +215,15 @@ async fn timeline_page(
     Ok((status, Html(page_html)).into_response())
 }
 
-async fn quick_entry(
-    State(state): State<AppState>,
-    PageUser(signed): PageUser,
-    Path(key): Path<String>,
-    PageForm(pairs): PageForm<Vec<(String, String)>>,
-) -> PageResult {
+/// A posted form of a family page as typed, after its CSRF check, and the journey it writes
+/// to (the write's access check).
+async fn posted(
+    state: &AppState,
+    signed: &SignedIn,
+    key: &str,
+    pairs: Vec<(String, String)>,
+    what: &'static str,
+) -> Result<(Typed, JourneyRow), PageError> {
     let typed: Typed = pairs.into_iter().collect();
     auth::check_csrf(
         &signed.session,
@@ -229,8 +232,18 @@ async fn quick_entry(
     .await?;
     let row = state
         .app
-        .journey(&signed.actor, &key, Action::Write, "quick entry")
+        .journey(&signed.actor, key, Action::Write, what)
         .await?;
+    Ok((typed, row))
+}
+
+async fn quick_entry(
+    State(state): State<AppState>,
+    PageUser(signed): PageUser,
+    Path(key): Path<String>,
+    PageForm(pairs): PageForm<Vec<(String, String)>>,
+) -> PageResult {
+    let (typed, row) = posted(&state, &signed, &key, pairs, "quick entry").await?;
     let problems = match family::objects(&row.key, &signed.user.username, &typed, today()) {
         Ok((day, objects)) => match state.app.record(&signed.actor, &row, &objects).await {
             Ok(ids) => {
@@ -293,11 +306,6 @@ async fn retract_confirm(
         },
     )?)
     .into_response())
-}
-
-#[derive(Deserialize)]
-struct CsrfForm {
-    csrf: String,
 }
 
 async fn retract(
@@ -496,16 +504,7 @@ async fn wellbeing_save(
     Path(key): Path<String>,
     PageForm(pairs): PageForm<Vec<(String, String)>>,
 ) -> PageResult {
-    let typed: Typed = pairs.into_iter().collect();
-    auth::check_csrf(
-        &signed.session,
-        typed.get("csrf").map_or("", String::as_str),
-    )
-    .await?;
-    let row = state
-        .app
-        .journey(&signed.actor, &key, Action::Write, "wellbeing check-in")
-        .await?;
+    let (typed, row) = posted(&state, &signed, &key, pairs, "wellbeing check-in").await?;
     let answers: Vec<Option<u8>> = (1..=5)
         .map(|i| {
             typed
