@@ -356,3 +356,90 @@ async fn entries_saved_together_are_stored_together_or_not_at_all() {
     );
     assert_eq!(count("SELECT count(*) FROM entries").await, 4);
 }
+
+#[tokio::test]
+async fn writes_of_many_journeys_at_once_commit_together_and_each_stands_alone() {
+    let db = TestDb::fresh().await;
+    let recorder = Arc::new(Recorder::new(db.pool.clone(), db.master.clone()));
+    for i in 0..30 {
+        start(&recorder, &format!("j{i}")).await;
+    }
+    let (batches_before, writes_before) = recorder.group_commits();
+    // 30 journeys at once, two writes to one of them, a refused write (an exit with no
+    // episode open), a write to a key with no journey, and a new journey's start.
+    let mut tasks = Vec::new();
+    let mut lines: Vec<(String, String)> = (0..30)
+        .map(|i| {
+            (
+                format!("j{i}"),
+                format!(
+                    r#"{{"journey":"j{i}","type":"reward_given","on":"2025-01-02","entry":"r"}}"#
+                ),
+            )
+        })
+        .collect();
+    lines.push((
+        "j0".into(),
+        r#"{"journey":"j0","type":"reward_given","on":"2025-01-03","entry":"r2"}"#.into(),
+    ));
+    lines.push(("j1".into(), r#"{"journey":"j1","type":"treatment_exited","on":"2025-01-02","reason":"completed","entry":"x"}"#.into()));
+    lines.push((
+        "nobody".into(),
+        r#"{"journey":"nobody","type":"reward_given","on":"2025-01-02","entry":"r"}"#.into(),
+    ));
+    lines.push(("new".into(), r#"{"journey":"new","type":"journey_started","on":"2025-01-01","relationship":"parent","entry":"s"}"#.into()));
+    for (key, text) in lines {
+        let recorder = recorder.clone();
+        tasks.push(tokio::spawn(async move {
+            let outcome = recorder
+                .record(&key, entry(&text), Utc::now(), HashMap::new())
+                .await;
+            (key, text, outcome)
+        }));
+    }
+    for task in tasks {
+        let (key, text, outcome) = task.await.expect("ends");
+        match (key.as_str(), outcome) {
+            ("j1", Err(StoreError::Rule(journey_domain::JourneyError::NoOpenEpisode)))
+                if text.contains("treatment_exited") => {}
+            ("nobody", Err(StoreError::Rule(journey_domain::JourneyError::NotStarted))) => {}
+            (_, Ok(_)) if key != "nobody" && !text.contains("treatment_exited") => {}
+            (key, other) => panic!("{key}: {other:?} for {text}"),
+        }
+    }
+    let (batches, writes) = recorder.group_commits();
+    let (batches, writes) = (batches - batches_before, writes - writes_before);
+    assert_eq!(
+        writes, 31,
+        "every write but the refused and the new journey's went in a batch"
+    );
+    assert!(
+        batches < writes,
+        "{writes} writes in {batches} batches: not grouped"
+    );
+    let count = |sql: &'static str| sqlx_count(&db, sql);
+    // Each write stored once, the refused one not at all, and projected.
+    assert_eq!(
+        count("SELECT count(*) FROM entries WHERE type = 'reward_given'").await,
+        31
+    );
+    assert_eq!(
+        count("SELECT count(*) FROM entries WHERE type = 'treatment_exited'").await,
+        0
+    );
+    assert_eq!(count("SELECT count(*) FROM journeys").await, 31);
+    assert_eq!(
+        count("SELECT count(*) FROM snapshots s WHERE last_sequence <> (SELECT count(*) FROM events e WHERE e.aggregate_id = s.aggregate_id)").await,
+        0,
+        "every snapshot holds its journey's events"
+    );
+    assert_eq!(
+        count("SELECT count(*) FROM read_checkpoint c JOIN snapshots s ON s.aggregate_id = c.journey_id WHERE c.sequence <> s.last_sequence").await,
+        0,
+        "every journey projected to its last event"
+    );
+    assert_eq!(
+        count("SELECT entries::bigint FROM journeys WHERE key = 'j0'").await,
+        3
+    );
+}

@@ -3,6 +3,7 @@
 //! cluster, and fresh test databases.
 
 pub mod accounts;
+pub mod batch;
 pub mod claims;
 pub mod crypto;
 pub mod db;
@@ -10,6 +11,7 @@ pub mod embedded;
 pub mod error;
 pub mod import;
 pub mod keys;
+mod loaded;
 pub mod projector;
 pub mod read;
 pub mod research;

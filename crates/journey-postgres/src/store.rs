@@ -22,71 +22,19 @@
 
 use std::collections::HashMap;
 
-use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use cqrs_es::event_sink::EventSink;
 use cqrs_es::persist::SerializedEvent;
-use cqrs_es::{Aggregate, DomainEvent};
-use journey_domain::{
-    Body, Entry, EntryLookup, Journey, JourneyCommand, JourneyError, JourneyEvent, MemoryLookup,
-    StoredEntry,
-};
+use journey_domain::{Body, Entry, JourneyError, JourneyEvent};
 use serde_json::Value;
 use sqlx::{PgPool, Postgres, Transaction};
-use uuid::Uuid;
 
 use crate::claims::take_claim;
 pub use crate::claims::{store_refusal, Claim};
-use crate::crypto::{JourneyKey, MasterKey};
+use crate::crypto::MasterKey;
 use crate::error::StoreError;
-
-/// The `events` row of `event` at `sequence`.
-pub(crate) fn serialize(
-    aggregate_id: &str,
-    sequence: usize,
-    event: &JourneyEvent,
-    metadata: &HashMap<String, String>,
-) -> SerializedEvent {
-    SerializedEvent::new(
-        aggregate_id.to_string(),
-        sequence,
-        Journey::TYPE.to_string(),
-        event.event_type(),
-        event.event_version(),
-        serde_json::to_value(event).expect("events always serialize"),
-        serde_json::to_value(metadata).expect("metadata always serializes"),
-    )
-}
-
-/// The aggregate's [`EntryLookup`] over the `entry_index` table.
-pub struct PgEntryLookup {
-    pool: PgPool,
-}
-
-impl PgEntryLookup {
-    pub fn new(pool: PgPool) -> Self {
-        Self { pool }
-    }
-}
-
-#[async_trait]
-impl EntryLookup for PgEntryLookup {
-    async fn find(&self, journey_id: &str, entry: &str) -> Result<Option<StoredEntry>, String> {
-        let row: Option<(serde_json::Value, bool)> = sqlx::query_as(
-            "SELECT content, retracted FROM entry_index WHERE journey_id = $1 AND entry = $2",
-        )
-        .bind(journey_id)
-        .bind(entry)
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(|e| e.to_string())?;
-        row.map(|(content, retracted)| {
-            let entry: Entry = serde_json::from_value(content).map_err(|e| e.to_string())?;
-            Ok(StoredEntry { entry, retracted })
-        })
-        .transpose()
-    }
-}
+pub(crate) use crate::loaded::serialize;
+pub use crate::loaded::PgEntryLookup;
+use crate::loaded::{asks, decide, fresh, load_newer, lock};
 
 /// What a write did.
 #[derive(Debug, Clone, PartialEq)]
@@ -103,7 +51,7 @@ pub enum Written {
 const CONFLICT_RETRIES: u32 = 20;
 
 /// A single command as the write path runs it.
-enum Command {
+pub(crate) enum Command {
     /// Entries of one journey, recorded together or not at all.
     Record(Vec<Entry>),
     Consent {
@@ -113,25 +61,33 @@ enum Command {
     Erase,
 }
 
-/// The journey as locked and loaded by a writer.
-struct Loaded {
-    journey_id: String,
-    state: Journey,
-    sequence: usize,
-    snapshot: usize,
-    secret: Option<JourneyKey>,
-    lookup: std::sync::Arc<MemoryLookup>,
-}
-
 /// Records entries, consent and erasure, one transaction per command.
 pub struct Recorder {
     pool: PgPool,
     master: MasterKey,
+    batch: crate::batch::Batcher,
 }
 
 impl Recorder {
     pub fn new(pool: PgPool, master: MasterKey) -> Self {
-        Self { pool, master }
+        Self {
+            pool,
+            master,
+            batch: crate::batch::Batcher::default(),
+        }
+    }
+
+    /// The group commits so far: batches committed, and the writes they held.
+    pub fn group_commits(&self) -> (u64, u64) {
+        self.batch.counts()
+    }
+
+    pub(crate) fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    pub(crate) fn master(&self) -> &MasterKey {
+        &self.master
     }
 
     /// Records `entry` on the journey with key `key` (a `journey_started` line starts it).
@@ -238,7 +194,45 @@ impl Recorder {
         }
     }
 
+    /// Runs `command`: entries go to the group commit of [`crate::batch`] (written with the
+    /// entries of other journeys recorded at the same moment), the rest alone.
     async fn run(
+        &self,
+        key: &str,
+        command: &Command,
+        recorded_at: DateTime<Utc>,
+        metadata: &HashMap<String, String>,
+        claim: Option<&Claim>,
+    ) -> Result<Written, StoreError> {
+        if let Command::Record(entries) = command {
+            let (reply, answer) = tokio::sync::oneshot::channel();
+            let job = crate::batch::Job {
+                key: key.to_string(),
+                entries: entries.clone(),
+                recorded_at,
+                metadata: metadata.clone(),
+                claim: claim.cloned(),
+                reply,
+            };
+            // Not taken (no writer task in this runtime): it runs alone, below. Taken, its
+            // outcome is unknown only if its writer task ended with it.
+            if self
+                .batch
+                .submit(&self.pool, &self.master, job)
+                .await
+                .is_ok()
+            {
+                return answer.await.unwrap_or_else(|_| {
+                    Err(StoreError::Unavailable("the writer task ended".into()))
+                });
+            }
+        }
+        self.run_alone(key, command, recorded_at, metadata, claim)
+            .await
+    }
+
+    /// Runs `command` in a transaction of its own (retried after a conflict).
+    pub(crate) async fn run_alone(
         &self,
         key: &str,
         command: &Command,
@@ -303,19 +297,7 @@ impl Recorder {
                 return Ok((answer, false));
             }
         }
-        let asks: Vec<String> = match command {
-            Command::Record(entries) => {
-                let mut asks = Vec::with_capacity(entries.len());
-                for entry in entries {
-                    asks.push(entry.entry.clone());
-                    if let Body::Retract { target, .. } = &entry.body {
-                        asks.push(target.clone());
-                    }
-                }
-                asks
-            }
-            _ => Vec::new(),
-        };
+        let asks = asks(command);
         let starts = matches!(command, Command::Record(e) if matches!(e.first().map(|e| &e.body), Some(Body::JourneyStarted { .. })));
         let mut journey = match lock(tx, key, &self.master).await? {
             Some(journey) => journey,
@@ -323,48 +305,7 @@ impl Recorder {
             None => return Err(StoreError::Rule(JourneyError::NotStarted)),
         };
         load_newer(tx, &mut journey, &asks).await?;
-        let commands: Vec<JourneyCommand> = match command {
-            Command::Record(entries) => {
-                let secret = journey
-                    .secret
-                    .as_ref()
-                    .ok_or(StoreError::Rule(JourneyError::Erased))?;
-                entries
-                    .iter()
-                    .map(|entry| JourneyCommand::Record {
-                        journey_id: journey.journey_id.clone(),
-                        entry: crate::crypto::seal_entry(secret, entry.clone()),
-                        recorded_at,
-                    })
-                    .collect()
-            }
-            Command::Consent {
-                granted,
-                text_version,
-            } => vec![JourneyCommand::Consent {
-                granted: *granted,
-                text_version: text_version.clone(),
-                recorded_at,
-            }],
-            Command::Erase => vec![JourneyCommand::Erase { recorded_at }],
-        };
-        let services: journey_domain::JourneyServices = journey.lookup.clone();
-        let mut events = Vec::new();
-        for command in commands {
-            let sink = EventSink::default();
-            journey
-                .state
-                .handle(command, &services, &sink)
-                .await
-                .map_err(|rule| match rule {
-                    JourneyError::LookupFailed(why) => StoreError::Unavailable(why),
-                    rule => StoreError::Rule(rule),
-                })?;
-            let handled = sink.collect().await;
-            // The next entry of the batch sees this one (a duplicate id, a retract target).
-            journey.lookup.record(&journey.journey_id, &handled);
-            events.extend(handled);
-        }
+        let events = decide(&mut journey, command, recorded_at).await?;
         let erase = matches!(events.last(), Some(JourneyEvent::JourneyErased(_)));
         if !events.is_empty() {
             let rows: Vec<SerializedEvent> = events
@@ -412,138 +353,6 @@ impl Recorder {
         }
         Ok((Written::Done(journey.journey_id), true))
     }
-}
-
-/// A locked journey's id, last sequence, snapshot version, state and wrapped key.
-type LockedRow = (String, i64, i64, String, Option<Vec<u8>>);
-
-/// Locks the journey `key` (its snapshot row) and loads its state; `None` when the key
-/// names no journey with a snapshot.
-async fn lock(
-    tx: &mut Transaction<'_, Postgres>,
-    key: &str,
-    master: &MasterKey,
-) -> Result<Option<Loaded>, StoreError> {
-    let row: Option<LockedRow> = sqlx::query_as(
-        "SELECT k.journey_id, s.last_sequence, s.current_snapshot, s.payload::text, x.wrapped_key
-           FROM journey_keys k
-           JOIN snapshots s ON s.aggregate_type = 'Journey' AND s.aggregate_id = k.journey_id
-           LEFT JOIN journey_secrets x ON x.journey_id = k.journey_id
-          WHERE k.key = $1
-            FOR UPDATE OF s",
-    )
-    .bind(key)
-    .fetch_optional(&mut **tx)
-    .await?;
-    let Some((journey_id, sequence, snapshot, state, wrapped)) = row else {
-        return Ok(None);
-    };
-    let state: Journey =
-        serde_json::from_str(&state).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-    let secret = wrapped
-        .map(|w| crate::crypto::unwrap_key(master, &journey_id, &w))
-        .transpose()?;
-    Ok(Some(Loaded {
-        journey_id,
-        state,
-        sequence: sequence as usize,
-        snapshot: snapshot as usize,
-        secret,
-        lookup: std::sync::Arc::default(),
-    }))
-}
-
-/// A journey for `key`, which names none with a snapshot: a new one (key and secret
-/// inserted in `tx`; a writer starting the same key at once makes this fail with a
-/// conflict, and the retry finds theirs), or one whose key was reserved without events.
-async fn fresh(
-    tx: &mut Transaction<'_, Postgres>,
-    key: &str,
-    master: &MasterKey,
-) -> Result<Loaded, StoreError> {
-    let reserved: Option<(String, Option<Vec<u8>>)> = sqlx::query_as(
-        "SELECT k.journey_id, x.wrapped_key FROM journey_keys k
-           LEFT JOIN journey_secrets x ON x.journey_id = k.journey_id
-          WHERE k.key = $1
-            FOR UPDATE OF k",
-    )
-    .bind(key)
-    .fetch_optional(&mut **tx)
-    .await?;
-    let (journey_id, wrapped, secret) = match reserved {
-        Some((id, Some(wrapped))) => {
-            let secret = crate::crypto::unwrap_key(master, &id, &wrapped)?;
-            (id, None, secret)
-        }
-        Some((id, None)) => {
-            let (wrapped, secret) = crate::crypto::new_key(master, &id);
-            (id, Some(wrapped), secret)
-        }
-        None => {
-            let id = Uuid::new_v4().to_string();
-            sqlx::query("INSERT INTO journey_keys (key, journey_id) VALUES ($1, $2)")
-                .bind(key)
-                .bind(&id)
-                .execute(&mut **tx)
-                .await?;
-            let (wrapped, secret) = crate::crypto::new_key(master, &id);
-            (id, Some(wrapped), secret)
-        }
-    };
-    if let Some(wrapped) = &wrapped {
-        sqlx::query("INSERT INTO journey_secrets (journey_id, wrapped_key) VALUES ($1, $2)")
-            .bind(&journey_id)
-            .bind(wrapped)
-            .execute(&mut **tx)
-            .await?;
-    }
-    Ok(Loaded {
-        journey_id,
-        state: Journey::default(),
-        sequence: 0,
-        snapshot: 0,
-        secret: Some(secret),
-        lookup: std::sync::Arc::default(),
-    })
-}
-
-/// Applies the events stored after the snapshot (none, unless a writer without snapshots
-/// wrote them) and reads the entry index rows of the entries `asks` names.
-async fn load_newer(
-    tx: &mut Transaction<'_, Postgres>,
-    journey: &mut Loaded,
-    asks: &[String],
-) -> Result<(), StoreError> {
-    let (newer, entries): (Vec<String>, Vec<Value>) = sqlx::query_as(
-        "SELECT ARRAY(SELECT e.payload::text FROM events e
-                       WHERE e.aggregate_type = 'Journey' AND e.aggregate_id = $1
-                         AND e.sequence > $2 ORDER BY e.sequence),
-                ARRAY(SELECT jsonb_build_array(i.content, i.retracted) FROM entry_index i
-                       WHERE i.journey_id = $1 AND i.entry = ANY($3))",
-    )
-    .bind(&journey.journey_id)
-    .bind(journey.sequence as i64)
-    .bind(asks)
-    .fetch_one(&mut **tx)
-    .await?;
-    for payload in newer {
-        let event: JourneyEvent =
-            serde_json::from_str(&payload).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        journey.state.apply(event);
-        journey.sequence += 1;
-    }
-    for pair in entries {
-        let (content, retracted): (Entry, bool) =
-            serde_json::from_value(pair).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        journey.lookup.insert(
-            &journey.journey_id,
-            StoredEntry {
-                entry: content,
-                retracted,
-            },
-        );
-    }
-    Ok(())
 }
 
 /// Inserts `rows` (events of one journey) and the journey's new snapshot `state`, in one
