@@ -393,7 +393,8 @@ async fn lock_all(
 }
 
 /// Applies each locked journey's events newer than its snapshot (none, normally) and reads
-/// the index rows its write asks about: one statement for the batch.
+/// the index rows its write asks about: one statement for the batch, which looks each asked
+/// entry up by the whole primary key (journey, entry), never the journey's other rows.
 async fn load_all(
     tx: &mut Transaction<'_, Postgres>,
     locked: &mut HashMap<String, Loaded>,
@@ -417,9 +418,11 @@ async fn load_all(
                 ARRAY(SELECT e.payload::text FROM events e
                        WHERE e.aggregate_type = 'Journey' AND e.aggregate_id = j.id
                          AND e.sequence > j.seq ORDER BY e.sequence),
-                ARRAY(SELECT jsonb_build_array(i.content, i.retracted) FROM entry_index i
-                       WHERE i.journey_id = j.id
-                         AND i.entry = ANY (ARRAY(SELECT jsonb_array_elements_text(j.asks::jsonb))))
+                ARRAY(SELECT jsonb_build_array(i.content, i.retracted)
+                        FROM jsonb_array_elements_text(j.asks::jsonb) AS a(entry)
+                       CROSS JOIN LATERAL (
+                             SELECT x.content, x.retracted FROM entry_index x
+                              WHERE x.journey_id = j.id AND x.entry = a.entry OFFSET 0) i)
            FROM unnest($1::text[], $2::bigint[], $3::text[]) AS j(id, seq, asks)",
     )
     .bind(&ids)
