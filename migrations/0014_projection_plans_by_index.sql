@@ -149,8 +149,10 @@ BEGIN
 
     -- A week that only gained entries, each on or after the week's last day so far (a family
     -- records today, a file goes in order), gets them appended: the cost is the new entries',
-    -- not the week's. A week with an earlier day or a retraction is rewritten (below).
-    IF i_journey IS NOT NULL THEN
+    -- not the week's. A week with an earlier day or a retraction is rewritten (below). A
+    -- bulk call (import, rebuild: more journeys than a write batch holds) makes its weeks
+    -- new, so it does not look.
+    IF i_journey IS NOT NULL AND cardinality(ids) <= 64 THEN
         WITH n AS (
             SELECT c.*, date_trunc('week', c."on")::date AS week
               FROM unnest(i_journey, i_sequence) AS a(journey_id, sequence)

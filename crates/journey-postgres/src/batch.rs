@@ -35,7 +35,8 @@ use crate::error::StoreError;
 use crate::loaded::{self, Loaded, LockedRow};
 use crate::store::{Command, Recorder, Written};
 
-/// The most writes one batch holds.
+/// The most writes one batch holds (`project_journeys` treats a call of more journeys as a
+/// bulk one: migration 0014).
 pub const MAX_BATCH: usize = 64;
 
 /// Writes queued beyond those being written: a full queue makes a writer wait (the pool's
