@@ -443,3 +443,77 @@ async fn writes_of_many_journeys_at_once_commit_together_and_each_stands_alone()
         3
     );
 }
+
+#[tokio::test]
+async fn claimed_writes_in_one_batch_answer_once_and_leave_no_claim_without_answer() {
+    use journey_postgres::store::{Claim, Written};
+    let db = TestDb::fresh().await;
+    let recorder = Arc::new(Recorder::new(db.pool.clone(), db.master.clone()));
+    let user = uuid::Uuid::new_v4();
+    sqlx::query("INSERT INTO users (user_id, username, display_name, role, password_hash) VALUES ($1, 'u', 'U', 'family', 'x')")
+        .bind(user)
+        .execute(&db.pool)
+        .await
+        .expect("a user");
+    for i in 0..10 {
+        start(&recorder, &format!("j{i}")).await;
+    }
+    let claim = |i: usize| Claim {
+        user,
+        key: format!("key-{i}"),
+        hash: vec![i as u8],
+        status: 201,
+        body: serde_json::json!({ "n": i }),
+    };
+    // Ten claimed writes at once (j9's breaks a rule), then each again with its key.
+    for round in 0..2 {
+        let mut tasks = Vec::new();
+        for i in 0..10 {
+            let (recorder, claim) = (recorder.clone(), claim(i));
+            tasks.push(tokio::spawn(async move {
+                let text = if i == 9 {
+                    r#"{"journey":"j9","type":"treatment_exited","on":"2025-01-02","reason":"completed","entry":"x"}"#.to_string()
+                } else {
+                    format!(r#"{{"journey":"j{i}","type":"reward_given","on":"2025-01-02","entry":"r"}}"#)
+                };
+                let key = format!("j{i}");
+                recorder
+                    .record_claimed(&key, entry(&text), Utc::now(), HashMap::new(), &claim)
+                    .await
+            }));
+        }
+        for (i, task) in tasks.into_iter().enumerate() {
+            let outcome = task.await.expect("ends");
+            match (round, i, outcome) {
+                (_, 9, Err(StoreError::Rule(_))) => {}
+                (0, _, Ok(Written::Done(_))) => {}
+                (1, i, Ok(Written::Replayed(201, body))) => {
+                    assert_eq!(body, serde_json::json!({ "n": i }))
+                }
+                (round, i, other) => panic!("round {round}, write {i}: {other:?}"),
+            }
+        }
+    }
+    assert_eq!(
+        sqlx_count(
+            &db,
+            "SELECT count(*) FROM entries WHERE type = 'reward_given'"
+        )
+        .await,
+        9,
+        "each stored once"
+    );
+    assert_eq!(
+        sqlx_count(&db, "SELECT count(*) FROM idempotency_keys").await,
+        9,
+        "the refused write's claim was let go: no claim without its answer"
+    );
+    assert_eq!(
+        sqlx_count(
+            &db,
+            "SELECT count(*) FROM idempotency_keys WHERE status IS NULL"
+        )
+        .await,
+        0
+    );
+}
