@@ -517,3 +517,87 @@ async fn claimed_writes_in_one_batch_answer_once_and_leave_no_claim_without_answ
         0
     );
 }
+
+#[tokio::test]
+async fn a_full_write_queue_refuses_a_write_as_unavailable_after_a_bounded_wait() {
+    use journey_postgres::batch::{QUEUE, QUEUE_WAIT};
+    use journey_postgres::store::Claim;
+    let db = TestDb::fresh().await;
+    // Two connections: one writer task.
+    let pool = journey_postgres::db::connect((*db.pool.connect_options()).clone(), 2)
+        .await
+        .expect("a pool");
+    let recorder = Arc::new(Recorder::new(pool, db.master.clone()));
+    start(&recorder, "j").await;
+    let user = uuid::Uuid::new_v4();
+    sqlx::query("INSERT INTO users (user_id, username, display_name, role, password_hash) VALUES ($1, 'u', 'U', 'family', 'x')")
+        .bind(user)
+        .execute(&db.pool)
+        .await
+        .expect("a user");
+    // Another request with the same Idempotency-Key holds its claim: the writer waits on it.
+    let mut held = db.pool.begin().await.expect("a transaction");
+    sqlx::query(
+        "INSERT INTO idempotency_keys (user_id, key, request_hash) VALUES ($1, 'held', '\\x01')",
+    )
+    .bind(user)
+    .execute(&mut *held)
+    .await
+    .expect("claimed");
+    let stuck = {
+        let recorder = recorder.clone();
+        tokio::spawn(async move {
+            let claim = Claim {
+                user,
+                key: "held".into(),
+                hash: vec![1],
+                status: 201,
+                body: serde_json::json!({}),
+            };
+            let text = r#"{"journey":"j","type":"reward_given","on":"2025-01-02","entry":"r"}"#;
+            recorder
+                .record_claimed("j", entry(text), Utc::now(), HashMap::new(), &claim)
+                .await
+        })
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    // The queue fills; the next write waits QUEUE_WAIT for room, then is refused.
+    let queued: Vec<_> = (0..QUEUE)
+        .map(|i| {
+            let recorder = recorder.clone();
+            tokio::spawn(async move {
+                let text = format!(r#"{{"journey":"nobody","type":"reward_given","on":"2025-01-02","entry":"q{i}"}}"#);
+                recorder
+                    .record("nobody", entry(&text), Utc::now(), HashMap::new())
+                    .await
+            })
+        })
+        .collect();
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let clock = std::time::Instant::now();
+    let text = r#"{"journey":"nobody","type":"reward_given","on":"2025-01-02","entry":"late"}"#;
+    let late = tokio::time::timeout(
+        QUEUE_WAIT * 3,
+        recorder.record("nobody", entry(text), Utc::now(), HashMap::new()),
+    )
+    .await
+    .expect("a write never waits unbounded for a full queue");
+    assert!(
+        matches!(&late, Err(StoreError::Unavailable(why)) if why.contains("too many writes")),
+        "{late:?}"
+    );
+    assert!(clock.elapsed() >= QUEUE_WAIT, "refused before its wait");
+    // The other request ends; everything queued is handled.
+    held.rollback().await.expect("rolled back");
+    assert!(stuck.await.expect("ends").is_ok());
+    for task in queued {
+        let outcome = task.await.expect("ends");
+        assert!(
+            matches!(
+                outcome,
+                Err(StoreError::Rule(journey_domain::JourneyError::NotStarted))
+            ),
+            "{outcome:?}"
+        );
+    }
+}

@@ -39,9 +39,22 @@ use crate::store::{Command, Recorder, Written};
 /// bulk one: migration 0014).
 pub const MAX_BATCH: usize = 64;
 
-/// Writes queued beyond those being written: a full queue makes a writer wait (the pool's
-/// acquire timeout bounds what it waits for next).
-const QUEUE: usize = 4 * MAX_BATCH;
+/// Writes queued beyond those being written. A write that finds the queue full waits for
+/// room at most [`QUEUE_WAIT`], then is refused as "unavailable" (HTTP 503 with
+/// Retry-After): the process never holds an unbounded queue of writes.
+pub const QUEUE: usize = 4 * MAX_BATCH;
+
+/// How long a write waits for room in a full queue (as long as for a pooled connection).
+pub const QUEUE_WAIT: std::time::Duration =
+    std::time::Duration::from_millis(crate::db::ACQUIRE_TIMEOUT_MS);
+
+/// Why a write was not queued.
+pub(crate) enum NotQueued {
+    /// No writer task can take it (their runtime ended): it runs alone.
+    NoWriter,
+    /// The queue stayed full for [`QUEUE_WAIT`].
+    Full,
+}
 
 /// One write waiting for its batch.
 pub(crate) struct Job {
@@ -82,13 +95,13 @@ enum Outcome {
 }
 
 impl Batcher {
-    /// Queues `job`; `Err(job)` when no writer task can take it (their runtime ended).
+    /// Queues `job`, waiting at most [`QUEUE_WAIT`] for room.
     pub(crate) async fn submit(
         &self,
         pool: &PgPool,
         master: &MasterKey,
         job: Job,
-    ) -> Result<(), Job> {
+    ) -> Result<(), NotQueued> {
         let queue = self.queue.get_or_init(|| {
             let (send, receive) = mpsc::channel(QUEUE);
             let receive = Arc::new(Mutex::new(receive));
@@ -99,7 +112,12 @@ impl Batcher {
             }
             send
         });
-        queue.send(job).await.map_err(|e| e.0)
+        // A send cancelled while it waits for room has queued nothing.
+        match tokio::time::timeout(QUEUE_WAIT, queue.send(job)).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(_)) => Err(NotQueued::NoWriter),
+            Err(_) => Err(NotQueued::Full),
+        }
     }
 
     /// Batches committed so far, and the writes they held.

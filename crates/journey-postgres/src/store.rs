@@ -214,17 +214,20 @@ impl Recorder {
                 claim: claim.cloned(),
                 reply,
             };
-            // Not taken (no writer task in this runtime): it runs alone, below. Taken, its
-            // outcome is unknown only if its writer task ended with it.
-            if self
-                .batch
-                .submit(&self.pool, &self.master, job)
-                .await
-                .is_ok()
-            {
-                return answer.await.unwrap_or_else(|_| {
-                    Err(StoreError::Unavailable("the writer task ended".into()))
-                });
+            // Taken, its outcome is unknown only if its writer task ended with it. Not taken
+            // because no writer task runs in this runtime, it runs alone, below.
+            match self.batch.submit(&self.pool, &self.master, job).await {
+                Ok(()) => {
+                    return answer.await.unwrap_or_else(|_| {
+                        Err(StoreError::Unavailable("the writer task ended".into()))
+                    })
+                }
+                Err(crate::batch::NotQueued::Full) => {
+                    return Err(StoreError::Unavailable(
+                        "too many writes at once; try again in a moment".into(),
+                    ))
+                }
+                Err(crate::batch::NotQueued::NoWriter) => {}
             }
         }
         self.run_alone(key, command, recorded_at, metadata, claim)
