@@ -9,23 +9,8 @@ use std::sync::Arc;
 
 use chrono::Utc;
 use common::*;
-use journey_domain::interchange::parse_line;
 use journey_postgres::store::Recorder;
 use journey_postgres::StoreError;
-
-fn entry(text: &str) -> journey_domain::Entry {
-    parse_line(text).expect("a valid line").entry
-}
-
-async fn start(recorder: &Recorder, key: &str) {
-    let text = format!(
-        r#"{{"journey":"{key}","type":"journey_started","on":"2025-01-01","relationship":"friend","entry":"s"}}"#
-    );
-    recorder
-        .record(key, entry(&text), Utc::now(), HashMap::new())
-        .await
-        .expect("started");
-}
 
 #[tokio::test]
 async fn writes_of_many_journeys_at_once_commit_together_and_each_stands_alone() {
@@ -120,11 +105,7 @@ async fn claimed_writes_in_one_batch_answer_once_and_leave_no_claim_without_answ
     let db = TestDb::fresh().await;
     let recorder = Arc::new(Recorder::new(db.pool.clone(), db.master.clone()));
     let user = uuid::Uuid::new_v4();
-    sqlx::query("INSERT INTO users (user_id, username, display_name, role, password_hash) VALUES ($1, 'u', 'U', 'family', 'x')")
-        .bind(user)
-        .execute(&db.pool)
-        .await
-        .expect("a user");
+    family_row(&db, user).await;
     for i in 0..10 {
         start(&recorder, &format!("j{i}")).await;
     }
@@ -200,11 +181,7 @@ async fn a_full_write_queue_refuses_a_write_as_unavailable_after_a_bounded_wait(
     let recorder = Arc::new(Recorder::new(pool, db.master.clone()));
     start(&recorder, "j").await;
     let user = uuid::Uuid::new_v4();
-    sqlx::query("INSERT INTO users (user_id, username, display_name, role, password_hash) VALUES ($1, 'u', 'U', 'family', 'x')")
-        .bind(user)
-        .execute(&db.pool)
-        .await
-        .expect("a user");
+    family_row(&db, user).await;
     // Another request with the same Idempotency-Key holds its claim: the writer waits on it.
     let mut held = db.pool.begin().await.expect("a transaction");
     sqlx::query(

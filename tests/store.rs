@@ -8,23 +8,8 @@ use std::sync::Arc;
 
 use chrono::Utc;
 use common::*;
-use journey_domain::interchange::parse_line;
 use journey_postgres::store::Recorder;
 use journey_postgres::{projector, StoreError};
-
-fn entry(text: &str) -> journey_domain::Entry {
-    parse_line(text).expect("a valid line").entry
-}
-
-async fn start(recorder: &Recorder, key: &str) {
-    let text = format!(
-        r#"{{"journey":"{key}","type":"journey_started","on":"2025-01-01","relationship":"friend","entry":"s"}}"#
-    );
-    recorder
-        .record(key, entry(&text), Utc::now(), HashMap::new())
-        .await
-        .expect("started");
-}
 
 #[tokio::test]
 async fn the_snapshot_holds_each_event_once() {

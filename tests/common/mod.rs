@@ -168,3 +168,35 @@ pub async fn api_sign_in(base: &str, user: &str, password: &str) -> String {
         .expect("a session cookie")
         .to_string()
 }
+
+/// The entry of interchange line `text` (a valid one).
+pub fn entry(text: &str) -> journey_domain::Entry {
+    journey_domain::interchange::parse_line(text)
+        .expect("a valid line")
+        .entry
+}
+
+/// Starts journey `key` through `recorder`.
+pub async fn start(recorder: &journey_postgres::store::Recorder, key: &str) {
+    let text = format!(
+        r#"{{"journey":"{key}","type":"journey_started","on":"2025-01-01","relationship":"friend","entry":"s"}}"#
+    );
+    recorder
+        .record(
+            key,
+            entry(&text),
+            chrono::Utc::now(),
+            std::collections::HashMap::new(),
+        )
+        .await
+        .expect("started");
+}
+
+/// A family account row with id `user` (no password that signs in), for claims.
+pub async fn family_row(db: &TestDb, user: uuid::Uuid) {
+    sqlx::query("INSERT INTO users (user_id, username, display_name, role, password_hash) VALUES ($1, 'u', 'U', 'family', 'x')")
+        .bind(user)
+        .execute(&db.pool)
+        .await
+        .expect("a user");
+}

@@ -1,5 +1,5 @@
 //! Group commit: the entries many families record at the same moment are written by one
-//! transaction, with one lock statement, one insert of all their events and snapshots, one
+//! transaction, with one lock statement, one insert of all their events, one of their snapshots, one
 //! projection call and one commit (one wait for the disk), instead of one of each per write.
 //! A family still sees its own write on its next page: the batch commits before any of its
 //! writers is answered.
@@ -460,19 +460,15 @@ async fn load_all(
     Ok(())
 }
 
-/// Inserts the batch's events and its journeys' new snapshots in one statement; a journey
+/// Inserts the batch's events (as import does) and its journeys' new snapshots; a journey
 /// whose snapshot moved since it was loaded (a writer that does not lock) is a conflict.
 async fn append_all(
     tx: &mut Transaction<'_, Postgres>,
     rows: &[SerializedEvent],
     journeys: &[&Loaded],
 ) -> Result<(), StoreError> {
-    let ids: Vec<&str> = rows.iter().map(|e| e.aggregate_id.as_str()).collect();
-    let sequences: Vec<i64> = rows.iter().map(|e| e.sequence as i64).collect();
-    let types: Vec<&str> = rows.iter().map(|e| e.event_type.as_str()).collect();
-    let versions: Vec<&str> = rows.iter().map(|e| e.event_version.as_str()).collect();
-    let payloads: Vec<String> = rows.iter().map(|e| e.payload.to_string()).collect();
-    let metadata: Vec<String> = rows.iter().map(|e| e.metadata.to_string()).collect();
+    let rows: Vec<&SerializedEvent> = rows.iter().collect();
+    crate::import::insert_events(tx, &rows).await?;
     let journey_ids: Vec<&str> = journeys.iter().map(|j| j.journey_id.as_str()).collect();
     let lasts: Vec<i64> = journeys.iter().map(|j| j.sequence as i64).collect();
     let states: Vec<String> = journeys
@@ -481,23 +477,12 @@ async fn append_all(
         .collect();
     let snapshots: Vec<i64> = journeys.iter().map(|j| j.snapshot as i64).collect();
     let updated = sqlx::query(
-        "WITH appended AS (
-             INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata)
-             SELECT 'Journey', id, seq, t, v, p::json, m::json
-               FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[])
-                    AS r(id, seq, t, v, p, m))
-         UPDATE snapshots s
+        "UPDATE snapshots s
             SET last_sequence = n.last, current_snapshot = n.version + 1, payload = n.state::json
-           FROM unnest($7::text[], $8::bigint[], $9::text[], $10::bigint[]) AS n(id, last, state, version)
+           FROM unnest($1::text[], $2::bigint[], $3::text[], $4::bigint[]) AS n(id, last, state, version)
           WHERE s.aggregate_type = 'Journey' AND s.aggregate_id = n.id
             AND s.current_snapshot = n.version",
     )
-    .bind(&ids)
-    .bind(&sequences)
-    .bind(&types)
-    .bind(&versions)
-    .bind(&payloads)
-    .bind(&metadata)
     .bind(&journey_ids)
     .bind(&lasts)
     .bind(&states)

@@ -444,7 +444,8 @@ async fn write_in(
     Ok(())
 }
 
-async fn insert_events(
+/// Inserts `rows` (events of any journeys) in one statement.
+pub(crate) async fn insert_events(
     tx: &mut Transaction<'_, Postgres>,
     rows: &[&SerializedEvent],
 ) -> Result<(), StoreError> {
