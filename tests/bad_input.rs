@@ -256,6 +256,13 @@ async fn a_nul_character_is_refused_with_its_line_and_field_not_as_an_outage() {
         "field `reason`",
     )
     .await;
+    // An unpaired surrogate escape is no character: refused with its line and field too.
+    refused(
+        &[r#"{"journey":"b","type":"note","on":"2025-01-02","text":"a\udc00b"}"#],
+        2,
+        "field `text`: holds an unpaired surrogate",
+    )
+    .await;
 }
 
 #[tokio::test]

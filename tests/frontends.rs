@@ -137,6 +137,26 @@ async fn a_nul_character_is_bad_input_from_every_frontend_never_an_outage() {
         .await;
     assert_eq!(posted.status.as_u16(), 422, "{}", posted.body);
     assert_eq!(posted.json()["field"], "text", "{}", posted.body);
+    // An unpaired surrogate (no character at all) is bad text in its field too, not bad
+    // JSON: serde_json alone would refuse the body without naming the field.
+    let lone = format!(r#"{{"type": "note", "on": "{day}", "text": "calm \ud83d"}}"#);
+    let posted = api
+        .send(
+            &app,
+            axum::http::Method::POST,
+            &format!("/api/v1/journeys/{OWN}/entries"),
+            Some("application/json"),
+            lone,
+            &[],
+        )
+        .await;
+    assert_eq!(posted.status.as_u16(), 422, "{}", posted.body);
+    assert_eq!(posted.json()["field"], "text", "{}", posted.body);
+    assert!(
+        posted.body.contains("unpaired surrogate"),
+        "{}",
+        posted.body
+    );
     let listed = api
         .get(&app, &format!("/api/v1/journeys/{OWN}%00/entries"))
         .await;

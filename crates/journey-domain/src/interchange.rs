@@ -6,10 +6,12 @@
 use std::collections::HashMap;
 
 use chrono::NaiveDate;
+use serde::Deserialize;
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
 use crate::entry::{is_key, Body, Entry};
+use crate::text::{holds_nul, holds_nul_value, mark_lone_surrogates};
 
 /// The longest accepted note, in characters.
 pub const NOTE_CHARS_MAX: usize = 10_000;
@@ -54,6 +56,9 @@ pub fn parse_line(text: &str) -> Result<Line, LineError> {
                 .into(),
         });
     }
+    // Unpaired surrogates become U+0000, so that the NUL check below names their field.
+    let (text, escapes) = mark_lone_surrogates(text);
+    let text = text.as_ref();
     // An object is read as its fields in order, so that a field given twice is refused
     // (JSON leaves it open; a silent "last one wins" would store what nobody checked).
     let value: Value = match serde_json::from_str::<Fields>(text) {
@@ -88,8 +93,9 @@ pub fn parse_line(text: &str) -> Result<Line, LineError> {
             return Err(LineError {
                 field: Some(name.replace('\0', "\\u0000")),
                 message: format!(
-                    "field `{}`: holds a NUL character (U+0000), which is not accepted",
-                    name.replace('\0', "\\u0000")
+                    "field `{}`: holds {}",
+                    name.replace('\0', "\\u0000"),
+                    escapes.what()
                 ),
             });
         }
@@ -98,6 +104,28 @@ pub fn parse_line(text: &str) -> Result<Line, LineError> {
         field: Some(field_of(&message, &value)),
         message,
     })
+}
+
+/// The refusal of a JSON object (one line, or an API body) that holds an unpaired
+/// surrogate escape, naming the top-level field that holds it; `None` when there is none.
+/// serde_json refuses such text as not JSON, without saying where.
+pub fn unpaired_surrogate(text: &str) -> Option<LineError> {
+    let (rewritten, escapes) = mark_lone_surrogates(text);
+    if !escapes.surrogate {
+        return None;
+    }
+    let field = match serde_json::from_str::<Value>(&rewritten) {
+        Ok(Value::Object(map)) => map
+            .iter()
+            .find(|(name, value)| holds_nul(name) || holds_nul_value(value))
+            .map(|(name, _)| name.replace('\0', "\\u0000")),
+        _ => None,
+    };
+    let message = match &field {
+        Some(name) => format!("field `{name}`: holds {}", escapes.what()),
+        None => format!("holds {}", escapes.what()),
+    };
+    Some(LineError { field, message })
 }
 
 /// A JSON object's fields in the order given, duplicates kept.
@@ -123,19 +151,6 @@ impl<'de> serde::Deserialize<'de> for Fields {
             }
         }
         deserializer.deserialize_map(Visit)
-    }
-}
-
-fn holds_nul(text: &str) -> bool {
-    text.contains('\0')
-}
-
-fn holds_nul_value(value: &Value) -> bool {
-    match value {
-        Value::String(text) => holds_nul(text),
-        Value::Array(items) => items.iter().any(holds_nul_value),
-        Value::Object(map) => map.iter().any(|(k, v)| holds_nul(k) || holds_nul_value(v)),
-        _ => false,
     }
 }
 
@@ -182,6 +197,30 @@ fn field_of(why: &str, object: &Value) -> String {
     "entry".into()
 }
 
+/// The message of a body serde refused. serde names the field of a missing or unknown
+/// field, but not the one of a value of the wrong type or outside its vocabulary (the
+/// body is an internally tagged enum, read as a whole): that field is found by removing
+/// fields one at a time until the body reads or only misses it.
+fn refused_body(type_name: &str, object: &Value, e: serde_json::Error) -> String {
+    let why = e.to_string();
+    if why.starts_with("missing field `") || why.starts_with("unknown field `") {
+        return format!("type {type_name:?}: {why}");
+    }
+    let map = object.as_object().expect("an object");
+    let culprit = map.keys().filter(|k| *k != "type").find(|name| {
+        let mut less = map.clone();
+        less.remove(*name);
+        match Body::deserialize(&Value::Object(less)) {
+            Ok(_) => true,
+            Err(e) => e.to_string() == format!("missing field `{name}`"),
+        }
+    });
+    match culprit {
+        Some(name) => format!("field `{name}`: {} ({why})", map[name]),
+        None => format!("field `type`: {type_name:?}: {why}"),
+    }
+}
+
 fn parse_object(mut map: Map<String, Value>) -> Result<Line, String> {
     let journey = take_string(&mut map, "journey")?.ok_or("missing field `journey`")?;
     if !is_key(&journey) {
@@ -216,8 +255,8 @@ fn parse_object(mut map: Map<String, Value>) -> Result<Line, String> {
     if type_name == "wellbeing_checked" {
         check_who5(map.get("who5"))?;
     }
-    let body: Body = serde_json::from_value(Value::Object(map))
-        .map_err(|e| format!("type {type_name:?}: {e}"))?;
+    let object = Value::Object(map);
+    let body = Body::deserialize(&object).map_err(|e| refused_body(&type_name, &object, e))?;
     check_values(&body)?;
     match (&body, on) {
         (Body::Retract { .. }, Some(_)) => {

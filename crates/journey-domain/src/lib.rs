@@ -7,6 +7,7 @@ pub mod aggregate;
 pub mod entry;
 pub mod interchange;
 pub mod lookup;
+mod text;
 
 pub use aggregate::{
     EntryLookup, Erased, Journey, JourneyCommand, JourneyError, JourneyEvent, JourneyServices,

@@ -76,6 +76,16 @@ fn parse_body<T: serde::de::DeserializeOwned>(
     if !json {
         return Err(WebError::UnsupportedMediaType);
     }
+    // An unpaired surrogate is bad text in a field, not bad JSON (interchange.md v2).
+    if let Some(err) = std::str::from_utf8(body)
+        .ok()
+        .and_then(journey_domain::interchange::unpaired_surrogate)
+    {
+        return Err(WebError::Invalid {
+            field: err.field.unwrap_or_else(|| "body".into()),
+            message: err.message,
+        });
+    }
     serde_json::from_slice(body).map_err(|e| {
         if e.is_data() {
             WebError::Invalid {
