@@ -99,19 +99,20 @@ async fn erasing_a_journey_leaves_no_readable_private_text_anywhere() {
     assert_eq!(unknown.status.code(), Some(1));
     assert!(stderr(&unknown).contains("nobody"));
 
-    let out = journey(
-        &db,
-        &[
-            "erase",
-            "--journey",
-            "small",
-            "--yes",
-            "--reports",
-            reports.to_str().unwrap(),
-        ],
-    );
+    // Erased from another working folder and without `--reports`: the folder the report
+    // was written to is still found (the store remembers it until the erasure).
+    let elsewhere = TestDb::scratch_dir("erase-elsewhere");
+    std::fs::create_dir_all(&elsewhere).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_journey"))
+        .args(["erase", "--journey", "small", "--yes"])
+        .current_dir(&elsewhere)
+        .env("DATABASE_URL", &db.url)
+        .env("JOURNEY_MASTER_KEY", &db.master_hex)
+        .output()
+        .unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(!reports.join("small").exists(), "the report folder is gone");
+    assert!(stdout(&out).contains("removed "), "{}", stdout(&out));
 
     // Events are never deleted: one more, the erasure.
     assert_eq!(event_count(&db).await, events_before + 1);
@@ -131,6 +132,8 @@ async fn erasing_a_journey_leaves_no_readable_private_text_anywhere() {
         "relapses_after_rehab",
         "research_consent",
         "entry_index",
+        "report_folders",
+        "metric_weeks",
     ] {
         let left = sqlx_count(
             &db,

@@ -184,6 +184,9 @@ fn without_database_url_the_program_runs_its_own_postgresql() {
             .arg(name)
             .args(args)
             .env_remove("DATABASE_URL")
+            .env_remove("JOURNEY_MASTER_KEY")
+            .env_remove("JOURNEY_MASTER_KEY_FILE")
+            .env("XDG_DATA_HOME", dir.with_extension("data"))
             .output()
             .expect("runs")
     };
@@ -340,4 +343,48 @@ async fn entries_saved_together_are_stored_together_or_not_at_all() {
         "{twice:?}"
     );
     assert_eq!(count("SELECT count(*) FROM entries").await, 4);
+}
+
+#[tokio::test]
+async fn the_default_master_key_is_found_from_any_working_folder() {
+    let db = TestDb::fresh().await;
+    let home = TestDb::scratch_dir("key-home");
+    let run = |folder: &str, args: &[&str]| {
+        let cwd = home.join(folder);
+        std::fs::create_dir_all(&cwd).unwrap();
+        std::process::Command::new(env!("CARGO_BIN_EXE_journey"))
+            .current_dir(&cwd)
+            .args(args)
+            .env("DATABASE_URL", &db.url)
+            .env_remove("JOURNEY_MASTER_KEY")
+            .env_remove("JOURNEY_MASTER_KEY_FILE")
+            .env("XDG_DATA_HOME", home.join("data"))
+            .output()
+            .expect("runs")
+    };
+    let small = fixture("small.jsonl");
+    let imported = run("here", &["import", small.to_str().unwrap()]);
+    assert!(imported.status.success(), "{}", stderr(&imported));
+    // Another working folder, the same store: the same key, and the notes open.
+    let exported = run("there", &["export", "--raw", "--journey", "small"]);
+    assert!(exported.status.success(), "{}", stderr(&exported));
+    assert!(
+        stdout(&exported).contains("mom-ann"),
+        "{}",
+        stdout(&exported)
+    );
+    let id: uuid::Uuid = sqlx::query_scalar("SELECT id FROM store_identity")
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+    let file = home.join("data/journey/keys").join(format!("{id}.key"));
+    assert!(
+        file.exists(),
+        "the key is named after the store: {}",
+        file.display()
+    );
+    assert!(
+        !home.join("here/.journey").exists(),
+        "nothing in the working folder"
+    );
 }

@@ -19,6 +19,11 @@ pub enum KeySource {
     Hex { hex: String, from: String },
     /// A file holding it, created with a new random key (mode 0600) when missing.
     File(PathBuf),
+    /// The default: the file `<folder>/<store id>.key`, named after the id of the store
+    /// opened (so that it does not depend on the working folder, and each store on the
+    /// machine has its own). `legacy` is where earlier versions kept it, for the message
+    /// when it is missing.
+    PerStore { folder: PathBuf, legacy: PathBuf },
 }
 
 /// Everything the use cases need to know about the machine.
@@ -36,6 +41,27 @@ impl KeySource {
         match self {
             KeySource::Hex { from, .. } => from.clone(),
             KeySource::File(path) => format!("the file {}", path.display()),
+            KeySource::PerStore { folder, .. } => {
+                format!("the file {}/<store id>.key", folder.display())
+            }
+        }
+    }
+
+    /// The source for the store with id `store_id`: the per-store default made a file.
+    pub fn for_store(&self, store_id: &str) -> KeySource {
+        match self {
+            KeySource::PerStore { folder, .. } => {
+                KeySource::File(folder.join(format!("{store_id}.key")))
+            }
+            other => other.clone(),
+        }
+    }
+
+    /// Where earlier versions kept the default key, when this is the default.
+    pub fn legacy(&self) -> Option<&PathBuf> {
+        match self {
+            KeySource::PerStore { legacy, .. } => Some(legacy),
+            _ => None,
         }
     }
 
@@ -52,6 +78,7 @@ impl KeySource {
                 MasterKey::from_hex(hex).map_err(|e| format!("{from}: {e}"))
             }
             KeySource::File(path) => MasterKey::load_or_create(path),
+            KeySource::PerStore { .. } => Err("the store's id is needed first".into()),
         }
     }
 }

@@ -324,9 +324,30 @@ impl App {
 
     /// Erases journey `key`: destroys its key (its notes and handles can never be read
     /// again), records the erasure, purges it from every read table, and deletes its report
-    /// folder under `reports`. Returns whether the report folder existed.
-    pub async fn erase(&self, actor: &Actor, key: &str, reports: &Path) -> Result<bool, AppError> {
-        self.journey(actor, key, Action::Write, "erase").await?;
+    /// folders: every folder `journey report` wrote it to, and `<reports>/<key>/`. Returns
+    /// the folders removed.
+    ///
+    /// The folders go first: a crash after that leaves a journey that a second `erase`
+    /// erases, while a crash after the commit would leave folders nobody could find (the
+    /// key that names them is gone). The erasure's event records the actor in its own
+    /// transaction; the audit row follows it.
+    pub async fn erase(
+        &self,
+        actor: &Actor,
+        key: &str,
+        reports: &Path,
+    ) -> Result<Vec<std::path::PathBuf>, AppError> {
+        let row = self.journey(actor, key, Action::Write, "erase").await?;
+        let mut folders = journey_postgres::reports::folders(self.pool(), &row.journey_id).await?;
+        folders.push(reports.join(crate::report::folder(key)));
+        let mut removed = Vec::new();
+        for folder in folders {
+            if folder.exists() {
+                std::fs::remove_dir_all(&folder)
+                    .map_err(|e| AppError::Internal(format!("{}: {e}", folder.display())))?;
+                removed.push(folder);
+            }
+        }
         let Some(journey_id) = self
             .recorder()
             .erase(key, Utc::now(), metadata(actor))
@@ -341,12 +362,6 @@ impl App {
             json!({ "via": actor.via().as_str() }),
         )
         .await?;
-        let folder = reports.join(crate::report::folder(key));
-        if folder.exists() {
-            std::fs::remove_dir_all(&folder)
-                .map_err(|e| AppError::Internal(format!("{}: {e}", folder.display())))?;
-            return Ok(true);
-        }
-        Ok(false)
+        Ok(removed)
     }
 }

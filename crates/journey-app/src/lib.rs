@@ -74,20 +74,27 @@ impl App {
             .await
             .map_err(|e| AppError::Unavailable(format!("migrations: {e}")))?;
         let sealed = journey_postgres::crypto::store_is_sealed(&pool).await?;
-        if sealed && config.master_key.would_create() {
+        let store_id = journey_postgres::crypto::store_id(&pool).await?;
+        let source = config.master_key.for_store(&store_id.to_string());
+        if sealed && source.would_create() {
+            let earlier = config
+                .master_key
+                .legacy()
+                .filter(|old| old.exists())
+                .map(|old| format!("; a key of an earlier version is at {}: move it there if it is this store's", old.display()))
+                .unwrap_or_default();
             return Err(AppError::Unavailable(format!(
-                "master key: none at {}, and this database holds sealed journey data: a new key could not open it (set JOURNEY_MASTER_KEY_FILE or JOURNEY_MASTER_KEY to the key it was made with)",
-                config.master_key.describe()
+                "master key: none at {}, and this database holds sealed journey data: a new key could not open it (set JOURNEY_MASTER_KEY_FILE or JOURNEY_MASTER_KEY to the key it was made with){earlier}",
+                source.describe()
             )));
         }
-        let master = config
-            .master_key
+        let master = source
             .load()
             .map_err(|e| AppError::Unavailable(format!("master key: {e}")))?;
         if !journey_postgres::crypto::verify_master(&pool, &master).await? {
             return Err(AppError::Unavailable(format!(
                 "master key: the key from {} is not the one this database's journeys were sealed with (set JOURNEY_MASTER_KEY_FILE or JOURNEY_MASTER_KEY to that key)",
-                config.master_key.describe()
+                source.describe()
             )));
         }
         let app = App::new(pool, master);

@@ -116,6 +116,12 @@ impl App {
         let folder = folder(key);
         let path = out.join(&folder).join(format!("{as_of}.html"));
         write(&path, &html)?;
+        // Remembered where it is, so that `journey erase` removes it from any folder.
+        let written = out.join(&folder);
+        let absolute = written
+            .canonicalize()
+            .map_err(|e| AppError::Internal(format!("{}: {e}", written.display())))?;
+        journey_postgres::reports::remember(self.pool(), &row.journey_id, &absolute).await?;
         let mut paths = vec![path];
         if png {
             let folder = out.join(&folder);

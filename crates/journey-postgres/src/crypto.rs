@@ -356,3 +356,10 @@ fn unwrap(master: &MasterKey, id: &str, wrapped: &[u8]) -> Result<JourneyKey, St
         .map_err(|_| StoreError::Corrupt(format!("journey key of {id} is not 32 bytes")))?;
     Ok(JourneyKey::new(&material))
 }
+
+/// The store's random id (migration 0016), which names its default master key file.
+pub async fn store_id(pool: &PgPool) -> Result<uuid::Uuid, StoreError> {
+    Ok(sqlx::query_scalar("SELECT id FROM store_identity")
+        .fetch_one(pool)
+        .await?)
+}

@@ -14,6 +14,7 @@ pub mod keys;
 mod loaded;
 pub mod projector;
 pub mod read;
+pub mod reports;
 pub mod research;
 pub mod scratch;
 pub mod store;

@@ -336,6 +336,7 @@ impl Recorder {
                 "DELETE FROM journey_keys WHERE journey_id = $1",
                 "DELETE FROM entry_index WHERE journey_id = $1",
                 "DELETE FROM journey_access WHERE journey_id = $1",
+                "DELETE FROM report_folders WHERE journey_id = $1",
             ] {
                 sqlx::query(statement)
                     .bind(&journey.journey_id)

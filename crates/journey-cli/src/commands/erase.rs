@@ -16,11 +16,8 @@ pub async fn run(
             "erasing journey {key:?} cannot be undone: add --yes to go on"
         )));
     }
-    if app.erase(me, key, reports).await? {
-        println!(
-            "removed {}",
-            reports.join(journey_app::report::folder(key)).display()
-        );
+    for folder in app.erase(me, key, reports).await? {
+        println!("removed {}", folder.display());
     }
     println!(
         "journey {key} erased: its key is destroyed, its notes and handles can no longer be read, and it is gone from every read table"

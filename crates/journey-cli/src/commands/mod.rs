@@ -245,7 +245,8 @@ pub enum Decision {
 
 /// Where the database and the master key are, from the environment and the flags:
 /// `DATABASE_URL`, else the embedded cluster in `--data-dir`; `JOURNEY_MASTER_KEY`, else
-/// the file `JOURNEY_MASTER_KEY_FILE`, else `master.key` beside the data folder.
+/// the file `JOURNEY_MASTER_KEY_FILE`, else `journey/keys/<store id>.key` in the user's data
+/// folder (`$XDG_DATA_HOME`, by default `~/.local/share`), whatever the working folder.
 pub fn config(data_dir: &Path) -> Config {
     let database = match std::env::var("DATABASE_URL") {
         Ok(url) => Database::Url(url),
@@ -258,19 +259,32 @@ pub fn config(data_dir: &Path) -> Config {
             hex,
             from: "JOURNEY_MASTER_KEY".into(),
         },
-        Err(_) => KeySource::File(match std::env::var_os("JOURNEY_MASTER_KEY_FILE") {
-            Some(file) => PathBuf::from(file),
-            None => data_dir
-                .parent()
-                .filter(|p| !p.as_os_str().is_empty())
-                .unwrap_or(Path::new("."))
-                .join("master.key"),
-        }),
+        Err(_) => match std::env::var_os("JOURNEY_MASTER_KEY_FILE") {
+            Some(file) => KeySource::File(PathBuf::from(file)),
+            None => KeySource::PerStore {
+                folder: key_folder(),
+                legacy: data_dir
+                    .parent()
+                    .filter(|p| !p.as_os_str().is_empty())
+                    .unwrap_or(Path::new("."))
+                    .join("master.key"),
+            },
+        },
     };
     Config {
         database,
         master_key,
         pool_size: 8,
+    }
+}
+
+/// The folder of the default master keys: `journey/keys` in the user's data folder.
+pub fn key_folder() -> PathBuf {
+    use etcetera::BaseStrategy;
+    match etcetera::choose_base_strategy() {
+        Ok(base) => base.data_dir().join("journey").join("keys"),
+        // No home folder at all: beside the system's other service data.
+        Err(_) => PathBuf::from("/var/lib/journey/keys"),
     }
 }
 
