@@ -54,7 +54,7 @@ impl Dice {
         self.0 ^= self.0 << 13;
         self.0 ^= self.0 >> 7;
         self.0 ^= self.0 << 17;
-        self.0 % n == 0
+        self.0.is_multiple_of(n)
     }
 }
 
