@@ -25,6 +25,9 @@ pub enum AppError {
     Unavailable(String),
     /// A bug or corrupted data: logged, never shown to a user.
     Internal(String),
+    /// This machine's set-up stops the program from starting (a master key that is missing
+    /// or not the store's, a port in use): said in one plain line.
+    Setup(String),
 }
 
 impl AppError {
@@ -43,7 +46,10 @@ impl AppError {
             | AppError::Invalid { .. }
             | AppError::NotFound(_)
             | AppError::Forbidden(_) => 1,
-            AppError::Conflict(_) | AppError::Unavailable(_) | AppError::Internal(_) => 2,
+            AppError::Conflict(_)
+            | AppError::Unavailable(_)
+            | AppError::Internal(_)
+            | AppError::Setup(_) => 2,
         }
     }
 
@@ -55,7 +61,7 @@ impl AppError {
             AppError::NotFound(_) => 404,
             AppError::Forbidden(_) => 403,
             AppError::Conflict(_) => 409,
-            AppError::Unavailable(_) => 503,
+            AppError::Unavailable(_) | AppError::Setup(_) => 503,
             AppError::Internal(_) => 500,
         }
     }
@@ -67,7 +73,8 @@ impl std::fmt::Display for AppError {
             AppError::BadRequest(why)
             | AppError::NotFound(why)
             | AppError::Conflict(why)
-            | AppError::Internal(why) => f.write_str(why),
+            | AppError::Internal(why)
+            | AppError::Setup(why) => f.write_str(why),
             AppError::Invalid {
                 field: Some(field),
                 message,

@@ -83,16 +83,16 @@ impl App {
                 .filter(|old| old.exists())
                 .map(|old| format!("; a key of an earlier version is at {}: move it there if it is this store's", old.display()))
                 .unwrap_or_default();
-            return Err(AppError::Unavailable(format!(
+            return Err(AppError::Setup(format!(
                 "master key: none at {}, and this database holds sealed journey data: a new key could not open it (set JOURNEY_MASTER_KEY_FILE or JOURNEY_MASTER_KEY to the key it was made with){earlier}",
                 source.describe()
             )));
         }
         let master = source
             .load()
-            .map_err(|e| AppError::Unavailable(format!("master key: {e}")))?;
+            .map_err(|e| AppError::Setup(format!("master key: {e}")))?;
         if !journey_postgres::crypto::verify_master(&pool, &master).await? {
-            return Err(AppError::Unavailable(format!(
+            return Err(AppError::Setup(format!(
                 "master key: the key from {} is not the one this database's journeys were sealed with (set JOURNEY_MASTER_KEY_FILE or JOURNEY_MASTER_KEY to that key)",
                 source.describe()
             )));

@@ -140,6 +140,10 @@ impl From<AppError> for WebError {
                 WebError::Unavailable
             }
             AppError::Internal(why) => WebError::Internal(why),
+            AppError::Setup(why) => {
+                tracing::error!("set-up: {why}");
+                WebError::Unavailable
+            }
         }
     }
 }

@@ -185,7 +185,7 @@ pub async fn serve(app: App, bind: SocketAddr, announce: Vec<String>) -> Result<
     });
     let listener = tokio::net::TcpListener::bind(bind)
         .await
-        .map_err(|e| AppError::Unavailable(format!("cannot listen on {bind}: {e}")))?;
+        .map_err(|e| AppError::Setup(format!("cannot listen on {bind}: {e}")))?;
     let address = listener
         .local_addr()
         .map_err(|e| AppError::Internal(e.to_string()))?;
