@@ -53,7 +53,8 @@ fmt:
 stop:
     cargo run -p journey-cli -- stop
 
-# The fault suite: the app killed (SIGKILL) and restarted under concurrent idempotent writes
+# The fault suite: the app killed, PostgreSQL restarted, connections cut, commands killed,
+# backup and restore, two processes
 # (docs/reliability.md). Also part of `cargo test --workspace`.
 faults:
-    cargo test -p journey-cli --test faults --test two_processes -- --nocapture
+    cargo test -p journey-cli --test faults --test faults_network --test faults_commands --test two_processes -- --nocapture

@@ -218,3 +218,38 @@ async fn a_body_over_the_limit_is_answered_in_the_apis_json() {
     );
     assert_eq!(reply.json()["error"], "too_large", "{}", reply.body);
 }
+
+#[tokio::test]
+async fn an_unknown_api_route_or_method_is_answered_in_the_apis_json() {
+    let app = app().await;
+    let mut api = api_client(&app).await;
+    let unknown = api.get(&app, "/api/v1/no-such-thing").await;
+    assert_eq!(unknown.status.as_u16(), 404, "{}", unknown.body);
+    assert_eq!(unknown.json()["error"], "not_found", "{}", unknown.body);
+    let wrong = api
+        .send(
+            &app,
+            axum::http::Method::PUT,
+            &format!("/api/v1/journeys/{OWN}/entries"),
+            Some("application/json"),
+            "{}".into(),
+            &[],
+        )
+        .await;
+    assert_eq!(wrong.status.as_u16(), 405, "{}", wrong.body);
+    assert_eq!(
+        wrong.json()["error"],
+        "method_not_allowed",
+        "{}",
+        wrong.body
+    );
+    assert!(wrong.headers.contains_key("allow"), "{:?}", wrong.headers);
+    // A page that does not exist is a page that says so.
+    let page = api.get(&app, "/no-such-page").await;
+    assert_eq!(page.status.as_u16(), 404);
+    assert!(
+        page.body.contains("<html") && page.body.to_lowercase().contains("not found"),
+        "{}",
+        page.body
+    );
+}

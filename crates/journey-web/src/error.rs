@@ -31,6 +31,8 @@ pub enum WebError {
     UnsupportedMediaType,
     /// The body is larger than the server takes.
     TooLarge,
+    /// The route exists, but not with this method (the `Allow` header says which).
+    MethodNotAllowed,
     /// The database is unreachable.
     Unavailable,
     /// A bug or corrupted data: logged, never shown.
@@ -49,6 +51,7 @@ impl WebError {
             WebError::TooMany(_) => StatusCode::TOO_MANY_REQUESTS,
             WebError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             WebError::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            WebError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             WebError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             WebError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -74,6 +77,9 @@ impl WebError {
             }
             WebError::UnsupportedMediaType => "the body must be application/json".into(),
             WebError::TooLarge => "the body is too large: one entry is a few hundred bytes".into(),
+            WebError::MethodNotAllowed => {
+                "this method is not offered here (the Allow header lists those that are)".into()
+            }
             WebError::Unavailable => {
                 "the database cannot be reached right now; try again shortly".into()
             }
@@ -93,6 +99,7 @@ impl WebError {
             WebError::TooMany(_) => "too_many_requests",
             WebError::UnsupportedMediaType => "unsupported_media_type",
             WebError::TooLarge => "too_large",
+            WebError::MethodNotAllowed => "method_not_allowed",
             WebError::Unavailable => "unavailable",
             WebError::Internal(_) => "internal",
         }

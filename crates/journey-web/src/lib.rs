@@ -129,8 +129,45 @@ pub async fn router(app: App, options: Options) -> Result<Router, AppError> {
             }),
         )
         .with_state(state)
-        .layer(session_layer);
+        .layer(session_layer)
+        .layer(axum::middleware::from_fn(router_errors));
     Ok(security_headers(router))
+}
+
+/// The router's own answers to an unknown route (404) or method (405) have no body: the
+/// API answers them in its JSON like every other error, and pages with the page that says
+/// "not found". A handler's own answers (which have a body) are left as they are.
+async fn router_errors(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::http::StatusCode;
+    use axum::response::IntoResponse;
+    let api = request.uri().path().starts_with("/api/");
+    let response = next.run(request).await;
+    let status = response.status();
+    let bare = !response
+        .headers()
+        .contains_key(axum::http::header::CONTENT_TYPE);
+    if !bare || !(status == StatusCode::NOT_FOUND || status == StatusCode::METHOD_NOT_ALLOWED) {
+        return response;
+    }
+    let err = if status == StatusCode::NOT_FOUND {
+        error::WebError::NotFound
+    } else {
+        error::WebError::MethodNotAllowed
+    };
+    let mut answer = if api {
+        error::ApiError(err).into_response()
+    } else {
+        error::PageError(err).into_response()
+    };
+    if let Some(allow) = response.headers().get(axum::http::header::ALLOW) {
+        answer
+            .headers_mut()
+            .insert(axum::http::header::ALLOW, allow.clone());
+    }
+    answer
 }
 
 /// The headers every response carries: no framing, no sniffing, no caching (pages carry
