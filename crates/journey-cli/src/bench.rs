@@ -121,10 +121,8 @@ pub enum Bench {
 
 pub async fn run(which: Bench, config: &Config) -> Outcome {
     let server = config.database.connect_options()?;
-    // The benchmarks' own databases share one key (`bench.key` in the default folder).
-    let key = config
-        .master_key
-        .for_store("bench")
+    let source = config.master_key.for_store("bench"); // one key for the bench databases
+    let key = source
         .load()
         .map_err(|e| AppError::Unavailable(format!("master key: {e}")))?;
     let _ = MASTER.set(key);
