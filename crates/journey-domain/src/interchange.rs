@@ -11,6 +11,7 @@ use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
 use crate::entry::{is_key, Body, Entry};
+pub use crate::text::unpaired_surrogate;
 use crate::text::{holds_nul, holds_nul_value, mark_lone_surrogates};
 
 /// The longest accepted note, in characters.
@@ -104,28 +105,6 @@ pub fn parse_line(text: &str) -> Result<Line, LineError> {
         field: Some(field_of(&message, &value)),
         message,
     })
-}
-
-/// The refusal of a JSON object (one line, or an API body) that holds an unpaired
-/// surrogate escape, naming the top-level field that holds it; `None` when there is none.
-/// serde_json refuses such text as not JSON, without saying where.
-pub fn unpaired_surrogate(text: &str) -> Option<LineError> {
-    let (rewritten, escapes) = mark_lone_surrogates(text);
-    if !escapes.surrogate {
-        return None;
-    }
-    let field = match serde_json::from_str::<Value>(&rewritten) {
-        Ok(Value::Object(map)) => map
-            .iter()
-            .find(|(name, value)| holds_nul(name) || holds_nul_value(value))
-            .map(|(name, _)| name.replace('\0', "\\u0000")),
-        _ => None,
-    };
-    let message = match &field {
-        Some(name) => format!("field `{name}`: holds {}", escapes.what()),
-        None => format!("holds {}", escapes.what()),
-    };
-    Some(LineError { field, message })
 }
 
 /// A JSON object's fields in the order given, duplicates kept.

@@ -7,6 +7,8 @@ use std::borrow::Cow;
 
 use serde_json::Value;
 
+use crate::interchange::LineError;
+
 /// What [`mark_lone_surrogates`] found in a line's escapes.
 #[derive(Debug, Default, Clone, Copy)]
 pub(crate) struct Escapes {
@@ -90,6 +92,28 @@ pub(crate) fn holds_nul_value(value: &Value) -> bool {
         Value::Object(map) => map.iter().any(|(k, v)| holds_nul(k) || holds_nul_value(v)),
         _ => false,
     }
+}
+
+/// The refusal of a JSON object (one line, or an API body) that holds an unpaired
+/// surrogate escape, naming the top-level field that holds it; `None` when there is none.
+/// serde_json refuses such text as not JSON, without saying where.
+pub fn unpaired_surrogate(text: &str) -> Option<LineError> {
+    let (rewritten, escapes) = mark_lone_surrogates(text);
+    if !escapes.surrogate {
+        return None;
+    }
+    let field = match serde_json::from_str::<Value>(&rewritten) {
+        Ok(Value::Object(map)) => map
+            .iter()
+            .find(|(name, value)| holds_nul(name) || holds_nul_value(value))
+            .map(|(name, _)| name.replace('\0', "\\u0000")),
+        _ => None,
+    };
+    let message = match &field {
+        Some(name) => format!("field `{name}`: holds {}", escapes.what()),
+        None => format!("holds {}", escapes.what()),
+    };
+    Some(LineError { field, message })
 }
 
 #[cfg(test)]
