@@ -117,46 +117,13 @@ async fn an_immediate_restart_of_postgresql_under_idempotent_writes_loses_and_du
         .to_string();
     let cookie = sign_in(&base).await;
 
-    let workers: Vec<_> = (0..WORKERS)
-        .map(|w| {
-            let (base, cookie) = (base.clone(), cookie.clone());
-            tokio::spawn(async move {
-                let mut ops = Vec::new();
-                for i in 0..40 {
-                    let key = format!("p{w}-{i}");
-                    let body = json!({ "type": "self_care", "on": "2025-03-10", "minutes": 1 + i });
-                    let mut op = Op::default();
-                    for _attempt in 0..300 {
-                        let answer = http()
-                            .post(format!("{base}/api/v1/journeys/small/entries"))
-                            .header("cookie", &cookie)
-                            .header("idempotency-key", &key)
-                            .json(&body)
-                            .send()
-                            .await;
-                        match answer {
-                            Ok(res) if res.status() == 201 => {
-                                op.answers.push(Some(201));
-                                let body: Value = res.json().await.unwrap_or(Value::Null);
-                                op.entry = body["entry"].as_str().map(str::to_string);
-                                break;
-                            }
-                            Ok(res) => {
-                                let status = res.status().as_u16();
-                                assert_eq!(status, 503, "{key}: only 201 or 503");
-                                assert!(res.headers().contains_key("retry-after"));
-                                op.answers.push(Some(status));
-                            }
-                            Err(_) => op.answers.push(None),
-                        }
-                        tokio::time::sleep(Duration::from_millis(50)).await;
-                    }
-                    ops.push(op);
-                }
-                ops
-            })
-        })
-        .collect();
+    let load = tokio::spawn(history::run(history::Load {
+        workers: WORKERS,
+        writes: 40,
+        url: Arc::new(RwLock::new(base.clone())),
+        cookie,
+        pause: Duration::from_millis(50),
+    }));
 
     tokio::time::sleep(Duration::from_millis(600)).await;
     let bin = journey_postgres::embedded::find_bin_dir().expect("PostgreSQL's binaries");
@@ -187,10 +154,7 @@ async fn an_immediate_restart_of_postgresql_under_idempotent_writes_loses_and_du
     tokio::time::sleep(Duration::from_millis(1000)).await;
     let options = journey_postgres::embedded::ensure_running(&dir).expect("started again");
 
-    let mut ops = Vec::new();
-    for worker in workers {
-        ops.extend(worker.await.expect("the worker ends"));
-    }
+    let ops: Vec<Op> = load.await.expect("the load ends").into_values().collect();
     let pool = sqlx::PgPool::connect_with(options).await.expect("connects");
     let ids: Vec<String> = ops.iter().filter_map(|op| op.entry.clone()).collect();
     let counts: Vec<(String, i64)> =
