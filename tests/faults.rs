@@ -11,7 +11,6 @@ use std::time::Duration;
 
 use common::*;
 use journey_postgres::testing::TestDb;
-use serde_json::{json, Value};
 
 const PASSWORD: &str = "correct horse battery";
 const WORKERS: usize = 8;
