@@ -3,6 +3,10 @@ driven by selenium), as a person sees it:
 - on a phone (390 x 844) a family member records a typical day in at most 4 taps after the
   page opens, records a return to use the day after detox and finds the care text, and
   records a WHO-5 check-in and sees it charted;
+- a counselor who has no second factor yet is sent to set one up (a QR code, and the key to
+  type in), turns it on with a code from "their app" (pyotp) and keeps the recovery codes
+  shown once; a researcher and an admin enrolled by `journey user totp` sign in in two
+  steps, password then code;
 - a counselor opens the family's progress report and the cohort report; a guessed URL is a
   404;
 - every page, at 390 px and at 1366 px: no sideways scroll, chart text at least 9 px tall
@@ -10,6 +14,8 @@ driven by selenium), as a person sees it:
   moderate or worse.
 
 Usage: e2e_check.py BASE_URL OWN_KEY OTHER_KEY PASSWORD SCREENSHOT_DIR AXE_JS
+The environment's E2E_TOTP_SECRETS is a JSON object: username -> base-32 TOTP secret of the
+accounts enrolled from the command line.
 Exits non-zero with the reason when a check fails. Screenshots (full pages) are kept.
 """
 
@@ -19,6 +25,7 @@ import json
 import os
 import sys
 
+import pyotp
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
@@ -28,6 +35,7 @@ base, own, other, password, shots, axe_path = sys.argv[1:7]
 os.makedirs(shots, exist_ok=True)
 AXE = open(axe_path, encoding="utf-8").read()
 PHONE, DESKTOP = (390, 844), (1366, 900)
+SECRETS = json.loads(os.environ.get("E2E_TOTP_SECRETS", "{}"))
 
 options = webdriver.ChromeOptions()
 options.binary_location = "/usr/bin/chromium"
@@ -136,13 +144,48 @@ def inspect(name):
     size(PHONE)
 
 
-def sign_in(username):
+def sign_in(username, shot=None):
     driver.get(base + "/login")
     find(By.NAME, "username").send_keys(username)
     find(By.NAME, "password").send_keys(password)
     find(By.CSS_SELECTOR, "form.card button[type=submit]").click()
+    if username in SECRETS:
+        wait_for(lambda: driver.current_url.endswith("/login/code"),
+                 f"{username}, enrolled in a second factor, is asked for a code")
+        if shot:
+            inspect(shot)
+        find(By.NAME, "code").send_keys(pyotp.TOTP(SECRETS[username]).now())
+        find(By.CSS_SELECTOR, "form.card button[type=submit]").click()
     wait_for(lambda: driver.current_url.endswith("/journeys") or "/admin" in driver.current_url
              or "/research" in driver.current_url, f"{username} is signed in")
+
+
+def sign_in_to_enrol(username):
+    """Signs in an account that must set up a second factor, and sets it up as a person
+    would: the key from the page into an app (pyotp here), the app's code into the form."""
+    driver.get(base + "/login")
+    find(By.NAME, "username").send_keys(username)
+    find(By.NAME, "password").send_keys(password)
+    find(By.CSS_SELECTOR, "form.card button[type=submit]").click()
+    wait_for(lambda: driver.current_url.endswith("/account/second-factor"),
+             f"{username}, without a second factor, is sent to set one up")
+    check(len(driver.find_elements(By.CSS_SELECTOR, "figure.qr svg")) == 1, "a QR code to scan")
+    driver.get(base + "/journeys")
+    wait_for(lambda: driver.current_url.endswith("/account/second-factor"),
+             "no journey data before the second factor is set up")
+    inspect("10-counselor-second-factor")
+    secret = driver.execute_script("return document.querySelector('code.secret').textContent")
+    find(By.NAME, "code").send_keys("000000" if pyotp.TOTP(secret).now() != "000000" else "111111")
+    find(By.CSS_SELECTOR, "form.card button[type=submit]").click()
+    wait_for(lambda: "not the code the app shows" in body(), "a wrong code is refused, in words")
+    find(By.NAME, "code").send_keys(pyotp.TOTP(secret).now())
+    find(By.CSS_SELECTOR, "form.card button[type=submit]").click()
+    wait_for(lambda: "recovery codes" in body(), "the recovery codes are shown")
+    codes = driver.find_elements(By.CSS_SELECTOR, "ul.codes code")
+    check(len(codes) == 10, f"10 recovery codes, not {len(codes)}")
+    inspect("10-counselor-recovery-codes")
+    find(By.LINK_TEXT, "I have kept them: go on").click()
+    wait_for(lambda: driver.current_url.endswith("/journeys"), f"{username} goes on to the families")
 
 
 def sign_out():
@@ -249,8 +292,8 @@ try:
     driver.get(base + "/journeys")
     sign_out()
 
-    # The counselor opens the family's progress report and the cohort report.
-    sign_in("coun")
+    # The counselor has no second factor yet: the first page is its set-up.
+    sign_in_to_enrol("coun")
     text = body()
     check(own in text and other not in text, "the counselor sees only assigned families")
     check("Who needs attention" in text and "Use after leaving detox or residential care" in text,
@@ -269,7 +312,7 @@ try:
     driver.get(base + "/journeys")
     sign_out()
 
-    sign_in("res")
+    sign_in("res", shot="13-sign-in-code")
     field = find(By.NAME, "project")
     field.send_keys("my study")
     check(driver.execute_script("return arguments[0].validity.patternMismatch", field),

@@ -215,6 +215,77 @@ async fn an_unassignment_by_one_process_holds_in_the_other_within_a_second() {
     );
 }
 
+/// A session ended through one process is refused by the other within a second; `journey
+/// user password` ends every session of the account, in both.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_ended_session_is_refused_by_both_processes_within_a_second() {
+    let db = family().await;
+    let (a, b) = (Server::start(&db), Server::start(&db));
+    let (first, second) = (sign_in(&a.url, "fam").await, sign_in(&b.url, "fam").await);
+    for base in [&a.url, &b.url] {
+        for cookie in [&first, &second] {
+            assert_eq!(get_status(base, cookie, "/api/v1/sessions").await, 200);
+        }
+    }
+    let listed: Value = http()
+        .get(format!("{}/api/v1/sessions", b.url))
+        .header("cookie", &first)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let other = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["current"] == false)
+        .expect("the second session")["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let ended = http()
+        .delete(format!("{}/api/v1/sessions/{other}", b.url))
+        .header("cookie", &first)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ended.status().as_u16(), 204);
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    for base in [&a.url, &b.url] {
+        assert_eq!(get_status(base, &second, "/api/v1/journeys").await, 401);
+        assert_eq!(get_status(base, &first, "/api/v1/journeys").await, 200);
+    }
+    let reset = {
+        use std::io::Write;
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_journey"))
+            .args(["user", "password", "fam", "--password-stdin"])
+            .env("DATABASE_URL", &db.url)
+            .env("JOURNEY_MASTER_KEY", &db.master_hex)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        writeln!(child.stdin.take().unwrap(), "another long password").unwrap();
+        child.wait_with_output().unwrap()
+    };
+    assert!(reset.status.success(), "{}", stderr(&reset));
+    assert!(
+        stdout(&reset).contains("1 session(s) of theirs ended"),
+        "{}",
+        stdout(&reset)
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    for base in [&a.url, &b.url] {
+        assert_eq!(get_status(base, &first, "/api/v1/journeys").await, 401);
+    }
+    assert!(!api_sign_in(&a.url, "fam", "another long password")
+        .await
+        .is_empty());
+}
+
 /// A write whose transaction is under way when its process is killed leaves nothing: not
 /// the entry, not its Idempotency-Key claim. The retry, in another process, writes it once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

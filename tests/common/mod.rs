@@ -92,6 +92,27 @@ pub fn add_user(db: &TestDb, name: &str, role: &str, password: &str, journey_key
     }
 }
 
+/// Enrols `name` in a second factor with `journey user totp`: the base-32 secret of the
+/// `otpauth://` URI it prints (and it prints 10 recovery codes).
+pub fn enrol_totp(db: &TestDb, name: &str) -> String {
+    let out = journey(db, &["user", "totp", name]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    let uri = text
+        .lines()
+        .find(|l| l.starts_with("otpauth://totp/"))
+        .unwrap_or_else(|| panic!("an otpauth URI: {text}"));
+    assert!(uri.contains("issuer=journey"), "{uri}");
+    let secret = uri
+        .split(['?', '&'])
+        .find_map(|p| p.strip_prefix("secret="))
+        .expect("secret=")
+        .to_string();
+    let codes = text.lines().filter(|l| l.starts_with("  ")).count();
+    assert_eq!(codes, 10, "10 recovery codes: {text}");
+    secret
+}
+
 /// `journey serve` on a free loopback port over `db`; stopped when dropped.
 pub struct Server {
     child: std::process::Child,

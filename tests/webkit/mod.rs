@@ -32,6 +32,46 @@ pub fn hash() -> &'static str {
 pub struct App {
     pub db: TestDb,
     pub router: Router,
+    /// The second factors of the staff accounts (`coun`, `res`, `adm`), enrolled as
+    /// `journey user totp` does.
+    pub factors: std::collections::HashMap<String, journey_app::Enrolment>,
+    /// Per account: the last time step whose code was used, and the recovery codes used.
+    used: std::sync::Mutex<std::collections::HashMap<String, (u64, usize)>>,
+}
+
+/// The TOTP code of a base-32 `secret` at Unix time `time` (what an authenticator app shows).
+pub fn totp_code(secret: &str, time: u64) -> String {
+    totp_rs::Builder::new()
+        .with_secret(totp_rs::Secret::try_from_base32(secret).expect("base 32"))
+        .build()
+        .expect("a TOTP")
+        .generate(time)
+        .to_string()
+}
+
+pub fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+impl App {
+    /// A second factor code of `username` that has not been used: the app's code now, or,
+    /// when this time step's was used already, the next recovery code.
+    pub fn fresh_code(&self, username: &str) -> String {
+        let enrolment = &self.factors[username];
+        let now = unix_now();
+        let mut used = self.used.lock().unwrap();
+        let (step, recovery) = used.entry(username.to_string()).or_insert((0, 0));
+        if now / 30 > *step {
+            *step = now / 30;
+            return totp_code(&enrolment.secret, now);
+        }
+        let code = enrolment.recovery_codes[*recovery].clone();
+        *recovery += 1;
+        code
+    }
 }
 
 pub async fn app_with(options: Options) -> App {
@@ -72,8 +112,22 @@ pub async fn app_with(options: Options) -> App {
             .unwrap();
     }
     let app = journey_app::App::new(db.pool.clone(), db.master.clone());
+    let operator = journey_app::Actor::operator("test", journey_app::Via::Cli);
+    let mut factors = std::collections::HashMap::new();
+    for name in ["coun", "res", "adm"] {
+        let enrolment = app
+            .enrol_second_factor(&operator, name)
+            .await
+            .expect("enrolled");
+        factors.insert(name.to_string(), enrolment);
+    }
     let router = web::router(app, options).await.expect("the app");
-    App { db, router }
+    App {
+        db,
+        router,
+        factors,
+        used: Default::default(),
+    }
 }
 
 pub async fn app() -> App {
@@ -217,6 +271,19 @@ impl Client {
             )
             .await;
         assert_eq!(reply.status, StatusCode::SEE_OTHER, "{}", reply.body);
+        if app.factors.contains_key(username) {
+            assert_eq!(
+                reply.location(),
+                "/login/code",
+                "{username} is asked for a code"
+            );
+            let page = client.get(app, "/login/code").await;
+            assert_eq!(page.status, StatusCode::OK);
+            let code = app.fresh_code(username);
+            let reply = client.form(app, "/login/code", &[("code", &code)]).await;
+            assert_eq!(reply.status, StatusCode::SEE_OTHER, "{}", reply.body);
+            assert_eq!(reply.location(), "/journeys");
+        }
         // A page with the signed-in session's CSRF token (researchers and admins are sent on
         // from the journeys page to their own).
         let page = client.get(app, "/journeys").await;

@@ -228,4 +228,22 @@ impl App {
         self.audit(&actor, "sign_in", None, json!({ "via": via.as_str() }))
             .await
     }
+
+    /// Records a failed sign-in (a wrong password) in the audit log: under the username
+    /// when it is an account's, else as `unknown` (what was typed may be a password typed
+    /// in the wrong box, so it is never stored).
+    pub async fn audit_failed_sign_in(&self, username: &str, via: Via) -> Result<(), AppError> {
+        let known = crate::is_key(username)
+            && accounts::user_by_name(self.pool(), username)
+                .await?
+                .is_some();
+        let actor = Actor::operator(if known { username } else { "unknown" }, via);
+        self.audit(
+            &actor,
+            "sign_in_failed",
+            None,
+            json!({ "via": via.as_str() }),
+        )
+        .await
+    }
 }

@@ -25,6 +25,8 @@ pub mod journeys;
 pub mod metrics;
 pub mod report;
 pub mod research;
+pub mod second_factor;
+pub mod sessions;
 
 use std::sync::Arc;
 
@@ -41,6 +43,7 @@ pub use journey_postgres::import::{ImportReport, Progress};
 pub use journey_postgres::read::{JourneyRow, Scope};
 /// The pool, for what keeps its own tables in the same database (the web's session store).
 pub use journey_postgres::PgPool;
+pub use second_factor::Enrolment;
 
 /// The application: the database pool, the master key and what the use cases share
 /// (cheap to clone).

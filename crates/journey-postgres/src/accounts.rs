@@ -48,12 +48,22 @@ pub struct User {
     pub display_name: String,
     pub role: Role,
     pub password_hash: String,
+    /// Enrolled in a second factor (a confirmed TOTP secret: `second_factors`).
+    pub second_factor: bool,
 }
 
-type UserRow = (Uuid, String, String, String, String);
+impl User {
+    /// Whether the account must have a second factor before it reaches any journey data:
+    /// counselors, researchers and admins (family members may choose one).
+    pub fn needs_second_factor(&self) -> bool {
+        self.role != Role::Family && !self.second_factor
+    }
+}
+
+type UserRow = (Uuid, String, String, String, String, bool);
 
 fn user(row: UserRow) -> Result<User, StoreError> {
-    let (user_id, username, display_name, role, password_hash) = row;
+    let (user_id, username, display_name, role, password_hash, second_factor) = row;
     let role = Role::parse(&role).ok_or_else(|| StoreError::Corrupt(format!("role {role:?}")))?;
     Ok(User {
         user_id,
@@ -61,10 +71,13 @@ fn user(row: UserRow) -> Result<User, StoreError> {
         display_name,
         role,
         password_hash,
+        second_factor,
     })
 }
 
-const USER_COLUMNS: &str = "user_id, username, display_name, role, password_hash";
+const USER_COLUMNS: &str = "user_id, username, display_name, role, password_hash,
+     EXISTS (SELECT 1 FROM second_factors f
+              WHERE f.user_id = users.user_id AND f.confirmed_at IS NOT NULL)";
 
 /// Creates a user; `Ok(None)` when the username is taken.
 pub async fn create_user(
@@ -122,6 +135,19 @@ pub async fn user_by_id(pool: &PgPool, id: Uuid) -> Result<Option<User>, StoreEr
         "SELECT {USER_COLUMNS} FROM users WHERE user_id = $1"
     ))
     .bind(id)
+    .fetch_optional(pool)
+    .await?;
+    row.map(user).transpose()
+}
+
+/// The user of session `session_id` (`user_sessions`), while it has not been ended: the
+/// check every signed-in request makes, in one statement by primary keys.
+pub async fn user_by_session(pool: &PgPool, session_id: Uuid) -> Result<Option<User>, StoreError> {
+    let row: Option<UserRow> = sqlx::query_as(&format!(
+        "SELECT {USER_COLUMNS} FROM users
+          WHERE user_id = (SELECT user_id FROM user_sessions WHERE session_id = $1)"
+    ))
+    .bind(session_id)
     .fetch_optional(pool)
     .await?;
     row.map(user).transpose()

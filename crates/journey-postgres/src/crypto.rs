@@ -306,6 +306,15 @@ pub async fn keys(
 pub fn new_key(master: &MasterKey, id: &str) -> (Vec<u8>, JourneyKey) {
     let mut material = [0u8; 32];
     rand::rngs::OsRng.fill_bytes(&mut material);
+    (
+        seal_bytes(master, id, &material),
+        JourneyKey::new(&material),
+    )
+}
+
+/// `secret` sealed by `master` for `context` (the context must be given again to open it):
+/// a random nonce, then XChaCha20-Poly1305's output.
+pub fn seal_bytes(master: &MasterKey, context: &str, secret: &[u8]) -> Vec<u8> {
     let mut nonce = [0u8; 24];
     rand::rngs::OsRng.fill_bytes(&mut nonce);
     let sealed = master
@@ -313,14 +322,39 @@ pub fn new_key(master: &MasterKey, id: &str) -> (Vec<u8>, JourneyKey) {
         .encrypt(
             &XNonce::from(nonce),
             Payload {
-                msg: &material,
-                aad: id.as_bytes(),
+                msg: secret,
+                aad: context.as_bytes(),
             },
         )
         .expect("encryption in memory");
     let mut bytes = nonce.to_vec();
     bytes.extend_from_slice(&sealed);
-    (bytes, JourneyKey::new(&material))
+    bytes
+}
+
+/// What [`seal_bytes`] sealed for `context`.
+pub fn open_bytes(master: &MasterKey, context: &str, sealed: &[u8]) -> Result<Vec<u8>, StoreError> {
+    if sealed.len() < 24 {
+        return Err(StoreError::Corrupt(format!(
+            "the secret of {context} is cut short"
+        )));
+    }
+    let mut nonce = [0u8; 24];
+    nonce.copy_from_slice(&sealed[..24]);
+    master
+        .0
+        .decrypt(
+            &XNonce::from(nonce),
+            Payload {
+                msg: &sealed[24..],
+                aad: context.as_bytes(),
+            },
+        )
+        .map_err(|_| {
+            StoreError::Unavailable(
+                "the master key does not open the store's secrets (it is not the key they were made with)".into(),
+            )
+        })
 }
 
 /// The key of journey `id` from its `journey_secrets.wrapped_key`, read by the caller
@@ -330,28 +364,7 @@ pub fn unwrap_key(master: &MasterKey, id: &str, wrapped: &[u8]) -> Result<Journe
 }
 
 fn unwrap(master: &MasterKey, id: &str, wrapped: &[u8]) -> Result<JourneyKey, StoreError> {
-    if wrapped.len() < 24 {
-        return Err(StoreError::Corrupt(format!(
-            "journey key of {id} is cut short"
-        )));
-    }
-    let mut nonce = [0u8; 24];
-    nonce.copy_from_slice(&wrapped[..24]);
-    let material = master
-        .0
-        .decrypt(
-            &XNonce::from(nonce),
-            Payload {
-                msg: &wrapped[24..],
-                aad: id.as_bytes(),
-            },
-        )
-        .map_err(|_| {
-            StoreError::Unavailable(
-                "the master key does not open the journey keys (it is not the key they were made with)".into(),
-            )
-        })?;
-    let material: [u8; 32] = material
+    let material: [u8; 32] = open_bytes(master, id, wrapped)?
         .try_into()
         .map_err(|_| StoreError::Corrupt(format!("journey key of {id} is not 32 bytes")))?;
     Ok(JourneyKey::new(&material))

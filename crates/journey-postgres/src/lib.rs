@@ -17,6 +17,8 @@ pub mod read;
 pub mod reports;
 pub mod research;
 pub mod scratch;
+pub mod second_factor;
+pub mod sessions;
 pub mod store;
 pub mod testing;
 

@@ -43,6 +43,8 @@ struct ApiDoc;
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(sign_in, sign_out))
+        .routes(routes!(super::sessions::list_sessions))
+        .routes(routes!(super::sessions::end_session))
         .routes(routes!(list_journeys))
         .routes(routes!(list_entries, record_entry))
         .routes(routes!(journey_metrics))
@@ -103,11 +105,14 @@ fn parse_body<T: serde::de::DeserializeOwned>(
     })
 }
 
-/// Credentials.
+/// Credentials. An account with a second factor sends `totp` too: the 6-digit code from its
+/// authenticator app (each code is accepted once), or one of its recovery codes.
 #[derive(Deserialize, ToSchema)]
 pub struct Credentials {
     username: String,
     password: String,
+    #[serde(default)]
+    totp: Option<String>,
 }
 
 /// Who is signed in.
@@ -124,7 +129,8 @@ pub struct Me {
     request_body(content = Credentials, content_type = "application/json"),
     responses(
         (status = 200, description = "Signed in; the session cookie is set", body = Me),
-        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 400, body = ErrorBody),
+        (status = 401, description = "Wrong username or password (`unauthorized`), no `totp` for an account with a second factor (`second_factor_required`), or a wrong or used code (`second_factor_refused`)", body = ErrorBody),
         (status = 415, body = ErrorBody), (status = 422, body = ErrorBody),
         (status = 429, body = ErrorBody), (status = 503, body = ErrorBody),
     ))]
@@ -135,14 +141,19 @@ async fn sign_in(
     body: Bytes,
 ) -> Result<Json<Me>, ApiError> {
     let credentials: Credentials = parse_body(&headers, &body)?;
-    let user = auth::sign_in(
+    let user = match auth::sign_in(
         &state,
         Via::Api,
-        &session,
+        (&session, &headers),
         &credentials.username,
         &credentials.password,
+        credentials.totp.as_deref(),
     )
-    .await?;
+    .await?
+    {
+        auth::SignIn::Done(user) => user,
+        auth::SignIn::NeedsCode(_) => return Err(WebError::SecondFactorRequired.into()),
+    };
     Ok(Json(Me {
         username: user.username,
         display_name: user.display_name,
@@ -153,8 +164,8 @@ async fn sign_in(
 /// Sign out: the session is deleted.
 #[utoipa::path(delete, path = "/api/v1/session", tag = "session",
     responses((status = 204, description = "Signed out"), (status = 503, body = ErrorBody)))]
-async fn sign_out(session: Session) -> Result<StatusCode, ApiError> {
-    auth::sign_out(&session).await?;
+async fn sign_out(State(state): State<AppState>, session: Session) -> Result<StatusCode, ApiError> {
+    auth::sign_out(&state, &session, Via::Api).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

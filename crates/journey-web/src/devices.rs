@@ -37,13 +37,36 @@ pub fn token(headers: &HeaderMap) -> Option<String> {
         .filter(|t| t.len() == 64 && t.bytes().all(|b| b.is_ascii_hexdigit()))
 }
 
-/// What the browser says it is, for the member's list of devices.
+/// What the browser says it is, in words ("Chrome 120 on Android"), for the lists of
+/// devices and sessions (the woothee crate reads the User-Agent; the raw string is kept
+/// nowhere).
 pub fn description(headers: &HeaderMap) -> String {
-    headers
+    let agent = headers
         .get(header::USER_AGENT)
         .and_then(|v| v.to_str().ok())
-        .unwrap_or("a browser that did not say what it is")
-        .to_string()
+        .unwrap_or("");
+    describe(agent)
+}
+
+fn describe(agent: &str) -> String {
+    const UNKNOWN: &str = "UNKNOWN";
+    let Some(found) = woothee::parser::Parser::new().parse(agent) else {
+        return if agent.is_empty() {
+            "a program that did not say what it is".into()
+        } else {
+            "a browser or program this app does not recognize".into()
+        };
+    };
+    let major = found.version.split('.').next().unwrap_or("");
+    let browser = match (found.name, major) {
+        (UNKNOWN, _) => "a browser".to_string(),
+        (name, "" | UNKNOWN) => name.to_string(),
+        (name, major) => format!("{name} {major}"),
+    };
+    match found.os {
+        UNKNOWN => browser,
+        os => format!("{browser} on {os}"),
+    }
 }
 
 /// The `Set-Cookie` value that keeps `token` on the device (empty: forget it).
@@ -106,4 +129,18 @@ async fn forget(
         .forget_device(&signed.user, Some(id), None)
         .await?;
     Ok(Redirect::to("/devices").into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::describe;
+
+    #[test]
+    fn a_user_agent_is_said_in_words() {
+        let phone = "Mozilla/5.0 (Linux; Android 14; Pixel 7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.6099.144 Mobile Safari/537.36";
+        assert_eq!(describe(phone), "Chrome 120 on Android");
+        let mac = "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_2) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.2 Safari/605.1.15";
+        assert_eq!(describe(mac), "Safari 17 on Mac OSX");
+        assert_eq!(describe(""), "a program that did not say what it is");
+    }
 }

@@ -13,6 +13,12 @@ pub const RETRY_AFTER_SECONDS: u64 = 5;
 pub enum WebError {
     /// Not signed in (pages redirect to the sign-in page; the API answers 401).
     Unauthorized,
+    /// The account signs in with a second factor, and none was sent.
+    SecondFactorRequired,
+    /// The second factor's code is wrong, or was used already.
+    SecondFactorRefused,
+    /// The account must set up a second factor before it reaches any journey data.
+    EnrolmentRequired,
     /// Signed in, may see the journey, may not do this to it.
     Forbidden(&'static str),
     /// No such thing, or one the user may not see: the two look the same.
@@ -42,8 +48,12 @@ pub enum WebError {
 impl WebError {
     pub fn status(&self) -> StatusCode {
         match self {
-            WebError::Unauthorized => StatusCode::UNAUTHORIZED,
-            WebError::Forbidden(_) | WebError::Csrf => StatusCode::FORBIDDEN,
+            WebError::Unauthorized
+            | WebError::SecondFactorRequired
+            | WebError::SecondFactorRefused => StatusCode::UNAUTHORIZED,
+            WebError::Forbidden(_) | WebError::Csrf | WebError::EnrolmentRequired => {
+                StatusCode::FORBIDDEN
+            }
             WebError::NotFound => StatusCode::NOT_FOUND,
             WebError::BadRequest(_) => StatusCode::BAD_REQUEST,
             WebError::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
@@ -62,6 +72,15 @@ impl WebError {
         match self {
             WebError::Unauthorized => {
                 "not signed in (or the username or the password is wrong)".into()
+            }
+            WebError::SecondFactorRequired => {
+                "this account signs in with a second factor: send \"totp\" with the 6-digit code from the authenticator app, or a recovery code".into()
+            }
+            WebError::SecondFactorRefused => {
+                "the code is wrong, or was used already: wait for the app's next code, or use a recovery code".into()
+            }
+            WebError::EnrolmentRequired => {
+                "this account must set up a second factor before it sees any journey data: sign in on the web (the page /account/second-factor), or ask the operator to run `journey user totp NAME`".into()
             }
             WebError::Forbidden(why) => (*why).into(),
             WebError::NotFound => "not found".into(),
@@ -90,6 +109,9 @@ impl WebError {
     fn code(&self) -> &'static str {
         match self {
             WebError::Unauthorized => "unauthorized",
+            WebError::SecondFactorRequired => "second_factor_required",
+            WebError::SecondFactorRefused => "second_factor_refused",
+            WebError::EnrolmentRequired => "second_factor_enrolment_required",
             WebError::Forbidden(_) => "forbidden",
             WebError::NotFound => "not_found",
             WebError::BadRequest(_) => "bad_request",

@@ -19,6 +19,8 @@ pub mod error;
 mod family;
 pub mod pages;
 pub mod research;
+mod second_factor;
+mod sessions;
 mod timeline;
 mod views;
 
@@ -70,6 +72,10 @@ pub struct Inner {
     /// Users by id, kept a minute: a user's name and role do not change, and access to a
     /// journey is checked in the database on every request.
     pub(crate) users: moka::sync::Cache<uuid::Uuid, journey_app::User>,
+    /// Sessions known to have their row (session id -> user id), kept a second: an ended
+    /// session is refused in every process within a second (at once in the one that ended
+    /// it).
+    pub(crate) sessions: moka::sync::Cache<uuid::Uuid, uuid::Uuid>,
 }
 
 /// The app's state (cheap to clone).
@@ -96,6 +102,10 @@ pub async fn router(app: App, options: Options) -> Result<Router, AppError> {
         users: moka::sync::Cache::builder()
             .max_capacity(10_000)
             // A role change or a removed account holds in every process within a second.
+            .time_to_live(std::time::Duration::from_secs(1))
+            .build(),
+        sessions: moka::sync::Cache::builder()
+            .max_capacity(100_000)
             .time_to_live(std::time::Duration::from_secs(1))
             .build(),
         options: options.clone(),
@@ -204,6 +214,7 @@ pub async fn serve(app: App, bind: SocketAddr, announce: Vec<String>) -> Result<
     };
     let pool = app.pool().clone();
     let attempts = app.clone();
+    let absolute_hours = options.absolute_hours;
     let router = router(app, options).await?;
     // Every write projects its own journey, in its transaction (other processes' included),
     // so nothing polls the events. Expired sessions leave the session table every ten minutes.
@@ -216,6 +227,9 @@ pub async fn serve(app: App, bind: SocketAddr, announce: Vec<String>) -> Result<
             }
             if let Err(e) = attempts.forget_sign_in_attempts().await {
                 tracing::warn!("old sign-in attempts: {e}");
+            }
+            if let Err(e) = attempts.forget_old_sessions(absolute_hours).await {
+                tracing::warn!("old sessions: {e}");
             }
             tokio::time::sleep(std::time::Duration::from_secs(600)).await;
         }

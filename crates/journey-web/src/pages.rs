@@ -27,6 +27,8 @@ pub fn router() -> Router<AppState> {
         .route("/journeys", get(journeys))
         .merge(super::timeline::router())
         .merge(super::devices::router())
+        .merge(super::second_factor::router())
+        .merge(super::sessions::router())
         .route("/journeys/{key}/report", get(journey_report))
         .route("/cohort/report", get(cohort_report))
         .route("/admin", get(admin))
@@ -74,27 +76,20 @@ async fn login(
     match auth::sign_in(
         &state,
         Via::Web,
-        &session,
+        (&session, &headers),
         form.username.trim(),
         &form.password,
+        None,
     )
     .await
     {
-        Ok(user) if form.remember.is_some() && user.role == Role::Family => {
-            let token = auth::new_token();
-            let description = super::devices::description(&headers);
-            state
-                .app
-                .remember_device(&user, &token, &description)
-                .await?;
-            let cookie = super::devices::set_cookie(&token, state.options.secure_cookies);
-            Ok((
-                [(axum::http::header::SET_COOKIE, cookie)],
-                Redirect::to("/journeys"),
-            )
-                .into_response())
+        Ok(auth::SignIn::Done(user)) => {
+            signed_in(&state, &headers, &user, form.remember.is_some()).await
         }
-        Ok(_) => Ok(Redirect::to("/journeys").into_response()),
+        Ok(auth::SignIn::NeedsCode(user)) => {
+            auth::wait_for_code(&session, &user, form.remember.is_some()).await?;
+            Ok(Redirect::to("/login/code").into_response())
+        }
         Err(WebError::Unauthorized) | Err(WebError::TooMany(_)) => {
             let csrf = auth::csrf_token(&session).await?;
             let page = render(
@@ -112,6 +107,31 @@ async fn login(
     }
 }
 
+/// Where a sign-in goes on to: the journeys page, remembering the device when a family
+/// member asked for it.
+pub(crate) async fn signed_in(
+    state: &AppState,
+    headers: &axum::http::HeaderMap,
+    user: &journey_app::User,
+    remember: bool,
+) -> PageResult {
+    if !(remember && user.role == Role::Family) {
+        return Ok(Redirect::to("/journeys").into_response());
+    }
+    let token = auth::new_token();
+    let description = super::devices::description(headers);
+    state
+        .app
+        .remember_device(user, &token, &description)
+        .await?;
+    let cookie = super::devices::set_cookie(&token, state.options.secure_cookies);
+    Ok((
+        [(axum::http::header::SET_COOKIE, cookie)],
+        Redirect::to("/journeys"),
+    )
+        .into_response())
+}
+
 /// Signs out; on a remembered device, forgets the device too (signing out means it).
 async fn logout(
     State(state): State<AppState>,
@@ -120,11 +140,7 @@ async fn logout(
     PageForm(form): PageForm<CsrfForm>,
 ) -> PageResult {
     auth::check_csrf(&session, &form.csrf).await?;
-    let user = match session.get::<uuid::Uuid>("user_id").await? {
-        Some(id) => state.app.user_by_id(id).await?,
-        None => None,
-    };
-    auth::sign_out(&session).await?;
+    let user = auth::sign_out(&state, &session, Via::Web).await?;
     if let (Some(user), Some(token)) = (user, super::devices::token(&headers)) {
         state.app.forget_device(&user, None, Some(&token)).await?;
         let cookie = super::devices::set_cookie("", state.options.secure_cookies);
@@ -264,6 +280,7 @@ struct AdminQuery {
     done: Option<String>,
     user: Option<String>,
     journey: Option<String>,
+    ended: Option<u64>,
 }
 
 async fn admin(
@@ -292,6 +309,7 @@ async fn admin(
             done => query.done,
             done_user => query.user,
             done_journey => query.journey,
+            ended => query.ended,
         },
     )?))
 }

@@ -36,6 +36,9 @@ impl IntoResponse for PageError {
         if matches!(err, WebError::Unauthorized) {
             return Redirect::to("/login").into_response();
         }
+        if matches!(err, WebError::EnrolmentRequired) {
+            return Redirect::to("/account/second-factor").into_response();
+        }
         let status = err.status();
         let page = error_page(status, &err.message());
         let mut response = (status, Html(page)).into_response();
@@ -56,6 +59,22 @@ fn environment() -> &'static Environment<'static> {
             ("layout.html", include_str!("../templates/web/layout.html")),
             ("login.html", include_str!("../templates/web/login.html")),
             ("error.html", include_str!("../templates/web/error.html")),
+            (
+                "login_code.html",
+                include_str!("../templates/web/login_code.html"),
+            ),
+            (
+                "account.html",
+                include_str!("../templates/web/account.html"),
+            ),
+            (
+                "password.html",
+                include_str!("../templates/web/password.html"),
+            ),
+            (
+                "second_factor.html",
+                include_str!("../templates/web/second_factor.html"),
+            ),
             (
                 "journeys.html",
                 include_str!("../templates/web/journeys.html"),

@@ -212,6 +212,17 @@ pub enum UserAction {
         #[arg(long)]
         journey: String,
     },
+    /// Enrol an account in a second factor (TOTP), replacing any earlier one: prints the
+    /// otpauth:// URI for an authenticator app and 10 single-use recovery codes, once.
+    Totp { username: String },
+    /// Set a new password for an account (read from standard input with --password-stdin,
+    /// or made up and printed once); every session of the account ends.
+    Password {
+        username: String,
+        /// Read the password (at least 10 characters) from the first line of standard input.
+        #[arg(long)]
+        password_stdin: bool,
+    },
     /// List accounts and assignments.
     List,
 }
