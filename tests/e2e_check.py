@@ -309,6 +309,12 @@ try:
     inspect("12-counselor-cohort")
     driver.get(base + "/journeys/" + own)
     check(driver.current_url.endswith("/report"), "a counselor's way into a family is the report")
+    driver.get(base + "/account")
+    check("(this one)" in body() and "Change your password" in body(),
+          "the account page lists this session and offers a password change")
+    inspect("12-counselor-account")
+    driver.get(base + "/account/password")
+    inspect("12-counselor-password")
     driver.get(base + "/journeys")
     sign_out()
 

@@ -132,5 +132,9 @@ async fn accounts(app: &App, synth: &synth::Synth) -> Result<Vec<String>, AppErr
             role.as_str()
         ));
     }
+    lines.push(
+        "  carla, rhea and admin set up a second factor (an authenticator app) at their first sign-in"
+            .to_string(),
+    );
     Ok(lines)
 }
