@@ -152,7 +152,7 @@ fn every_test_file_is_compiled_into_a_test_target() {
 const OVER_THE_LIMIT: [(&str, usize); 3] = [
     ("crates/journey-charts/src/charts.rs", 948),
     ("crates/journey-cli/src/bench.rs", 651),
-    ("tests/web.rs", 977),
+    ("tests/web.rs", 984),
 ];
 
 #[test]

@@ -433,4 +433,24 @@ async fn journey_user_totp_enrols_from_the_command_line_and_names_an_unknown_use
     let unknown = journey(&db, &["user", "totp", "nobody"]);
     assert_eq!(unknown.status.code(), Some(1));
     assert!(stderr(&unknown).contains("nobody"), "{}", stderr(&unknown));
+    // `journey audit` prints the enrolments, newest first, and nothing of the secret.
+    let audit = journey(&db, &["audit", "--limit", "5"]);
+    assert!(audit.status.success(), "{}", stderr(&audit));
+    let lines: Vec<String> = stdout(&audit).lines().map(str::to_string).collect();
+    assert_eq!(
+        lines
+            .iter()
+            .filter(|l| l.contains("second_factor_enrolled") && l.contains(r#""user":"coun""#))
+            .count(),
+        2,
+        "{lines:?}"
+    );
+    assert!(
+        lines[0].ends_with('}') && lines[0].contains('Z'),
+        "{lines:?}"
+    );
+    assert!(!stdout(&audit).contains(&replaced) && !stdout(&audit).contains(&secret));
+    let bad = journey(&db, &["audit", "--day", "yesterday"]);
+    assert!(!bad.status.success());
+    assert!(stderr(&bad).contains("--day"), "{}", stderr(&bad));
 }

@@ -345,3 +345,68 @@ async fn sign_in_attempts_are_limited_per_username() {
     assert_eq!(other.status, StatusCode::OK, "{}", other.body);
     assert_eq!(other.json()["role"], "counselor");
 }
+
+#[tokio::test]
+async fn the_audit_log_holds_sign_ins_refusals_and_sessions_and_an_admin_reads_it() {
+    let app = app().await;
+    let mut fam = Client::signed_in(&app, "fam").await;
+    // A journey the member may not see, and a counselor's write: both refused, both logged.
+    let refused = fam
+        .get(&app, &format!("/api/v1/journeys/{OTHER}/entries"))
+        .await;
+    assert_eq!(refused.status, StatusCode::NOT_FOUND);
+    let mut coun = api_client(&app, "coun", PHONE).await;
+    let write = coun
+        .post_json(
+            &app,
+            &format!("/api/v1/journeys/{OWN}/entries"),
+            json!({ "type": "self_care", "on": "2025-03-10", "minutes": 5 }),
+            &[],
+        )
+        .await;
+    assert_eq!(write.status, StatusCode::FORBIDDEN);
+    let wrong = Client::default()
+        .post_json(
+            &app,
+            "/api/v1/session",
+            json!({ "username": "fam", "password": "not the password" }),
+            &[],
+        )
+        .await;
+    assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
+
+    let mut adm = Client::signed_in(&app, "adm").await;
+    let page = adm.get(&app, "/admin/audit?user=fam").await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    for action in ["sign_in", "sign_in_failed", "access_refused"] {
+        assert!(
+            page.body.contains(&format!(">{action}<")),
+            "{action}: {}",
+            page.body
+        );
+    }
+    assert!(!page.body.contains(">coun<"), "only fam's rows");
+    let today = chrono::Utc::now().date_naive();
+    let by_day = adm
+        .get(&app, &format!("/admin/audit?user=coun&day={today}"))
+        .await;
+    assert!(by_day.body.contains(">access_refused<"), "{}", by_day.body);
+    assert!(
+        by_day.body.contains(OWN),
+        "the counselor's refused write names its journey"
+    );
+    let yesterday = today - chrono::Days::new(1);
+    let none = adm
+        .get(&app, &format!("/admin/audit?user=coun&day={yesterday}"))
+        .await;
+    assert!(none.body.contains("No rows match"));
+    let bad = adm.get(&app, "/admin/audit?day=31.12.2025").await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(bad.body.contains("not a day"));
+    assert!(!page.body.contains(PASSWORD) && !page.body.contains("not the password"));
+    // Only admins.
+    assert_eq!(
+        fam.get(&app, "/admin/audit").await.status,
+        StatusCode::NOT_FOUND
+    );
+}

@@ -462,8 +462,11 @@ async fn access_control_matrix() {
     assert!(!other_retracted);
 
     // Pages of one role: [anonymous, family, counselor, researcher, admin].
-    let role_pages: [(&str, [S; 5]); 6] = [
+    let role_pages: [(&str, [S; 5]); 9] = [
         ("/cohort/report", [SEE, NF, OK, NF, NF]),
+        ("/admin/audit", [SEE, NF, NF, NF, OK]),
+        ("/account", [SEE, OK, OK, OK, OK]),
+        ("/api/v1/sessions", [UN, OK, OK, OK, OK]),
         // Everyone signed in has the second-factor page (staff are enrolled here).
         ("/account/second-factor", [SEE, OK, OK, OK, OK]),
         // The code step is only for a password step waiting for it.
@@ -819,9 +822,11 @@ async fn the_openapi_document_lists_exactly_the_api_routes() {
         listed,
         [
             "DELETE /api/v1/session",
+            "DELETE /api/v1/sessions/{id}",
             "GET /api/v1/journeys",
             "GET /api/v1/journeys/{key}/entries",
             "GET /api/v1/journeys/{key}/metrics",
+            "GET /api/v1/sessions",
             "POST /api/v1/journeys/{key}/entries",
             "POST /api/v1/session",
         ]
@@ -829,7 +834,9 @@ async fn the_openapi_document_lists_exactly_the_api_routes() {
     // Each listed operation is served (no 404 or 405 from the router itself).
     for op in &listed {
         let (method, path) = op.split_once(' ').unwrap();
-        let uri = path.replace("{key}", OWN);
+        let uri = path
+            .replace("{key}", OWN)
+            .replace("{id}", &uuid::Uuid::nil().to_string());
         let reply = client
             .send(
                 &app,

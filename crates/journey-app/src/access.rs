@@ -11,7 +11,7 @@
 //! | operator   | every journey (the `journey` command on the machine)       |     |
 //!
 //! Audit rows: `actor` (username, or the operator's login name), `action` (`write`,
-//! `read_entries`, `read_report`, ...), `journey_id`, `detail` `{"what", "via"}`. A write's
+//! `read_entries`, `read_report`, `access_refused`, ...), `journey_id`, `detail` `{"what", "via"}`. A write's
 //! row is stored before the write (for a user in the same statement as the access check,
 //! committed without waiting for the disk: the write's durable commit flushes it); a read's
 //! is handed to a writer that stores many in one statement moments later.
@@ -149,6 +149,7 @@ impl App {
             return Ok(row);
         };
         if !matches!(user.role, Role::Family | Role::Counselor) {
+            self.audit(actor, "access_refused", None, detail).await?;
             return Err(no_journey(key));
         }
         // A counselor's request for entries or a write is answered 403 (below) and not audited.
@@ -169,9 +170,13 @@ impl App {
             self.pool()
         };
         let Some(row) = accounts::visible_journey(pool, user.user_id, key, audit).await? else {
+            // Refused: not said which journey (one that exists looks like one that does not).
+            self.audit(actor, "access_refused", None, detail).await?;
             return Err(no_journey(key));
         };
         if !allowed {
+            self.audit(actor, "access_refused", Some(&row.journey_id), detail)
+                .await?;
             return Err(AppError::Forbidden(
                 "counselors see a family's progress report; the entries and the recording are the family's",
             ));

@@ -162,3 +162,21 @@ impl App {
         Ok(store::forget_old(self.pool(), absolute_hours).await?)
     }
 }
+
+impl App {
+    /// The newest `limit` rows of the audit log (at most 1,000), of `actor` and on `day`
+    /// (UTC) when given: for admins and the operator (`journey audit`).
+    pub async fn audit_rows(
+        &self,
+        reader: &Actor,
+        actor: Option<&str>,
+        day: Option<chrono::NaiveDate>,
+        limit: i64,
+    ) -> Result<Vec<journey_postgres::audit_log::Logged>, AppError> {
+        reader.require(Role::Admin)?;
+        Ok(
+            journey_postgres::audit_log::rows(self.pool(), actor, day, limit.clamp(1, 1000))
+                .await?,
+        )
+    }
+}

@@ -3,6 +3,7 @@
 //! cluster, and fresh test databases.
 
 pub mod accounts;
+pub mod audit_log;
 pub mod batch;
 pub mod claims;
 pub mod crypto;

@@ -53,7 +53,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 /// An error: a code, a message for people and, for a 422, the field at fault.
 #[derive(Serialize, ToSchema)]
 pub struct ErrorBody {
-    /// unauthorized, forbidden, not_found, bad_request, invalid, conflict, too_many_requests, unsupported_media_type, unavailable
+    /// unauthorized, second_factor_required, second_factor_refused, forbidden, second_factor_enrolment_required, not_found, bad_request, invalid, conflict, too_many_requests, unsupported_media_type, unavailable
     error: String,
     message: String,
     /// The field at fault (422 only).
@@ -184,7 +184,9 @@ pub struct JourneySummary {
 #[utoipa::path(get, path = "/api/v1/journeys", tag = "journeys",
     responses(
         (status = 200, body = Vec<JourneySummary>),
-        (status = 401, body = ErrorBody), (status = 503, body = ErrorBody),
+        (status = 401, body = ErrorBody),
+        (status = 403, description = "A staff account without a second factor yet (`second_factor_enrolment_required`)", body = ErrorBody),
+        (status = 503, body = ErrorBody),
     ))]
 async fn list_journeys(
     State(state): State<AppState>,
@@ -456,6 +458,7 @@ pub struct AsOfQuery {
     responses(
         (status = 200, description = "The journey's entry of metrics.md's `journeys` array", body = Object),
         (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody),
         (status = 404, body = ErrorBody), (status = 503, body = ErrorBody),
     ))]
 async fn journey_metrics(

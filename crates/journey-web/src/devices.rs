@@ -50,12 +50,11 @@ pub fn description(headers: &HeaderMap) -> String {
 
 fn describe(agent: &str) -> String {
     const UNKNOWN: &str = "UNKNOWN";
+    if agent.trim().is_empty() {
+        return "a program that did not say what it is".into();
+    }
     let Some(found) = woothee::parser::Parser::new().parse(agent) else {
-        return if agent.is_empty() {
-            "a program that did not say what it is".into()
-        } else {
-            "a browser or program this app does not recognize".into()
-        };
+        return "a browser or program this app does not recognize".into();
     };
     let major = found.version.split('.').next().unwrap_or("");
     let browser = match (found.name, major) {

@@ -29,6 +29,7 @@ pub fn router() -> Router<AppState> {
         .route("/account/sessions/{id}/end", post(end_page))
         .route("/account/password", get(password_page).post(password))
         .route("/admin/sessions/end", post(admin_end))
+        .route("/admin/audit", get(audit))
 }
 
 /// One of the caller's sessions.
@@ -266,4 +267,55 @@ async fn admin_end(
     ])
     .map_err(|e| WebError::Internal(e.to_string()))?;
     Ok(Redirect::to(&format!("/admin?{query}")).into_response())
+}
+
+#[derive(Deserialize)]
+struct AuditQuery {
+    user: Option<String>,
+    day: Option<String>,
+}
+
+/// The admin's audit page: the newest 200 rows, by person and day (UTC).
+async fn audit(
+    State(state): State<AppState>,
+    PageUser(signed): PageUser,
+    axum::extract::Query(query): axum::extract::Query<AuditQuery>,
+) -> PageResult {
+    signed.actor.require(Role::Admin)?;
+    const LIMIT: i64 = 200;
+    let user = query.user.filter(|u| !u.trim().is_empty());
+    let day = match query.day.as_deref().filter(|d| !d.is_empty()) {
+        Some(text) => Some(
+            chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d").map_err(|_| WebError::Invalid {
+                field: "day".into(),
+                message: format!("{text:?} is not a day (YYYY-MM-DD)"),
+            })?,
+        ),
+        None => None,
+    };
+    let rows: Vec<serde_json::Value> = state
+        .app
+        .audit_rows(&signed.actor, user.as_deref(), day, LIMIT)
+        .await?
+        .into_iter()
+        .map(|r| {
+            json!({
+                "at": r.at.format("%Y-%m-%d %H:%M:%S").to_string(),
+                "actor": r.actor, "action": r.action, "journey": r.journey,
+                "detail": r.detail.to_string(),
+            })
+        })
+        .collect();
+    let page = render(
+        "audit.html",
+        context! {
+            title => "Audit log",
+            frame => frame(&signed).await?,
+            rows,
+            user,
+            day => day.map(|d| d.to_string()),
+            limit => LIMIT,
+        },
+    )?;
+    Ok(Html(page).into_response())
 }

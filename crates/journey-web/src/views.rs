@@ -67,6 +67,7 @@ fn environment() -> &'static Environment<'static> {
                 "account.html",
                 include_str!("../templates/web/account.html"),
             ),
+            ("audit.html", include_str!("../templates/web/audit.html")),
             (
                 "password.html",
                 include_str!("../templates/web/password.html"),

@@ -1,6 +1,7 @@
 //! The commands of `journey`: the flags (clap), the [`Config`] built from the environment,
 //! and one file per command, each a thin call into journey-app.
 
+mod audit;
 mod consent;
 mod demo;
 mod erase;
@@ -171,6 +172,19 @@ pub enum Command {
         /// The report folder to remove the journey's reports from.
         #[arg(long, default_value = "reports")]
         reports: PathBuf,
+    },
+    /// The audit log, newest first (UTC): sign-ins, failures, second factors, sessions,
+    /// password changes, refused access, and every read and write of a journey.
+    Audit {
+        /// Only the rows of this person (a username, or an operator's login name).
+        #[arg(long)]
+        user: Option<String>,
+        /// Only the rows of this day (UTC), YYYY-MM-DD.
+        #[arg(long)]
+        day: Option<chrono::NaiveDate>,
+        /// How many rows at most (1-1000).
+        #[arg(long, default_value_t = 100)]
+        limit: i64,
     },
     /// Stop the embedded PostgreSQL of --data-dir.
     Stop,
@@ -386,6 +400,9 @@ pub async fn run(cli: Cli) -> Result<(), AppError> {
         }
         Command::Serve { bind } => journey_web::serve(app, bind, Vec::new()).await,
         Command::User { action } => user::run(&app, &me, action).await,
+        Command::Audit { user, day, limit } => {
+            audit::run(&app, &me, user.as_deref(), day, limit).await
+        }
         Command::Erase {
             journey,
             yes,
