@@ -120,13 +120,8 @@ async fn a_nul_character_is_bad_input_from_every_frontend_never_an_outage() {
     let app = app().await;
     let day = chrono::Local::now().date_naive().to_string();
     let mut api = Client::default();
-    api.post_json(
-        &app,
-        "/api/v1/session",
-        json!({"username": "fam", "password": PASSWORD}),
-        &[],
-    )
-    .await;
+    api.api_sign_in(&app, json!({"username": "fam", "password": PASSWORD}))
+        .await;
     let posted = api
         .post_json(
             &app,

@@ -63,11 +63,9 @@ async fn a_counselor_with_totp_signs_in_through_the_api_only_with_a_fresh_code()
 
     let mut client = Client::default();
     let ok = client
-        .post_json(
+        .api_sign_in(
             &app,
-            "/api/v1/session",
             json!({ "username": "coun", "password": PASSWORD, "totp": code }),
-            &[],
         )
         .await;
     assert_eq!(ok.status, StatusCode::OK, "{}", ok.body);
@@ -156,14 +154,7 @@ async fn a_counselor_with_totp_signs_in_through_the_api_only_with_a_fresh_code()
 async fn pages_sign_in_in_two_steps_and_the_password_step_alone_is_not_a_session() {
     let app = app().await;
     let mut client = Client::default();
-    client.get(&app, "/login").await;
-    let first = client
-        .form(
-            &app,
-            "/login",
-            &[("username", "coun"), ("password", PASSWORD)],
-        )
-        .await;
+    let first = client.password_step(&app, "coun", PASSWORD).await;
     assert_eq!(first.status, StatusCode::SEE_OTHER);
     assert_eq!(first.location(), "/login/code");
     let waiting = client.get(&app, "/journeys").await;
@@ -218,14 +209,7 @@ async fn codes_count_against_the_sign_in_attempt_limit() {
     })
     .await;
     let mut client = Client::default();
-    client.get(&app, "/login").await;
-    let first = client
-        .form(
-            &app,
-            "/login",
-            &[("username", "adm"), ("password", PASSWORD)],
-        )
-        .await;
+    let first = client.password_step(&app, "adm", PASSWORD).await;
     assert_eq!(first.location(), "/login/code");
     client.get(&app, "/login/code").await;
     for _ in 0..2 {
@@ -271,14 +255,7 @@ async fn staff_without_a_second_factor_reach_only_its_set_up_and_families_may_ch
 
     // Signed in with the password alone, the counselor sees no journey data anywhere.
     let mut client = Client::default();
-    client.get(&app, "/login").await;
-    let signed = client
-        .form(
-            &app,
-            "/login",
-            &[("username", "coun2"), ("password", PASSWORD)],
-        )
-        .await;
+    let signed = client.password_step(&app, "coun2", PASSWORD).await;
     assert_eq!(signed.location(), "/journeys");
     for page in [
         "/journeys",
@@ -306,13 +283,7 @@ async fn staff_without_a_second_factor_reach_only_its_set_up_and_families_may_ch
     );
     assert!(page.body.contains("set up a second factor to go on"));
     assert!(!page.body.contains("<script"), "no script");
-    let secret = page
-        .body
-        .split(r#"<code class="secret">"#)
-        .nth(1)
-        .and_then(|rest| rest.split('<').next())
-        .expect("the key to type in")
-        .to_string();
+    let secret = secret_on_page(&page);
     // The same key until it is confirmed (a reload does not change what was scanned).
     let again = client.get(&app, "/account/second-factor").await;
     assert!(again.body.contains(&secret));
@@ -371,14 +342,7 @@ async fn staff_without_a_second_factor_reach_only_its_set_up_and_families_may_ch
 
     // The next sign-in asks for a code; a recovery code from the page works.
     let mut next = Client::default();
-    next.get(&app, "/login").await;
-    let first = next
-        .form(
-            &app,
-            "/login",
-            &[("username", "coun2"), ("password", PASSWORD)],
-        )
-        .await;
+    let first = next.password_step(&app, "coun2", PASSWORD).await;
     assert_eq!(first.location(), "/login/code");
     next.get(&app, "/login/code").await;
     let done = next.form(&app, "/login/code", &[("code", codes[3])]).await;
@@ -391,13 +355,7 @@ async fn staff_without_a_second_factor_reach_only_its_set_up_and_families_may_ch
     let offer = fam.get(&app, "/account/second-factor").await;
     assert_eq!(offer.status, StatusCode::OK);
     assert!(!offer.body.contains("set up a second factor to go on"));
-    let secret = offer
-        .body
-        .split(r#"<code class="secret">"#)
-        .nth(1)
-        .and_then(|rest| rest.split('<').next())
-        .unwrap()
-        .to_string();
+    let secret = secret_on_page(&offer);
     let on = fam
         .form(
             &app,

@@ -202,20 +202,13 @@ async fn the_account_page_ends_a_session_and_a_password_change_ends_the_others()
         "this one goes on"
     );
     let old = Client::default()
-        .post_json(
-            &app,
-            "/api/v1/session",
-            json!({ "username": "fam", "password": PASSWORD }),
-            &[],
-        )
+        .api_sign_in(&app, json!({ "username": "fam", "password": PASSWORD }))
         .await;
     assert_eq!(old.status, StatusCode::UNAUTHORIZED);
     let new = Client::default()
-        .post_json(
+        .api_sign_in(
             &app,
-            "/api/v1/session",
             json!({ "username": "fam", "password": "a brand new password" }),
-            &[],
         )
         .await;
     assert_eq!(new.status, StatusCode::OK);
@@ -314,18 +307,11 @@ async fn sign_in_attempts_are_limited_per_username() {
     let mut client = Client::default();
     let wrong = json!({ "username": "fam", "password": "guess guess" });
     for _ in 0..3 {
-        let reply = client
-            .post_json(&app, "/api/v1/session", wrong.clone(), &[])
-            .await;
+        let reply = client.api_sign_in(&app, wrong.clone()).await;
         assert_eq!(reply.status, StatusCode::UNAUTHORIZED, "{}", reply.body);
     }
     let limited = client
-        .post_json(
-            &app,
-            "/api/v1/session",
-            json!({ "username": "fam", "password": PASSWORD }),
-            &[],
-        )
+        .api_sign_in(&app, json!({ "username": "fam", "password": PASSWORD }))
         .await;
     assert_eq!(
         limited.status,
@@ -335,11 +321,9 @@ async fn sign_in_attempts_are_limited_per_username() {
     assert!(limited.headers.contains_key(header::RETRY_AFTER));
     // Another username is not held up.
     let other = client
-        .post_json(
+        .api_sign_in(
             &app,
-            "/api/v1/session",
             json!({ "username": "coun", "password": PASSWORD, "totp": app.fresh_code("coun") }),
-            &[],
         )
         .await;
     assert_eq!(other.status, StatusCode::OK, "{}", other.body);
@@ -366,11 +350,9 @@ async fn the_audit_log_holds_sign_ins_refusals_and_sessions_and_an_admin_reads_i
         .await;
     assert_eq!(write.status, StatusCode::FORBIDDEN);
     let wrong = Client::default()
-        .post_json(
+        .api_sign_in(
             &app,
-            "/api/v1/session",
             json!({ "username": "fam", "password": "not the password" }),
-            &[],
         )
         .await;
     assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
@@ -404,9 +386,75 @@ async fn the_audit_log_holds_sign_ins_refusals_and_sessions_and_an_admin_reads_i
     assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(bad.body.contains("not a day"));
     assert!(!page.body.contains(PASSWORD) && !page.body.contains("not the password"));
-    // Only admins.
+    // Only admins: a page of another role and a form with a wrong CSRF token are refused,
+    // and both refusals are in the log, with what was refused and nothing of the token.
     assert_eq!(
         fam.get(&app, "/admin/audit").await.status,
         StatusCode::NOT_FOUND
     );
+    let forged = fam
+        .form(
+            &app,
+            "/account/password",
+            &[
+                ("csrf", "forged-token"),
+                ("current", PASSWORD),
+                ("new", "new password 2"),
+                ("repeat", "new password 2"),
+            ],
+        )
+        .await;
+    assert_eq!(forged.status, StatusCode::FORBIDDEN, "{}", forged.body);
+    let refusals: Vec<Value> = sqlx::query_scalar(
+        "SELECT detail FROM audit_log WHERE actor = 'fam' AND action = 'access_refused'
+          ORDER BY id",
+    )
+    .fetch_all(&app.db.pool)
+    .await
+    .unwrap();
+    let what: Vec<&str> = refusals
+        .iter()
+        .map(|d| d["what"].as_str().unwrap())
+        .collect();
+    assert!(what.contains(&"audit_page"), "{refusals:?}");
+    let role = refusals.iter().find(|d| d["what"] == "audit_page").unwrap();
+    assert_eq!(role["needs"], "admin");
+    let csrf = refusals.iter().find(|d| d["refused"] == "csrf").unwrap();
+    assert_eq!(csrf["what"], "password", "{refusals:?}");
+    assert!(!format!("{refusals:?}").contains("forged-token"));
+}
+
+#[tokio::test]
+async fn the_operator_signs_someone_out_everywhere() {
+    let app = app().await;
+    let mut phone = api_client(&app, "coun", PHONE).await;
+    let mut page = Client::signed_in(&app, "coun").await;
+    let ended = common::journey(&app.db, &["user", "sign-out", "coun"]);
+    assert!(ended.status.success(), "{}", common::stderr(&ended));
+    assert_eq!(
+        String::from_utf8_lossy(&ended.stdout).trim(),
+        "2 session(s) of coun ended"
+    );
+    // The app's cache of sessions holds for at most a second.
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    assert_eq!(
+        phone.get(&app, "/api/v1/journeys").await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(page.get(&app, "/journeys").await.location(), "/login");
+    let unknown = common::journey(&app.db, &["user", "sign-out", "nobody"]);
+    assert!(!unknown.status.success());
+    assert!(
+        common::stderr(&unknown).contains("no user \"nobody\""),
+        "{}",
+        common::stderr(&unknown)
+    );
+    let audited: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM audit_log WHERE action = 'sessions_ended' AND detail->>'user' = 'coun'
+            AND detail->>'via' = 'cli'",
+    )
+    .fetch_one(&app.db.pool)
+    .await
+    .unwrap();
+    assert_eq!(audited, 1);
 }

@@ -107,14 +107,7 @@ async fn idle_and_absolute_timeouts_end_a_session() {
         })
         .await;
         let mut client = Client::default();
-        client.get(&app, "/login").await;
-        let reply = client
-            .form(
-                &app,
-                "/login",
-                &[("username", "fam"), ("password", PASSWORD)],
-            )
-            .await;
+        let reply = client.password_step(&app, "fam", PASSWORD).await;
         assert_eq!(reply.status, StatusCode::SEE_OTHER);
         let page = client.get(&app, "/journeys").await;
         assert_eq!(
@@ -565,12 +558,7 @@ async fn the_api_answers_errors_as_json_naming_the_field() {
 
     let mut fam = Client::default();
     let me = fam
-        .post_json(
-            &app,
-            "/api/v1/session",
-            json!({ "username": "fam", "password": PASSWORD }),
-            &[],
-        )
+        .api_sign_in(&app, json!({ "username": "fam", "password": PASSWORD }))
         .await;
     assert_eq!(me.status, StatusCode::OK, "{}", me.body);
     let uri = format!("/api/v1/journeys/{OWN}/entries");
@@ -677,12 +665,7 @@ async fn the_api_answers_errors_as_json_naming_the_field() {
     );
     let mut stranger = Client::default();
     let odd = stranger
-        .post_json(
-            &app,
-            "/api/v1/session",
-            json!({ "username": "\u{0}x", "password": "p" }),
-            &[],
-        )
+        .api_sign_in(&app, json!({ "username": "\u{0}x", "password": "p" }))
         .await;
     assert_eq!(
         odd.status,
@@ -721,13 +704,8 @@ async fn the_api_answers_errors_as_json_naming_the_field() {
 async fn a_retried_post_with_an_idempotency_key_stores_nothing_twice() {
     let app = app().await;
     let mut fam = Client::default();
-    fam.post_json(
-        &app,
-        "/api/v1/session",
-        json!({ "username": "fam", "password": PASSWORD }),
-        &[],
-    )
-    .await;
+    fam.api_sign_in(&app, json!({ "username": "fam", "password": PASSWORD }))
+        .await;
     let uri = format!("/api/v1/journeys/{OWN}/entries");
     let body = json!({ "type": "positive_communication", "on": today(), "channel": "text" });
     let before = sqlx_count(&app.db, "SELECT count(*) FROM entries").await;
@@ -859,13 +837,8 @@ async fn the_openapi_document_lists_exactly_the_api_routes() {
 async fn an_unreachable_database_is_a_503_with_retry_after() {
     let app = app().await;
     let mut fam = Client::default();
-    fam.post_json(
-        &app,
-        "/api/v1/session",
-        json!({ "username": "fam", "password": PASSWORD }),
-        &[],
-    )
-    .await;
+    fam.api_sign_in(&app, json!({ "username": "fam", "password": PASSWORD }))
+        .await;
     app.db.pool.close().await;
     let reply = fam.get(&app, "/api/v1/journeys").await;
     assert_eq!(

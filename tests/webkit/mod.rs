@@ -259,17 +259,28 @@ impl Client {
         .await
     }
 
+    /// The sign-in page's first step: opens `/login` (for its CSRF token) and sends the
+    /// username and password; the answer sends on to `/login/code` for a second factor.
+    pub async fn password_step(&mut self, app: &App, username: &str, password: &str) -> Reply {
+        let page = self.get(app, "/login").await;
+        assert_eq!(page.status, StatusCode::OK);
+        self.form(
+            app,
+            "/login",
+            &[("username", username), ("password", password)],
+        )
+        .await
+    }
+
+    /// `POST /api/v1/session` with `credentials`.
+    pub async fn api_sign_in(&mut self, app: &App, credentials: Value) -> Reply {
+        self.post_json(app, "/api/v1/session", credentials, &[])
+            .await
+    }
+
     pub async fn signed_in(app: &App, username: &str) -> Client {
         let mut client = Client::default();
-        let page = client.get(app, "/login").await;
-        assert_eq!(page.status, StatusCode::OK);
-        let reply = client
-            .form(
-                app,
-                "/login",
-                &[("username", username), ("password", PASSWORD)],
-            )
-            .await;
+        let reply = client.password_step(app, username, PASSWORD).await;
         assert_eq!(reply.status, StatusCode::SEE_OTHER, "{}", reply.body);
         if app.factors.contains_key(username) {
             assert_eq!(
@@ -293,6 +304,16 @@ impl Client {
         }
         client
     }
+}
+
+/// The key to type in by hand, as the second-factor page shows it.
+pub fn secret_on_page(page: &Reply) -> String {
+    page.body
+        .split(r#"<code class="secret">"#)
+        .nth(1)
+        .and_then(|rest| rest.split('<').next())
+        .expect("the key to type in")
+        .to_string()
 }
 
 /// The page at a redirect's target.

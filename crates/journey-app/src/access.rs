@@ -108,13 +108,9 @@ impl Actor {
         json!({ "what": what, "via": self.via.as_str() })
     }
 
-    /// Only users of `role` may go on (others get 404: the page does not exist for them).
-    pub fn require(&self, role: Role) -> Result<(), AppError> {
-        match &self.user {
-            Some(user) if user.role == role => Ok(()),
-            Some(_) => Err(AppError::NotFound("not found".into())),
-            None => Ok(()),
-        }
+    /// Whether the actor may do what only users of `role` (and the operator) may do.
+    fn has_role(&self, role: Role) -> bool {
+        self.user.as_ref().is_none_or(|user| user.role == role)
     }
 }
 
@@ -152,7 +148,7 @@ impl App {
             self.audit(actor, "access_refused", None, detail).await?;
             return Err(no_journey(key));
         }
-        // A counselor's request for entries or a write is answered 403 (below) and not audited.
+        // A counselor's request for entries or a write is answered 403 (below), and audited.
         let allowed = user.role == Role::Family || action == Action::ReadReport;
         // A write's audit row is written by the same statement as the access check, whose
         // commit does not wait for the disk: the write's own commit, which does, comes later
@@ -225,6 +221,33 @@ impl App {
         journey_postgres::research::audit(self.pool(), actor.name(), action, journey_id, detail)
             .await?;
         Ok(())
+    }
+
+    /// Only users of `role` (and the operator) may go on to `what`; others get 404 (the page
+    /// does not exist for them) and an `access_refused` row in the audit log.
+    pub async fn require(&self, actor: &Actor, role: Role, what: &str) -> Result<(), AppError> {
+        if actor.has_role(role) {
+            return Ok(());
+        }
+        let mut detail = actor.detail(what);
+        detail["needs"] = json!(role.as_str());
+        self.audit(actor, "access_refused", None, detail).await?;
+        Err(AppError::NotFound("not found".into()))
+    }
+
+    /// Records a form refused for a missing or wrong CSRF token: by the signed-in `actor`,
+    /// or by someone not signed in (`None`).
+    pub async fn audit_csrf_refused(
+        &self,
+        actor: Option<&Actor>,
+        what: &str,
+        via: Via,
+    ) -> Result<(), AppError> {
+        let anonymous = Actor::operator("unknown", via);
+        let actor = actor.unwrap_or(&anonymous);
+        let mut detail = actor.detail(what);
+        detail["refused"] = json!("csrf");
+        self.audit(actor, "access_refused", None, detail).await
     }
 
     /// Records a sign-in of `user` in the audit log.

@@ -194,7 +194,7 @@ impl App {
     /// Lets the family member or counselor `username` see journey `key`; false when they
     /// could already (then nothing changed). Audited. Only admins (and the operator) assign.
     pub async fn assign(&self, actor: &Actor, username: &str, key: &str) -> Result<bool, AppError> {
-        actor.require(Role::Admin)?;
+        self.require(actor, Role::Admin, "assign").await?;
         let added = accounts::assign(self.pool(), username, key)
             .await?
             .map_err(|e| assign_error(e, username, key))?;
@@ -211,7 +211,7 @@ impl App {
         username: &str,
         key: &str,
     ) -> Result<bool, AppError> {
-        actor.require(Role::Admin)?;
+        self.require(actor, Role::Admin, "unassign").await?;
         let removed = accounts::unassign(self.pool(), username, key).await?;
         self.audit_assignment(actor, "unassign", username, key)
             .await?;

@@ -45,7 +45,8 @@ impl App {
     /// The preview of an export at `k` (researchers and the operator only). It counts, it
     /// never lists a combination: a rare one is what the export hides.
     pub async fn export_preview(&self, actor: &Actor, k: usize) -> Result<Preview, AppError> {
-        actor.require(Role::Researcher)?;
+        self.require(actor, Role::Researcher, "export_preview")
+            .await?;
         let consented = journey_postgres::research::consented(self.pool()).await?;
         let quasi: Vec<Quasi<'_>> = consented
             .iter()

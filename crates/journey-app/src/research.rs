@@ -93,7 +93,8 @@ impl App {
         actor: &Actor,
         request: &Request<'_>,
     ) -> Result<Written, AppError> {
-        actor.require(crate::Role::Researcher)?;
+        self.require(actor, crate::Role::Researcher, "research_export")
+            .await?;
         if !crate::is_key(request.project) {
             return Err(AppError::invalid(
                 "project",

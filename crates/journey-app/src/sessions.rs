@@ -75,7 +75,7 @@ impl App {
 
     /// Ends every session of `username` (an admin, or the operator); how many. Audited.
     pub async fn end_sessions_of(&self, actor: &Actor, username: &str) -> Result<u64, AppError> {
-        actor.require(Role::Admin)?;
+        self.require(actor, Role::Admin, "end_sessions").await?;
         let user = accounts::user_by_name(self.pool(), username)
             .await?
             .ok_or_else(|| AppError::invalid("username", format!("no user {username:?}")))?;
@@ -173,7 +173,7 @@ impl App {
         day: Option<chrono::NaiveDate>,
         limit: i64,
     ) -> Result<Vec<journey_postgres::audit_log::Logged>, AppError> {
-        reader.require(Role::Admin)?;
+        self.require(reader, Role::Admin, "audit_log").await?;
         Ok(
             journey_postgres::audit_log::rows(self.pool(), actor, day, limit.clamp(1, 1000))
                 .await?,

@@ -24,21 +24,25 @@ pub async fn rows(
     day: Option<NaiveDate>,
     limit: i64,
 ) -> Result<Vec<Logged>, StoreError> {
-    let from = day.map(|d| d.and_hms_opt(0, 0, 0).expect("midnight").and_utc());
-    let to = from.map(|f| f + chrono::Days::new(1));
-    Ok(sqlx::query_as(
+    // Only the filters that are set go into the statement, so that the planner takes the
+    // range of `(actor, at)` or of `(at)` as the index condition (an `$1 IS NULL OR ...`
+    // form is planned for every case at once and filters afterwards: 120 ms at 3M rows).
+    let mut q = sqlx::QueryBuilder::new(
         "SELECT a.at, a.actor, a.action, k.key AS journey, a.detail
-           FROM (SELECT * FROM audit_log
-                  WHERE ($1::text IS NULL OR actor = $1)
-                    AND ($2::timestamptz IS NULL OR (at >= $2 AND at < $3))
-                  ORDER BY at DESC, id DESC LIMIT $4) a
-           LEFT JOIN journey_keys k USING (journey_id)
+           FROM (SELECT * FROM audit_log WHERE true",
+    );
+    if let Some(actor) = actor {
+        q.push(" AND actor = ").push_bind(actor);
+    }
+    if let Some(day) = day {
+        let from = day.and_hms_opt(0, 0, 0).expect("midnight").and_utc();
+        q.push(" AND at >= ").push_bind(from);
+        q.push(" AND at < ").push_bind(from + chrono::Days::new(1));
+    }
+    q.push(" ORDER BY at DESC, id DESC LIMIT ").push_bind(limit);
+    q.push(
+        ") a LEFT JOIN journey_keys k USING (journey_id)
           ORDER BY a.at DESC, a.id DESC",
-    )
-    .bind(actor)
-    .bind(from)
-    .bind(to)
-    .bind(limit)
-    .fetch_all(pool)
-    .await?)
+    );
+    Ok(q.build_query_as().fetch_all(pool).await?)
 }

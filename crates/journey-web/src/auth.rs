@@ -206,16 +206,21 @@ pub async fn csrf_token(session: &Session) -> Result<String, WebError> {
     Ok(token)
 }
 
-/// Checks a form's CSRF token against the session's.
-pub async fn check_csrf(session: &Session, sent: &str) -> Result<(), WebError> {
-    let Some(token) = session.get::<String>(CSRF).await? else {
-        return Err(WebError::Csrf);
-    };
-    if bool::from(token.as_bytes().ct_eq(sent.as_bytes())) {
-        Ok(())
-    } else {
-        Err(WebError::Csrf)
+/// Checks a form's CSRF token against the session's; a refusal of the form `what`, sent by
+/// `actor` (or by someone not signed in), is written to the audit log.
+pub async fn check_csrf(
+    state: &AppState,
+    session: &Session,
+    actor: Option<&Actor>,
+    sent: &str,
+    what: &str,
+) -> Result<(), WebError> {
+    let token = session.get::<String>(CSRF).await?;
+    if token.is_some_and(|token| bool::from(token.as_bytes().ct_eq(sent.as_bytes()))) {
+        return Ok(());
     }
+    state.app.audit_csrf_refused(actor, what, Via::Web).await?;
+    Err(WebError::Csrf)
 }
 
 /// The signed-in user, as the actor of the use cases, and their session (with the id of its

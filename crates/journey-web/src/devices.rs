@@ -121,7 +121,14 @@ async fn forget(
     Path(id): Path<String>,
     PageForm(form): PageForm<CsrfForm>,
 ) -> Result<Response, PageError> {
-    auth::check_csrf(&signed.session, &form.csrf).await?;
+    auth::check_csrf(
+        &state,
+        &signed.session,
+        Some(&signed.actor),
+        &form.csrf,
+        "forget",
+    )
+    .await?;
     let id = uuid::Uuid::parse_str(&id).map_err(|_| super::error::WebError::NotFound)?;
     state
         .app

@@ -72,7 +72,7 @@ async fn login(
     headers: axum::http::HeaderMap,
     PageForm(form): PageForm<LoginForm>,
 ) -> PageResult {
-    auth::check_csrf(&session, &form.csrf).await?;
+    auth::check_csrf(&state, &session, None, &form.csrf, "login").await?;
     match auth::sign_in(
         &state,
         Via::Web,
@@ -139,7 +139,7 @@ async fn logout(
     headers: axum::http::HeaderMap,
     PageForm(form): PageForm<CsrfForm>,
 ) -> PageResult {
-    auth::check_csrf(&session, &form.csrf).await?;
+    auth::check_csrf(&state, &session, None, &form.csrf, "logout").await?;
     let user = auth::sign_out(&state, &session, Via::Web).await?;
     if let (Some(user), Some(token)) = (user, super::devices::token(&headers)) {
         state.app.forget_device(&user, None, Some(&token)).await?;
@@ -266,7 +266,10 @@ async fn journey_report(
 }
 
 async fn cohort_report(State(state): State<AppState>, PageUser(signed): PageUser) -> PageResult {
-    signed.actor.require(Role::Counselor)?;
+    state
+        .app
+        .require(&signed.actor, Role::Counselor, "cohort_report")
+        .await?;
     let title = format!("Families of {}", signed.user.display_name);
     let page = state
         .app
@@ -288,7 +291,10 @@ async fn admin(
     PageUser(signed): PageUser,
     axum::extract::Query(query): axum::extract::Query<AdminQuery>,
 ) -> PageResult {
-    signed.actor.require(Role::Admin)?;
+    state
+        .app
+        .require(&signed.actor, Role::Admin, "admin_page")
+        .await?;
     let users: Vec<Value> = state
         .app
         .users()
@@ -328,7 +334,14 @@ async fn admin_assign(
     PageUser(signed): PageUser,
     PageForm(form): PageForm<AssignForm>,
 ) -> PageResult {
-    auth::check_csrf(&signed.session, &form.csrf).await?;
+    auth::check_csrf(
+        &state,
+        &signed.session,
+        Some(&signed.actor),
+        &form.csrf,
+        "admin_assign",
+    )
+    .await?;
     let done = if form.remove.is_some() {
         let removed = state
             .app

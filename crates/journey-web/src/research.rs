@@ -26,7 +26,10 @@ pub async fn page(
     PageUser(signed): PageUser,
     axum::extract::Query(query): axum::extract::Query<PreviewQuery>,
 ) -> Result<Response, PageError> {
-    signed.actor.require(Role::Researcher)?;
+    state
+        .app
+        .require(&signed.actor, Role::Researcher, "research_page")
+        .await?;
     let (k, problem) = match query.k.as_deref().map(str::trim) {
         None | Some("") => (5, None),
         Some(text) => match text.parse::<usize>() {
@@ -75,8 +78,18 @@ pub async fn export(
     PageUser(signed): PageUser,
     PageForm(form): PageForm<ExportForm>,
 ) -> Result<Response, PageError> {
-    auth::check_csrf(&signed.session, &form.csrf).await?;
-    signed.actor.require(Role::Researcher)?;
+    auth::check_csrf(
+        &state,
+        &signed.session,
+        Some(&signed.actor),
+        &form.csrf,
+        "export",
+    )
+    .await?;
+    state
+        .app
+        .require(&signed.actor, Role::Researcher, "research_export")
+        .await?;
     let project = form.project.trim();
     let min_cell = match form.min_cell.trim() {
         "" => 5,

@@ -52,7 +52,7 @@ async fn code(
     headers: HeaderMap,
     PageForm(form): PageForm<CodeForm>,
 ) -> PageResult {
-    auth::check_csrf(&session, &form.csrf).await?;
+    auth::check_csrf(&state, &session, None, &form.csrf, "code").await?;
     match auth::second_step(&state, &session, &headers, &form.code).await {
         Ok((user, remember)) => super::pages::signed_in(&state, &headers, &user, remember).await,
         Err(WebError::Unauthorized) => Ok(Redirect::to("/login").into_response()),
@@ -128,7 +128,14 @@ async fn enrol(
     EnrollingUser(signed): EnrollingUser,
     PageForm(form): PageForm<CodeForm>,
 ) -> PageResult {
-    auth::check_csrf(&signed.session, &form.csrf).await?;
+    auth::check_csrf(
+        &state,
+        &signed.session,
+        Some(&signed.actor),
+        &form.csrf,
+        "enrol",
+    )
+    .await?;
     if signed.user.second_factor {
         return Ok(Redirect::to("/account/second-factor").into_response());
     }

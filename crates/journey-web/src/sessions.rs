@@ -160,7 +160,14 @@ async fn end_page(
     Path(id): Path<String>,
     PageForm(form): PageForm<CsrfForm>,
 ) -> PageResult {
-    auth::check_csrf(&signed.session, &form.csrf).await?;
+    auth::check_csrf(
+        &state,
+        &signed.session,
+        Some(&signed.actor),
+        &form.csrf,
+        "end_page",
+    )
+    .await?;
     let id = Uuid::parse_str(&id).map_err(|_| WebError::NotFound)?;
     end(&state, &signed, id).await?;
     if id == signed.session_id {
@@ -206,7 +213,14 @@ async fn password(
     PageUser(signed): PageUser,
     PageForm(form): PageForm<PasswordForm>,
 ) -> PageResult {
-    auth::check_csrf(&signed.session, &form.csrf).await?;
+    auth::check_csrf(
+        &state,
+        &signed.session,
+        Some(&signed.actor),
+        &form.csrf,
+        "password",
+    )
+    .await?;
     let frame = frame(&signed).await?;
     if form.new != form.repeat {
         let why = "The two new passwords are not the same.".to_string();
@@ -253,8 +267,18 @@ async fn admin_end(
     PageUser(signed): PageUser,
     PageForm(form): PageForm<EndAllForm>,
 ) -> PageResult {
-    auth::check_csrf(&signed.session, &form.csrf).await?;
-    signed.actor.require(Role::Admin)?;
+    auth::check_csrf(
+        &state,
+        &signed.session,
+        Some(&signed.actor),
+        &form.csrf,
+        "admin_end",
+    )
+    .await?;
+    state
+        .app
+        .require(&signed.actor, Role::Admin, "end_sessions_page")
+        .await?;
     let ended = state
         .app
         .end_sessions_of(&signed.actor, &form.username)
@@ -281,7 +305,10 @@ async fn audit(
     PageUser(signed): PageUser,
     axum::extract::Query(query): axum::extract::Query<AuditQuery>,
 ) -> PageResult {
-    signed.actor.require(Role::Admin)?;
+    state
+        .app
+        .require(&signed.actor, Role::Admin, "audit_page")
+        .await?;
     const LIMIT: i64 = 200;
     let user = query.user.filter(|u| !u.trim().is_empty());
     let day = match query.day.as_deref().filter(|d| !d.is_empty()) {

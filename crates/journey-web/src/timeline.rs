@@ -226,8 +226,11 @@ async fn posted(
 ) -> Result<(Typed, JourneyRow), PageError> {
     let typed: Typed = pairs.into_iter().collect();
     auth::check_csrf(
+        state,
         &signed.session,
+        Some(&signed.actor),
         typed.get("csrf").map_or("", String::as_str),
+        "posted",
     )
     .await?;
     let row = state
@@ -314,7 +317,14 @@ async fn retract(
     Path((key, entry)): Path<(String, String)>,
     PageForm(form): PageForm<CsrfForm>,
 ) -> PageResult {
-    auth::check_csrf(&signed.session, &form.csrf).await?;
+    auth::check_csrf(
+        &state,
+        &signed.session,
+        Some(&signed.actor),
+        &form.csrf,
+        "retract",
+    )
+    .await?;
     let row = state
         .app
         .journey(&signed.actor, &key, Action::Write, "retract")
@@ -340,7 +350,14 @@ async fn consent(
     Path(key): Path<String>,
     PageForm(form): PageForm<ConsentForm>,
 ) -> PageResult {
-    auth::check_csrf(&signed.session, &form.csrf).await?;
+    auth::check_csrf(
+        &state,
+        &signed.session,
+        Some(&signed.actor),
+        &form.csrf,
+        "consent",
+    )
+    .await?;
     let row = state
         .app
         .journey(&signed.actor, &key, Action::Write, "research consent")

@@ -237,6 +237,9 @@ pub enum UserAction {
         #[arg(long)]
         password_stdin: bool,
     },
+    /// End every session of an account (on every device and app process, within a second),
+    /// for example when a phone was lost; the password stays.
+    SignOut { username: String },
     /// List accounts and assignments.
     List,
 }

@@ -1,4 +1,4 @@
-//! `journey user add|assign|unassign|totp|password|list`.
+//! `journey user add|assign|unassign|totp|password|sign-out|list`.
 
 use journey_app::accounts::random_password;
 use journey_app::{Actor, App, AppError};
@@ -64,6 +64,11 @@ pub async fn run(app: &App, me: &Actor, action: UserAction) -> Result<(), AppErr
             if shown {
                 println!("password {password}  (shown once; only its hash is stored)");
             }
+            Ok(())
+        }
+        UserAction::SignOut { username } => {
+            let ended = app.end_sessions_of(me, &username).await?;
+            println!("{ended} session(s) of {username} ended");
             Ok(())
         }
         UserAction::List => {
