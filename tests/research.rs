@@ -30,6 +30,24 @@ fn export(db: &TestDb, project: &str, out: &Path, k: &str) -> String {
     stdout(&run)
 }
 
+/// tests/dataset_check.py: frictionless validates the package and its CSV resources, DuckDB
+/// reads every Parquet resource; (passed, what it printed).
+fn explains_itself(folder: &Path) -> (bool, String) {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/dataset_check.py");
+    let python = std::env::var("PYTHON").unwrap_or_else(|_| "python3".into());
+    let out = Command::new(python)
+        .arg(script)
+        .arg(folder)
+        .output()
+        .expect("python3 runs (pip install frictionless duckdb; .ci/run does)");
+    let printed = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), printed)
+}
+
 fn check(folder: &Path, forbidden: &Path) -> Value {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/research_check.py");
     let python = std::env::var("PYTHON").unwrap_or_else(|_| "python3".into());
@@ -102,6 +120,34 @@ async fn a_research_export_opens_in_pandas_and_leaks_nothing() {
     let list = file_with(forbidden.join("\n"));
 
     let first = check(&a, &list);
+    // The package explains itself and holds: frictionless and DuckDB agree with it.
+    let (valid, printed) = explains_itself(&a);
+    assert!(valid, "the dataset does not explain itself:\n{printed}");
+    let counted: Value = serde_json::from_str(printed.trim()).unwrap();
+    assert_eq!(counted["frictionless"], true);
+    assert_eq!(counted["rows"]["days-parquet"], counted["rows"]["days-csv"]);
+    assert_eq!(counted["rows"]["subjects-parquet"], 9);
+    // A value outside a declared set, or a subject id that is not in `subjects`, is caught.
+    let broken = TestDb::scratch_dir("research-broken");
+    std::fs::create_dir_all(&broken).unwrap();
+    for file in std::fs::read_dir(&a).unwrap() {
+        let file = file.unwrap().path();
+        std::fs::copy(&file, broken.join(file.file_name().unwrap())).unwrap();
+    }
+    let days = std::fs::read_to_string(broken.join("days.csv")).unwrap();
+    let mut lines: Vec<String> = days.lines().map(str::to_string).collect();
+    let (row, _) = lines[1].rsplit_once(',').unwrap();
+    lines[1] = format!("{row},sober");
+    let (_, rest) = lines[2].split_once(',').unwrap();
+    lines[2] = format!("{},{rest}", "f".repeat(32));
+    std::fs::write(broken.join("days.csv"), lines.join("\n") + "\n").unwrap();
+    let (valid, printed) = explains_itself(&broken);
+    assert!(!valid, "{printed}");
+    assert!(
+        printed.contains("\"sober\"") && printed.contains("enum"),
+        "{printed}"
+    );
+    assert!(printed.contains("foreign key"), "{printed}");
     let second = check(&b, &list);
     let repeat = check(&again, &list);
     let sids = |v: &Value| -> Vec<String> {

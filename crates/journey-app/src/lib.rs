@@ -18,6 +18,7 @@ pub mod access;
 pub mod accounts;
 mod audit;
 pub mod config;
+pub mod dataset;
 pub mod devices;
 pub mod disclosure;
 pub mod error;

@@ -11,7 +11,7 @@ use journey_analytics::tables::{write_table, Table, Values};
 use journey_analytics::{JourneyMetrics, Status};
 use journey_postgres::read::Scope;
 use journey_postgres::{research, PgPool};
-use serde_json::{json, Value};
+use serde_json::json;
 use sha2::{Digest, Sha256};
 
 use crate::{metrics, Actor, App, AppError};
@@ -50,38 +50,6 @@ fn status_name(status: Status) -> &'static str {
 
 fn system(err: impl std::fmt::Display) -> AppError {
     AppError::Internal(err.to_string())
-}
-
-/// (description, unit) of each exported field, for datapackage.json.
-fn describe(table: &str, field: &str) -> (&'static str, Option<&'static str>) {
-    match (table, field) {
-        (_, "sid") => ("pseudonymous subject id: HMAC-SHA256 of the journey's internal id with this project's key (first 16 bytes, hex); stable within a project, unlinkable across projects", None),
-        (_, "rel_day") => ("day relative to the CRAFT start (day 0), or to the journey's start when there is no CRAFT start", Some("days")),
-        ("subjects", "relationship") => ("relationship of the reporting family to the person (parent, partner, sibling, child, friend, other), or 'suppressed' (disclosure control)", None),
-        ("subjects", "substances") => ("substances named at the start, ';'-separated and sorted, or 'suppressed' (disclosure control)", None),
-        ("subjects", "craft_phase") => ("whether the journey has a CRAFT phase (a CRAFT start on or before the export's as-of day)", None),
-        ("subjects", "first_rel_day") => ("relative day of the journey's start (negative: baseline days before CRAFT)", Some("days")),
-        ("subjects", "last_rel_day") => ("relative day of the export's as-of day for this subject", Some("days")),
-        ("subjects", "suppressed") => ("true when relationship and substances were suppressed because fewer than k subjects share them", None),
-        ("days", "status") => ("day status, metrics.md 'Day status': use, no_use, controlled (detox or residential care), unknown (nobody reported)", None),
-        ("events", "type") => ("entry type of shared/spec/interchange.md; notes and retractions are never exported, retracted entries are left out", None),
-        ("events", "substances") => ("substances of a use_observed entry, ';'-separated; empty when the subject's quasi-identifiers are suppressed", None),
-        ("events", "minutes") => ("self_care minutes", Some("minutes")),
-        ("events", _) => ("typed attribute of the entry (interchange.md), empty when the type has none", None),
-        ("weeks", "week") => ("week number w: the 7 days from day 7w (metrics.md 'Weeks'); negative weeks are baseline", None),
-        ("weeks", "start_rel_day") => ("relative day of the week's first day (7w)", Some("days")),
-        ("weeks", "pda") => ("percent days abstinent as a fraction: no_use_days / known_days (metrics.md 'Weeks')", Some("fraction")),
-        ("weeks", "coverage") => ("known_days / days (metrics.md 'Weeks')", Some("fraction")),
-        ("weeks", "practice") => ("mean of the practice components that are not null (metrics.md 'Weeks')", Some("fraction")),
-        ("weeks", "wellbeing") => ("mean WHO-5 percentage score (0-100: 4 x the sum of the five 0-5 answers) of the family members' wellbeing check-ins that week; empty when there was none (metrics.md version 2 'Weeks'). About the family member, not the person they support", Some("percent")),
-        ("weeks", f) if f.ends_with("_rate") => ("practice component per opportunity (metrics.md 'Weeks')", Some("fraction")),
-        ("weeks", _) => ("weekly count or flag as defined in metrics.md 'Weeks'", None),
-        ("treatment_episodes", "start_rel_day") => ("relative day the episode was entered", Some("days")),
-        ("treatment_episodes", "end_rel_day") => ("relative day the episode was exited; empty while open", Some("days")),
-        ("treatment_episodes", "modality") => ("detox, residential, outpatient, medication, mutual_help, other", None),
-        ("treatment_episodes", "reason") => ("how it ended: completed, left_early, discharged, other; empty while open", None),
-        _ => ("see metrics.md", None),
-    }
 }
 
 /// Writes the dataset folder; see the README's "Research export".
@@ -405,18 +373,10 @@ async fn export(pool: &PgPool, request: &Request<'_>) -> Result<Written, AppErro
     let mut resources = Vec::new();
     for table in &tables {
         let written = write_table(table, request.out).map_err(system)?;
-        let fields: Vec<Value> = table
+        let columns: Vec<(&str, &str)> = table
             .columns
             .iter()
-            .map(|(name, values)| {
-                let (description, unit) = describe(&table.name, name);
-                let mut field =
-                    json!({"name": name, "type": values.schema_type(), "description": description});
-                if let Some(unit) = unit {
-                    field["unit"] = json!(unit);
-                }
-                field
-            })
+            .map(|(name, values)| (name.as_str(), values.schema_type()))
             .collect();
         let rows = table.rows();
         for (path, format, media) in [
@@ -428,24 +388,32 @@ async fn export(pool: &PgPool, request: &Request<'_>) -> Result<Written, AppErro
                 .expect("a file")
                 .to_string_lossy()
                 .to_string();
-            resources.push(json!({
+            let mut resource = json!({
                 "name": format!("{}-{format}", table.name),
+                "type": "table",
                 "path": name,
                 "format": format,
                 "mediatype": media,
-                "profile": "tabular-data-resource",
+                "title": format!("{} ({format})", table.name),
+                "description": crate::dataset::table_description(&table.name),
                 "rows": rows,
-                "schema": {"fields": fields.clone()},
-            }));
+                "schema": crate::dataset::schema(&table.name, &columns, &format!("subjects-{format}")),
+            });
+            if format == "csv" {
+                resource["encoding"] = json!("utf-8");
+                resource["dialect"] = json!({"delimiter": ",", "header": true});
+            }
+            resources.push(resource);
         }
         files.extend(written);
     }
     let package = json!({
-        "profile": "tabular-data-package",
+        "$schema": "https://datapackage.org/profiles/2.0/datapackage.json",
         "name": format!("journey-research-{}", request.project.to_lowercase()),
         "title": "CRAFT recovery journeys, anonymized",
-        "description": "Tidy tables keyed by a pseudonymous subject id. Days are relative to the CRAFT start (day 0; the journey's start when there is none). Derived fields follow shared/spec/metrics.md (metrics version 2): day status ('Day status'), weeks and practice components ('Weeks'). No calendar date, note text or reporter handle is included.",
-        "version": "1",
+        "description": "Tidy tables keyed by a pseudonymous subject id (`sid`), each given as CSV and as Parquet with the same columns. Days are relative to the CRAFT start (day 0; the journey's first day when there is none). Every column's description states its definition (after the journey metrics specification, version 2), its unit and what an empty cell means; closed value sets are declared as `categories` and `constraints.enum`. No calendar date, note text or reporter handle is included. README.md tells how the data were de-identified.",
+        "version": "2",
+        "keywords": ["CRAFT", "substance use", "families", "timeline followback"],
         "resources": resources,
     });
     let package_path = request.out.join("datapackage.json");
@@ -516,8 +484,9 @@ fn readme(request: &Request<'_>, subjects: usize, suppressed: usize, tables: &[T
         "# Anonymized CRAFT journeys: project {project}\n\n\
 Families who practise CRAFT recorded what they saw of a person struggling with substance use \
 and what they did. This folder holds the journeys of the families who gave research consent, \
-de-identified. Every table is given as CSV and as Parquet; `datapackage.json` describes every \
-field (Frictionless Data Package); `manifest.json` lists every file with its SHA-256.\n\n\
+de-identified. Every table is given as CSV and as Parquet; `datapackage.json` (a Frictionless \
+Data Package, version 2) describes every table and column: its definition, unit, closed value \
+set and what an empty cell means; `manifest.json` lists every file with its SHA-256.\n\n\
 | table | rows | files |\n|---|---|---|\n{counts}\n\
 ## Method of de-identification\n\n\
 - **Subjects**: {subjects} journeys with consent granted. A subject id (`sid`) is HMAC-SHA256 of \
@@ -534,10 +503,17 @@ whose combination is shared by fewer than k = {k} subjects have both suppressed 
 (`suppressed`), and the substances of their use entries are blanked: {suppressed} of \
 {subjects} subjects.\n\n\
 ## Derived fields\n\n\
-Day status and the weekly rows follow shared/spec/metrics.md (metrics version 2) to the letter. \
+Day status and the weekly rows follow the journey metrics specification, version 2, whose \
+definitions each column's description in `datapackage.json` restates. \
 Unknown days are days nobody reported on, never days without use; every rate is over known \
 days and comes with its coverage. The phase comparison of one family is an AB design: it \
-cannot establish causation.\n",
+cannot establish causation.\n\n\
+## Reading it\n\n\
+- pandas: `pd.read_parquet('weeks.parquet')`; DuckDB: `SELECT * FROM 'weeks.parquet'`; \
+R: `arrow::read_parquet('weeks.parquet')`; or the CSV files with any tool.\n\
+- frictionless: `frictionless validate datapackage.json --resource-name weeks-csv` checks a \
+CSV table against its declared types, value sets and keys (frictionless-py 5 reads empty \
+integer cells of the Parquet files as NaN, so validate the CSV resources).\n",
         project = request.project,
         k = request.min_cell,
     )

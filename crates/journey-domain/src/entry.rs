@@ -112,6 +112,34 @@ fn is_false(value: &bool) -> bool {
 }
 
 impl Body {
+    /// Every entry type, as the interchange format spells it (`type_name`'s values;
+    /// `tests/golden_events.rs` checks the list against a line of every type).
+    pub const TYPE_NAMES: [&'static str; 23] = [
+        "journey_started",
+        "craft_started",
+        "use_observed",
+        "clean_day_observed",
+        "day_status",
+        "check_in",
+        "communication_broken",
+        "communication_restored",
+        "treatment_entered",
+        "treatment_exited",
+        "reward_given",
+        "reward_withdrawn",
+        "stepped_away",
+        "natural_consequence_allowed",
+        "rescued",
+        "positive_communication",
+        "treatment_suggested",
+        "treatment_enabled",
+        "safety_check",
+        "self_care",
+        "note",
+        "wellbeing_checked",
+        "retract",
+    ];
+
     /// The interchange `type` of this body.
     pub fn type_name(&self) -> &'static str {
         match self {
@@ -191,53 +219,64 @@ impl Body {
 }
 
 macro_rules! vocabulary {
-    ($(#[$doc:meta])* $name:ident { $($variant:ident),+ $(,)? }) => {
+    ($(#[$doc:meta])* $name:ident { $($variant:ident = $text:literal),+ $(,)? }) => {
         $(#[$doc])*
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-        #[serde(rename_all = "snake_case")]
-        pub enum $name { $($variant),+ }
+        pub enum $name { $(#[serde(rename = $text)] $variant),+ }
+
+        impl $name {
+            /// Every value, as the interchange format spells it (a closed set).
+            pub const NAMES: &'static [&'static str] = &[$($text),+];
+
+            /// The value as the interchange format spells it.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $($name::$variant => $text),+
+                }
+            }
+        }
     };
 }
 
 vocabulary!(
     /// Who the family member is to the Loved One.
-    Relationship { Parent, Partner, Sibling, Child, Friend, Other }
+    Relationship { Parent = "parent", Partner = "partner", Sibling = "sibling", Child = "child", Friend = "friend", Other = "other" }
 );
 vocabulary!(
     /// A substance class.
-    Substance { Alcohol, Cannabis, Opioids, Stimulants, Sedatives, Other }
+    Substance { Alcohol = "alcohol", Cannabis = "cannabis", Opioids = "opioids", Stimulants = "stimulants", Sedatives = "sedatives", Other = "other" }
 );
 vocabulary!(
     /// How the reporter knows.
-    Basis { Witnessed, Told, Signs, ThirdParty, Test }
+    Basis { Witnessed = "witnessed", Told = "told", Signs = "signs", ThirdParty = "third_party", Test = "test" }
 );
 vocabulary!(
     /// How sure the reporter is.
-    Confidence { Low, Medium, High }
+    Confidence { Low = "low", Medium = "medium", High = "high" }
 );
 vocabulary!(
     /// A calendar-style status of one day.
-    DayStatus { Use, NoUse, Unknown }
+    DayStatus { Use = "use", NoUse = "no_use", Unknown = "unknown" }
 );
 vocabulary!(
     /// The kind of treatment entered.
-    Modality { Detox, Residential, Outpatient, Medication, MutualHelp, Other }
+    Modality { Detox = "detox", Residential = "residential", Outpatient = "outpatient", Medication = "medication", MutualHelp = "mutual_help", Other = "other" }
 );
 vocabulary!(
     /// Why a treatment episode ended.
-    ExitReason { Completed, LeftEarly, Discharged, Other }
+    ExitReason { Completed = "completed", LeftEarly = "left_early", Discharged = "discharged", Other = "other" }
 );
 vocabulary!(
     /// The channel of a positive communication.
-    Channel { Text, Call, InPerson, Other }
+    Channel { Text = "text", Call = "call", InPerson = "in_person", Other = "other" }
 );
 vocabulary!(
     /// The Loved One's answer to a suggestion of treatment.
-    Response { Accepted, Declined, Deferred, NoResponse }
+    Response { Accepted = "accepted", Declined = "declined", Deferred = "deferred", NoResponse = "no_response" }
 );
 vocabulary!(
     /// The result of a safety check.
-    Found { Safe, Unsafe, NotFound }
+    Found { Safe = "safe", Unsafe = "unsafe", NotFound = "not_found" }
 );
 
 impl Modality {
