@@ -7,8 +7,9 @@ driven by selenium), as a person sees it:
   type in), turns it on with a code from "their app" (pyotp) and keeps the recovery codes
   shown once; a researcher and an admin enrolled by `journey user totp` sign in in two
   steps, password then code;
-- a counselor opens the family's progress report and the cohort report; a guessed URL is a
-  404;
+- a counselor opens the family's progress report, chooses a period of four weeks and
+  downloads its PDF (pypdf reads its Letter pages, the period and the charts' titles), and
+  opens the cohort report; a guessed URL is a 404;
 - every page, at 390 px and at 1366 px: no sideways scroll, chart text at least 9 px tall
   on screen, and axe-core (tests/e2e/node_modules/axe-core) finds no violation of impact
   moderate or worse.
@@ -21,11 +22,14 @@ Exits non-zero with the reason when a check fails. Screenshots (full pages) are 
 
 import base64
 import datetime
+import io
 import json
 import os
 import sys
+import urllib.request
 
 import pyotp
+from pypdf import PdfReader
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
@@ -305,6 +309,26 @@ try:
     check("e2e: a calm evening together" not in driver.page_source, "no private note in the report")
     check("Family wellbeing: the mean WHO-5 score" in body(), "the report shows the family's weekly wellbeing")
     inspect("11-counselor-report")
+    # The last four weeks: the period form (no script needed), then its PDF.
+    start = (datetime.date.today() - datetime.timedelta(days=27)).isoformat()
+    driver.execute_script("document.getElementById('from').value = arguments[0]", start)
+    find(By.CSS_SELECTOR, "form.period button").click()
+    wait_for(lambda: f"from={start}" in driver.current_url, "the report of a period opens")
+    check(f"This report shows {start} to" in body(), "the report says which period it shows")
+    inspect("11-counselor-report-period")
+    link = find(By.LINK_TEXT, "Letter").get_attribute("href")
+    cookie = "; ".join(f"{c['name']}={c['value']}" for c in driver.get_cookies())
+    with urllib.request.urlopen(urllib.request.Request(link, headers={"Cookie": cookie})) as reply:
+        kind, pdf = reply.headers["Content-Type"], reply.read()
+    check(kind == "application/pdf" and pdf.startswith(b"%PDF-"), f"the PDF downloads ({kind})")
+    reader = PdfReader(io.BytesIO(pdf))
+    text = "".join(page.extract_text() for page in reader.pages)
+    check(len(reader.pages) >= 2 and all(float(p.mediabox.width) == 612 for p in reader.pages),
+          "the PDF has pages of Letter size")
+    check(f"This report shows {start} to" in text and "Days without use per week" in text
+          and "Day by day: what was seen" in text, "the PDF holds the period's report and its charts")
+    with open(os.path.join(shots, "11-counselor-report-period.pdf"), "wb") as f:
+        f.write(pdf)
     driver.get(base + "/cohort/report")
     inspect("12-counselor-cohort")
     driver.get(base + "/journeys/" + own)

@@ -211,3 +211,153 @@ async fn a_researcher_sees_what_an_export_would_hold_before_making_it() {
     let mut coun = Client::signed_in(&app, "coun").await;
     assert_ne!(coun.get(&app, "/research").await.status, StatusCode::OK);
 }
+
+/// What tests/pdf_check.py (pypdf) reads in `pdf`: its title, each page's size and text.
+fn read_pdf(pdf: &[u8]) -> serde_json::Value {
+    let path = file_with(pdf);
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/pdf_check.py");
+    let out = std::process::Command::new("python3")
+        .arg(script)
+        .arg(&path)
+        .output()
+        .expect("python3 runs (pip install pypdf; .ci/run does)");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+#[tokio::test]
+async fn a_counselor_reads_a_period_of_a_report_and_downloads_it_as_a_pdf() {
+    let app = app().await;
+    let mut coun = Client::signed_in(&app, "coun").await;
+    let period = "from=2025-09-01&to=2025-11-30";
+    let page = coun
+        .get(&app, &format!("/journeys/{OWN}/report?{period}"))
+        .await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    let body = page.body.replace("&#x2f;", "/");
+    assert!(
+        body.contains("This report shows 2025-09-01 to 2025-11-30"),
+        "{body}"
+    );
+    assert!(body.contains("Weeks from 2025-09-01 to 2025-11-30"));
+    assert!(
+        !body.contains(r#"<td class="day">2024-"#),
+        "no week before the period"
+    );
+    assert!(body.contains(&format!(
+        "/journeys/{OWN}/report.pdf?from=2025-09-01&amp;to=2025-11-30&amp;paper=letter"
+    )));
+    assert!(body.contains(r#"<input type="date" id="from" name="from" value="2025-09-01""#));
+
+    for (paper, width, height) in [("a4", 595.3, 841.9), ("letter", 612.0, 792.0)] {
+        let reply = coun
+            .get(
+                &app,
+                &format!("/journeys/{OWN}/report.pdf?{period}&paper={paper}"),
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+        assert_eq!(reply.headers["content-type"], "application/pdf");
+        let disposition = reply.headers["content-disposition"].to_str().unwrap();
+        assert_eq!(
+            disposition,
+            format!(
+                "attachment; filename=\"progress-report-{OWN}-2025-09-01-2025-11-30-{paper}.pdf\""
+            )
+        );
+        assert!(reply.bytes.starts_with(b"%PDF-"));
+        let read = read_pdf(&reply.bytes);
+        let pages = read["pages"].as_array().unwrap();
+        assert!(pages.len() >= 2, "{read}");
+        for p in pages {
+            assert_eq!(
+                (p["width"].as_f64().unwrap(), p["height"].as_f64().unwrap()),
+                (width, height)
+            );
+        }
+        let text: String = pages.iter().map(|p| p["text"].as_str().unwrap()).collect();
+        for said in [
+            &format!("Progress report: {OWN}") as &str,
+            "This report shows 2025-09-01 to 2025-11-30",
+            "Day by day",
+            "Weeks from 2025-09-01 to 2025-11-30",
+            "Reading these numbers",
+            "page 1 of",
+        ] {
+            assert!(
+                text.contains(said),
+                "{said:?} not in the PDF's text: {text}"
+            );
+        }
+        // The four charts are there, drawn as vectors with their own text (titles, labels).
+        for chart in [
+            "Day by day: what was seen",
+            "Sep 2025",
+            "Days without use per week",
+            "CRAFT practice per week",
+            "Practice and the following week",
+        ] {
+            assert!(
+                text.contains(chart),
+                "{chart:?} not in the PDF's text: {text}"
+            );
+        }
+        assert!(
+            !text.contains("Aug 2025"),
+            "the calendar starts with the period"
+        );
+        assert_eq!(read["title"], format!("Progress report: {OWN}"));
+    }
+
+    // What the period cannot be, said by field; a journey not theirs is not found.
+    for (query, field, why) in [
+        (
+            "from=2025-12-01&to=2025-11-30",
+            "from",
+            "after the last day",
+        ),
+        ("to=2099-01-01", "to", "after today"),
+        ("from=1.9.2025", "from", "not a day"),
+        ("paper=a5", "paper", "a4 or letter"),
+    ] {
+        let reply = coun
+            .get(&app, &format!("/journeys/{OWN}/report.pdf?{query}"))
+            .await;
+        assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY, "{query}");
+        assert!(
+            reply.body.contains(why) && reply.body.contains(field),
+            "{query}: {}",
+            reply.body
+        );
+    }
+    assert_eq!(
+        coun.get(&app, &format!("/journeys/{OTHER}/report.pdf"))
+            .await
+            .status,
+        StatusCode::NOT_FOUND
+    );
+    // Reads are written to the audit log in batches, moments later.
+    let mut audited = 0;
+    for _ in 0..100 {
+        audited = sqlx::query_scalar::<_, i64>(
+            "SELECT count(*) FROM audit_log WHERE actor = 'coun' AND action = 'read_report'
+                AND detail->>'what' = 'progress report pdf'",
+        )
+        .fetch_one(&app.db.pool)
+        .await
+        .unwrap();
+        if audited >= 6 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        audited,
+        2 + 4,
+        "each PDF, and each refused period, is a read of the report"
+    );
+}

@@ -150,6 +150,8 @@ pub struct Reply {
     pub status: StatusCode,
     pub headers: axum::http::HeaderMap,
     pub body: String,
+    /// The body as sent (a PDF, a zip).
+    pub bytes: Vec<u8>,
 }
 
 impl Reply {
@@ -212,6 +214,7 @@ impl Client {
             status,
             headers,
             body,
+            bytes: bytes.to_vec(),
         }
     }
 

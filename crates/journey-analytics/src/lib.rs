@@ -7,6 +7,7 @@
 mod attention;
 mod daily;
 mod journey;
+pub mod period;
 pub mod stats;
 pub mod tables;
 

@@ -327,3 +327,42 @@ fn attention_flags_follow_their_windows() {
     assert_eq!(last.days_since_last_status, Some(26));
     assert_eq!(last.days_since_last_entry, 1);
 }
+
+#[test]
+fn a_period_shows_its_days_and_weeks_and_keeps_the_journeys_figures() {
+    // Starts 2025-03-03, CRAFT from 2025-03-17 (weeks from then), use on 03-20, no use on
+    // 04-01..04-05, as of 04-30.
+    let mut entries = vec![
+        e("craft_started", "2025-03-17"),
+        e("use_observed", "2025-03-20"),
+    ];
+    for d in 1..=5 {
+        entries.push(e("clean_day_observed", &format!("2025-04-0{d}")));
+    }
+    let report = run(entries, "2025-04-30");
+    let whole = &report.journeys[0];
+    let (shown, period) = journey_analytics::period::window(whole, day("2025-04-01"));
+    assert_eq!(shown.start, day("2025-04-01"));
+    assert_eq!(shown.days.len(), 30);
+    assert_eq!(
+        (period.days, period.use_days, period.no_use_days),
+        (30, 0, 5)
+    );
+    assert_eq!(period.pda, Some(1.0));
+    assert!((period.coverage - 5.0 / 30.0).abs() < 1e-12);
+    assert!(period.partial);
+    assert_eq!(period.to, day("2025-04-30"));
+    // Weeks stay anchored on the CRAFT start: the first shown is the one holding 04-01.
+    assert_eq!(shown.weeks[0].start, day("2025-03-31"));
+    assert_eq!(shown.weeks[0].week, 2);
+    assert!(shown.weeks.iter().all(|w| w.start >= day("2025-03-31")));
+    // The journey's own figures are the whole journey's.
+    assert_eq!(shown.summary, whole.summary);
+    assert_eq!(shown.summary.use_days, 1);
+    // A period from before the start shows it all; one after its end, its last day.
+    let (all, p) = journey_analytics::period::window(whole, day("2024-01-01"));
+    assert_eq!((all.days.len(), p.partial), (whole.days.len(), false));
+    assert_eq!(all.weeks, whole.weeks);
+    let (end, p) = journey_analytics::period::window(whole, day("2026-01-01"));
+    assert_eq!((end.days.len(), p.from), (1, day("2025-04-30")));
+}

@@ -4,7 +4,9 @@ use std::path::{Path, PathBuf};
 
 use chrono::NaiveDate;
 use journey_analytics::{JourneyInput, JourneyMetrics};
+pub use journey_charts::pdf::Paper;
 use journey_charts::report::{cohort_html, journey_html, journey_pngs, Header};
+use journey_charts::report_pdf::journey_pdf;
 use journey_postgres::read::{JourneyRow, Scope};
 use journey_postgres::PgPool;
 
@@ -52,6 +54,18 @@ async fn one(
     Ok(report.journeys.into_iter().next().map(|m| (input, m)))
 }
 
+/// What a report of `row` says besides its metrics; `web`: where the page links back to,
+/// and its own path.
+fn header(row: &JourneyRow, web: Option<(&str, &str)>) -> Header {
+    Header {
+        key: row.key.clone(),
+        relationship: row.relationship.clone(),
+        substances: row.substances.clone(),
+        back: web.map(|(back, _)| back.to_string()),
+        path: web.map(|(_, path)| path.to_string()),
+    }
+}
+
 impl App {
     /// The analytics input and metrics of `row` (from [`App::journey`]) as of `as_of`, for
     /// its charts; `None` when the journey starts after `as_of`.
@@ -63,25 +77,22 @@ impl App {
         one(self.pool(), &row.key, as_of).await
     }
 
-    /// The HTML progress report of `row` (from [`App::journey`]) as of `as_of`: the file of
-    /// `journey report` and the page of the web app; `None` when the journey starts after
-    /// `as_of`.
+    /// The HTML progress report of `row` (from [`App::journey`]) as of `as_of`, showing the
+    /// days from `from` (the journey's start when `None`): the file of `journey report` and
+    /// the page of the web app (`web`: where it links back to, and its own path); `None`
+    /// when the journey starts after `as_of`.
     pub async fn report_page(
         &self,
         row: &JourneyRow,
+        from: Option<NaiveDate>,
         as_of: NaiveDate,
-        back: Option<&str>,
+        web: Option<(&str, &str)>,
     ) -> Result<Option<Page>, AppError> {
         let Some((input, metrics)) = one(self.pool(), &row.key, as_of).await? else {
             return Ok(None);
         };
-        let header = Header {
-            key: row.key.clone(),
-            relationship: row.relationship.clone(),
-            substances: row.substances.clone(),
-            back: back.map(str::to_string),
-        };
-        let html = journey_html(&header, &input, &metrics, as_of).map_err(internal)?;
+        let header = header(row, web);
+        let html = journey_html(&header, &input, &metrics, from, as_of).map_err(internal)?;
         Ok(Some(Page {
             html,
             input,
@@ -89,32 +100,68 @@ impl App {
         }))
     }
 
-    /// Writes the report of the journey `key` as of `as_of` to `out/<key>/<as_of>.html`
-    /// (and, with `png`, its charts as `out/<key>/<as_of>-<chart>.png`); returns the paths.
+    /// The progress report of `row` (from [`App::journey`]) as of `as_of`, showing the days
+    /// from `from`, as a PDF for `paper`; `None` when the journey starts after `as_of`.
+    pub async fn report_pdf(
+        &self,
+        row: &JourneyRow,
+        from: Option<NaiveDate>,
+        as_of: NaiveDate,
+        paper: Paper,
+    ) -> Result<Option<Vec<u8>>, AppError> {
+        let Some((input, metrics)) = one(self.pool(), &row.key, as_of).await? else {
+            return Ok(None);
+        };
+        let header = header(row, None);
+        // Laying out and compressing pages is CPU work: off the async threads.
+        let pdf = tokio::task::spawn_blocking(move || {
+            journey_pdf(&header, &input, &metrics, from, as_of, paper)
+        })
+        .await
+        .map_err(internal)?
+        .map_err(internal)?;
+        Ok(Some(pdf))
+    }
+
+    /// Writes the report of the journey `key` as of `as_of`, showing the days from `from`,
+    /// to `out/<key>/<name>.html` (`<name>`: `<as_of>`, or `<from>-to-<as_of>` for a
+    /// period); with `png`, its charts as `<name>-<chart>.png`; with `pdf`, the same report
+    /// as `<name>-<paper>.pdf`. Returns the paths.
     pub async fn write_journey_report(
         &self,
         actor: &Actor,
         key: &str,
-        as_of: NaiveDate,
+        (from, as_of): (Option<NaiveDate>, NaiveDate),
         out: &Path,
         png: bool,
+        pdf: Option<Paper>,
     ) -> Result<Vec<PathBuf>, AppError> {
         let row = self
             .journey(actor, key, Action::ReadReport, "progress report")
             .await?;
+        if let Some(from) = from.filter(|from| *from > as_of) {
+            return Err(AppError::invalid(
+                "from",
+                format!("{from} is after the last day, {as_of}"),
+            ));
+        }
         let Some(Page {
             html,
             input,
             metrics,
-        }) = self.report_page(&row, as_of, None).await?
+        }) = self.report_page(&row, from, as_of, None).await?
         else {
             return Err(AppError::BadRequest(format!(
                 "journey {key:?} starts on {}, after {as_of}: nothing to report",
                 row.start
             )));
         };
+        let name = match from.filter(|from| *from > row.start) {
+            Some(from) => format!("{from}-to-{as_of}"),
+            None => as_of.to_string(),
+        };
         let folder = folder(key);
-        let path = out.join(&folder).join(format!("{as_of}.html"));
+        let path = out.join(&folder).join(format!("{name}.html"));
         write(&path, &html)?;
         // Remembered where it is, so that `journey erase` removes it from any folder.
         let written = out.join(&folder);
@@ -125,10 +172,19 @@ impl App {
         let mut paths = vec![path];
         if png {
             let folder = out.join(&folder);
-            paths.extend(
-                journey_pngs(&input, &metrics, as_of, &folder, &as_of.to_string())
-                    .map_err(internal)?,
-            );
+            paths.extend(journey_pngs(&input, &metrics, as_of, &folder, &name).map_err(internal)?);
+        }
+        if let Some(paper) = pdf {
+            let bytes = self
+                .report_pdf(&row, from, as_of, paper)
+                .await?
+                .ok_or_else(|| AppError::Internal("the report vanished".into()))?;
+            let path = out
+                .join(&folder)
+                .join(format!("{name}-{}.pdf", paper.as_str()));
+            std::fs::write(&path, bytes)
+                .map_err(|e| AppError::Internal(format!("{}: {e}", path.display())))?;
+            paths.push(path);
         }
         Ok(paths)
     }

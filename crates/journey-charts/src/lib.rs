@@ -6,7 +6,9 @@
 //! or pattern, so the charts stay readable in grayscale.
 
 mod charts;
+pub mod pdf;
 pub mod report;
+pub mod report_pdf;
 mod together;
 mod wellbeing;
 

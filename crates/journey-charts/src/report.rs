@@ -3,6 +3,7 @@
 //! from users (keys, handles) is HTML-escaped by the templates' auto-escaping.
 
 use chrono::NaiveDate;
+use journey_analytics::period::{window, Period};
 use journey_analytics::{JourneyInput, JourneyMetrics, Report};
 
 use minijinja::{context, Environment};
@@ -21,6 +22,37 @@ pub struct Header {
     pub substances: Vec<String>,
     /// Where the web app's page links back to (`None` in a file).
     pub back: Option<String>,
+    /// The web app's path of this report (`None` in a file): the period form sends to it,
+    /// and `<path>.pdf` is its PDF.
+    pub path: Option<String>,
+}
+
+/// What every report says about reading its numbers: a lead in bold, then the rest.
+pub const CAVEATS: [(&str, &str); 5] = [
+    ("Unknown days are unknown.", "A day nobody wrote down is not counted as a good day or a bad day; every percentage is over the days someone reported on, and the coverage says how many those were."),
+    ("Days in detox or residential care", "are counted apart and left out of every percentage: use there is not a choice the family can influence in the same way."),
+    ("\"Lines up with\", not \"caused\".", "A week after stronger practice that had more days without use is a pattern, not proof; many things change at the same time."),
+    ("Before and after.", "The comparison of phases is a before-and-after design in one family: it cannot rule out other causes, such as a new job, a court date or the season."),
+    ("Practice is counted per opportunity", "(rewards per day without use, stepping back per use day), so it does not rise just because there were more good days."),
+];
+
+/// The sentence that opens the report of a period that begins after the journey's start.
+pub fn period_sentence(period: &Period) -> Option<String> {
+    period.partial.then(|| {
+        let without = match period.pda {
+            Some(pda) => format!(", and {} of those were without use", percent(pda)),
+            None => String::new(),
+        };
+        format!(
+            "This report shows {} to {}: use or no use was reported for {} of its {} days ({} coverage){without}. The other sentences, the comparison of phases and the milestones are for the whole journey up to {}.",
+            period.from,
+            period.to,
+            period.known_days,
+            period.days,
+            percent(period.coverage),
+            period.to
+        )
+    })
 }
 
 fn environment() -> Environment<'static> {
@@ -142,7 +174,7 @@ pub fn summary_sentences(m: &JourneyMetrics) -> Vec<String> {
         .collect()
 }
 
-fn reason_text(reason: Option<&str>) -> Option<&'static str> {
+pub(crate) fn reason_text(reason: Option<&str>) -> Option<&'static str> {
     match reason? {
         "no_craft_start" => Some("no CRAFT start is recorded"),
         "too_few_weeks" => Some("fewer than 3 weeks with 4+ reported days in a phase"),
@@ -183,29 +215,38 @@ pub fn journey_pngs(
     Ok(paths)
 }
 
-/// The HTML progress report of one journey as of `as_of`.
+/// The HTML progress report of one journey as of `as_of` (`metrics`: the whole journey's),
+/// showing the days from `from` (the journey's start when `None`).
 pub fn journey_html(
     header: &Header,
     input: &JourneyInput,
     metrics: &JourneyMetrics,
+    from: Option<NaiveDate>,
     as_of: NaiveDate,
 ) -> Result<String, ChartError> {
-    let marks = markers(input, metrics, as_of);
+    let (shown, period) = window(metrics, from.unwrap_or(metrics.start));
+    let mut marks = markers(input, metrics, as_of);
+    marks.retain(|m| m.day >= shown.start);
     let calendar = svg(&Calendar {
-        metrics,
+        metrics: &shown,
         markers: &marks,
         last_months: None,
     })?;
-    let weekly = svg(&WeeklyChart { metrics })?;
-    let practice = svg(&PracticeChart { metrics })?;
+    let weekly = svg(&WeeklyChart { metrics: &shown })?;
+    let practice = svg(&PracticeChart { metrics: &shown })?;
     let association = svg(&AssociationChart { metrics })?;
+    let mut sentences: Vec<String> = period_sentence(&period).into_iter().collect();
+    sentences.extend(summary_sentences(metrics));
     render(
         "journey.html",
         context! {
             header,
             as_of => as_of.to_string(),
             m => metrics,
-            sentences => summary_sentences(metrics),
+            weeks => &shown.weeks,
+            period => &period,
+            caveats => CAVEATS,
+            sentences,
             effect_reason => reason_text(metrics.effect.reason),
             association_reason => reason_text(metrics.association.reason),
             calendar => minijinja::Value::from_safe_string(calendar),

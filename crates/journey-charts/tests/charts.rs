@@ -2,7 +2,9 @@
 
 use chrono::NaiveDate;
 use journey_analytics::{metrics, EntryInput, JourneyInput};
+use journey_charts::pdf::Paper;
 use journey_charts::report::{cohort_html, journey_html, Header};
+use journey_charts::report_pdf::journey_pdf;
 use journey_charts::{
     markers, png, svg, AssociationChart, Calendar, CohortChart, MarkerKind, PracticeChart,
     WeeklyChart,
@@ -170,8 +172,9 @@ fn reports_escape_what_came_from_users_and_explain_missing_figures() {
         relationship: "parent".into(),
         substances: vec!["alcohol".into()],
         back: None,
+        path: None,
     };
-    let html = journey_html(&header, &input, m, as_of).expect("html");
+    let html = journey_html(&header, &input, m, None, as_of).expect("html");
     assert!(!html.contains("a<b>"), "the key is escaped");
     assert!(html.contains("a&lt;b&gt;&amp;"));
     // Only 2 CRAFT weeks by 2025-02-10: the comparison is not computed, and the report says why.
@@ -184,4 +187,48 @@ fn reports_escape_what_came_from_users_and_explain_missing_figures() {
     }
     let cohort = cohort_html(&report, "Cohort", false).expect("cohort");
     assert!(cohort.contains("a&lt;b&gt;"));
+}
+
+#[test]
+fn a_period_report_is_a_pdf_with_its_charts_on_a4_and_letter() {
+    let input = journey();
+    let as_of = day("2025-02-10");
+    let report = metrics(std::slice::from_ref(&input), as_of).expect("metrics");
+    let m = &report.journeys[0];
+    let header = Header {
+        key: "k-1".into(),
+        relationship: "parent".into(),
+        substances: vec!["alcohol".into()],
+        back: Some("/journeys".into()),
+        path: Some("/journeys/k-1/report".into()),
+    };
+    let from = Some(day("2025-01-20"));
+    let html = journey_html(&header, &input, m, from, as_of).expect("html");
+    let html = html.replace("&#x2f;", "/");
+    assert!(
+        html.contains("This report shows 2025-01-20 to 2025-02-10"),
+        "the period is said"
+    );
+    assert!(html.contains("From 2025-01-20 to 2025-02-10"));
+    assert!(
+        html.contains(r#"action="/journeys/k-1/report""#),
+        "a form for the period"
+    );
+    assert!(html
+        .contains("/journeys/k-1/report.pdf?from=2025-01-20&amp;to=2025-02-10&amp;paper=letter"));
+    for paper in [Paper::A4, Paper::Letter] {
+        let pdf = journey_pdf(&header, &input, m, from, as_of, paper).expect("pdf");
+        assert!(pdf.starts_with(b"%PDF-"), "a PDF");
+        let text = String::from_utf8_lossy(&pdf);
+        let (w, h) = paper.size();
+        // Every page has the paper's MediaBox (krilla writes it as `[0 0 w h]`).
+        let media = format!("/MediaBox[0 0 {w} {h}]");
+        assert!(text.matches(&media).count() >= 2, "{media}");
+        let other = if paper == Paper::A4 {
+            "612 792"
+        } else {
+            "595.28"
+        };
+        assert!(!text.contains(other), "one paper only");
+    }
 }

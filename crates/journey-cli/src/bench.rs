@@ -621,7 +621,7 @@ async fn bench_report(
         json_times.push(clock.elapsed());
         let clock = Instant::now();
         path = app
-            .write_journey_report(&me, &key, as_of, &out, false)
+            .write_journey_report(&me, &key, (None, as_of), &out, false, None)
             .await?
             .remove(0);
         html_times.push(clock.elapsed());

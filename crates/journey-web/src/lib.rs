@@ -18,6 +18,7 @@ mod devices;
 pub mod error;
 mod family;
 pub mod pages;
+mod reports;
 pub mod research;
 mod second_factor;
 mod sessions;

@@ -1,12 +1,12 @@
 //! The HTML pages. They work without JavaScript: links and forms, each form with the
 //! session's CSRF token, each write answered by a redirect (post/redirect/get).
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::Router;
-use journey_app::{today, Action, Role, Via};
+use journey_app::{today, Role, Via};
 use minijinja::context;
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -29,7 +29,7 @@ pub fn router() -> Router<AppState> {
         .merge(super::devices::router())
         .merge(super::second_factor::router())
         .merge(super::sessions::router())
-        .route("/journeys/{key}/report", get(journey_report))
+        .merge(super::reports::router())
         .route("/cohort/report", get(cohort_report))
         .route("/admin", get(admin))
         .route("/admin/assign", post(admin_assign))
@@ -240,29 +240,6 @@ async fn journeys(
             counselor => user.role == Role::Counselor,
         },
     )?))
-}
-
-async fn journey_report(
-    State(state): State<AppState>,
-    PageUser(signed): PageUser,
-    Path(key): Path<String>,
-) -> PageResult {
-    let row = state
-        .app
-        .journey(&signed.actor, &key, Action::ReadReport, "progress report")
-        .await?;
-    // Back to where this reader came from: a family's timeline, a counselor's families.
-    let back = if signed.user.role == Role::Family {
-        format!("/journeys/{}", row.key)
-    } else {
-        "/journeys".to_string()
-    };
-    let page = state
-        .app
-        .report_page(&row, today(), Some(&back))
-        .await?
-        .ok_or(WebError::NotFound)?;
-    Ok(html(page.html))
 }
 
 async fn cohort_report(State(state): State<AppState>, PageUser(signed): PageUser) -> PageResult {

@@ -62,7 +62,7 @@ pub async fn run(
     let out = Path::new("reports");
     for key in report.journeys.iter().map(|j| j.journey.clone()) {
         for path in app
-            .write_journey_report(&me, &key, today(), out, false)
+            .write_journey_report(&me, &key, (None, today()), out, false, None)
             .await?
         {
             println!("  {}", path.display());

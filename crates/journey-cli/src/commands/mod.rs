@@ -19,6 +19,7 @@ use std::path::{Path, PathBuf};
 
 use chrono::NaiveDate;
 use clap::{Parser, Subcommand};
+use journey_app::report::Paper;
 use journey_app::{Actor, App, AppError, Config, Database, KeySource, Role, Via};
 
 /// Record, import, export and analyse recovery journeys (CRAFT).
@@ -122,9 +123,16 @@ pub enum Command {
         /// The folder the reports go to.
         #[arg(long, default_value = "reports")]
         out: PathBuf,
-        /// Also write the journey's charts as PNG files (for e-mail or a PDF).
+        /// Also write the journey's charts as PNG files (for e-mail).
         #[arg(long, requires = "journey")]
         png: bool,
+        /// Show the journey's days from this day on (default: its start); the figures of
+        /// the whole journey stay.
+        #[arg(long, value_parser = parse_as_of, requires = "journey")]
+        from: Option<NaiveDate>,
+        /// Also write the journey's report as a PDF for this paper: a4 or letter.
+        #[arg(long, value_parser = parse_paper, requires = "journey")]
+        pdf: Option<Paper>,
     },
     /// Rebuild the read tables from the events, from zero.
     Rebuild,
@@ -326,6 +334,10 @@ fn parse_as_of(text: &str) -> Result<NaiveDate, String> {
         .map_err(|_| format!("{text:?} is not a date YYYY-MM-DD"))
 }
 
+fn parse_paper(text: &str) -> Result<Paper, String> {
+    Paper::parse(text).ok_or_else(|| format!("{text:?} is not a paper size: a4 or letter"))
+}
+
 /// Runs the command.
 pub async fn run(cli: Cli) -> Result<(), AppError> {
     let config = config(&cli.data_dir);
@@ -383,7 +395,9 @@ pub async fn run(cli: Cli) -> Result<(), AppError> {
             as_of,
             out,
             png,
-        } => report::run(&app, &me, journey.as_deref(), as_of, &out, png).await,
+            from,
+            pdf,
+        } => report::run(&app, &me, journey.as_deref(), (from, as_of), &out, png, pdf).await,
         Command::Rebuild => {
             let events = app.rebuild().await?;
             println!("read tables rebuilt from {events} events");
