@@ -9,7 +9,8 @@ driven by selenium), as a person sees it:
   steps, password then code;
 - a counselor opens the family's progress report, chooses a period of four weeks and
   downloads its PDF (pypdf reads its Letter pages, the period and the charts' titles), and
-  opens the cohort report; a guessed URL is a 404;
+  opens the cohort report; a guessed URL is a 404; a researcher previews the export at a
+  chosen k and exports it (a zip with its Frictionless data package);
 - every page, at 390 px and at 1366 px: no sideways scroll, chart text at least 9 px tall
   on screen, and axe-core (tests/e2e/node_modules/axe-core) finds no violation of impact
   moderate or worse.
@@ -26,7 +27,9 @@ import io
 import json
 import os
 import sys
+import urllib.parse
 import urllib.request
+import zipfile
 
 import pyotp
 from pypdf import PdfReader
@@ -302,6 +305,9 @@ try:
     check(own in text and other not in text, "the counselor sees only assigned families")
     check("Who needs attention" in text and "Use after leaving detox or residential care" in text,
           "the family with a fresh use after rehab shows its reason")
+    first = find(By.CSS_SELECTOR, "table.attention tbody tr")
+    check(own in first.text and "Use after leaving detox or residential care" in first.text,
+          f"the family with a fresh use after rehab is at the top with its reason: {first.text!r}")
     inspect("10-counselor-families")
     find(By.LINK_TEXT, "Progress report").click()
     wait_for(lambda: driver.current_url.endswith(f"/journeys/{own}/report"), "the report opens")
@@ -352,6 +358,23 @@ try:
     check(driver.execute_script("return arguments[0].validity.valid", field),
           "a project name the server accepts is accepted")
     inspect("13-researcher")
+    # The preview at another k, then the export (the form's POST, with the page's session).
+    k = find(By.CSS_SELECTOR, "#preview input[name=k]")
+    k.clear()
+    k.send_keys("1")
+    find(By.CSS_SELECTOR, "#preview button").click()
+    wait_for(lambda: "k=1" in driver.current_url, "the preview at k = 1 opens")
+    check("At k = 1, the export holds" in body(), "the preview says what the export would hold")
+    csrf = find(By.CSS_SELECTOR, "form.card input[name=csrf]").get_attribute("value")
+    cookie = "; ".join(f"{c['name']}={c['value']}" for c in driver.get_cookies())
+    form = urllib.parse.urlencode({"csrf": csrf, "project": "my-study.2026", "min_cell": "1"}).encode()
+    request = urllib.request.Request(base + "/research/export", data=form, headers={
+        "Cookie": cookie, "Content-Type": "application/x-www-form-urlencoded"})
+    with urllib.request.urlopen(request) as reply:
+        kind, data = reply.headers["Content-Type"], reply.read()
+    package = json.loads(zipfile.ZipFile(io.BytesIO(data)).read("datapackage.json"))
+    check(kind == "application/zip" and package["$schema"].endswith("/2.0/datapackage.json"),
+          f"the export downloads as a zip with its data package ({kind})")
     sign_out()
     sign_in("adm")
     inspect("14-admin")
