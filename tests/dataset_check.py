@@ -1,7 +1,8 @@
 """Checks that a research export explains itself, as a researcher's tools read it: the
 package (Frictionless Data Package v2) and its CSV resources are validated by the
 `frictionless` PyPI package (types, closed value sets, patterns, primary and foreign keys),
-every Parquet resource is read by DuckDB and has the rows and columns of its CSV, and every
+every Parquet resource (a folder of parts) is read by DuckDB and has the rows and
+columns of its CSV, and every
 column is described in the package itself, with a unit for every number and the closed
 value sets declared.
 
@@ -64,7 +65,18 @@ con = duckdb.connect()
 READER = {"parquet": "read_parquet('{}')", "csv": "read_csv('{}', header = true)"}
 rows = {}
 for resource in descriptor["resources"]:
-    source = READER[resource["format"]].format(folder / resource["path"])
+    paths = resource["path"] if isinstance(resource["path"], list) else [resource["path"]]
+    if resource["format"] == "parquet":
+        # A folder of parts, read as one table (as a researcher would: 'days/*.parquet').
+        folders = {str(Path(p).parent) for p in paths}
+        if len(folders) != 1 or not all(p.endswith(".parquet") for p in paths):
+            problems.append(f"{resource['name']}: parts {paths} are not one folder of Parquet files")
+        listed = sorted(str(p.relative_to(folder)) for p in (folder / folders.pop()).glob("*.parquet"))
+        if listed != sorted(paths):
+            problems.append(f"{resource['name']}: the package lists {paths}, the folder holds {listed}")
+        source = READER["parquet"].format(folder / Path(paths[0]).parent / "*.parquet")
+    else:
+        source = READER["csv"].format(folder / paths[0])
     count = con.execute(f"SELECT count(*) FROM {source}").fetchall()[0][0]
     columns = [row[0] for row in con.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()]
     rows[resource["name"]] = count
@@ -81,7 +93,7 @@ for resource in descriptor["resources"]:
 if "weeks-parquet" in rows:
     sums = [
         con.execute(f"SELECT sum(use_days), sum(pda) FROM {READER[kind].format(folder / name)}").fetchall()[0]
-        for kind, name in (("parquet", "weeks.parquet"), ("csv", "weeks.csv"))
+        for kind, name in (("parquet", "weeks/*.parquet"), ("csv", "weeks.csv"))
     ]
     if sums[0][0] != sums[1][0] or abs((sums[0][1] or 0) - (sums[1][1] or 0)) > 1e-9:
         problems.append(f"weeks: Parquet and CSV disagree: {sums}")

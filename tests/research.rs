@@ -132,7 +132,17 @@ async fn a_research_export_opens_in_pandas_and_leaks_nothing() {
     std::fs::create_dir_all(&broken).unwrap();
     for file in std::fs::read_dir(&a).unwrap() {
         let file = file.unwrap().path();
-        std::fs::copy(&file, broken.join(file.file_name().unwrap())).unwrap();
+        let to = broken.join(file.file_name().unwrap());
+        if file.is_dir() {
+            // A table's folder of Parquet parts.
+            std::fs::create_dir_all(&to).unwrap();
+            for part in std::fs::read_dir(&file).unwrap() {
+                let part = part.unwrap().path();
+                std::fs::copy(&part, to.join(part.file_name().unwrap())).unwrap();
+            }
+        } else {
+            std::fs::copy(&file, to).unwrap();
+        }
     }
     let days = std::fs::read_to_string(broken.join("days.csv")).unwrap();
     let mut lines: Vec<String> = days.lines().map(str::to_string).collect();
@@ -252,4 +262,120 @@ async fn the_weeks_table_carries_the_families_weekly_wellbeing() {
         .expect("wellbeing is described");
     assert_eq!(described["type"], "number");
     assert!(described["description"].as_str().unwrap().contains("WHO-5"));
+}
+
+/// tests/spark_check.py over `folder`: what Spark reads and computes.
+fn spark(folder: &Path) -> Value {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/spark_check.py");
+    let python = std::env::var("PYTHON").unwrap_or_else(|_| "python3".into());
+    let out = Command::new(python)
+        .arg(script)
+        .arg(folder)
+        .output()
+        .expect("python3 runs (pip install pyspark; .ci/run does)");
+    assert!(
+        out.status.success(),
+        "Spark could not read the export:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    serde_json::from_str(stdout.lines().last().unwrap_or_default()).expect("the checker's JSON")
+}
+
+#[tokio::test]
+async fn an_export_written_a_few_journeys_at_a_time_reads_in_spark_and_gives_the_metrics() {
+    let db = TestDb::fresh().await;
+    import_file(&db, &fixture("sample-12.jsonl"));
+    let metrics = journey(
+        &db,
+        &["metrics", "--as-of", "2026-06-30", "--format", "json"],
+    );
+    assert!(metrics.status.success(), "{}", stderr(&metrics));
+    let metrics: Value = serde_json::from_slice(&metrics.stdout).unwrap();
+    for journey_metrics in metrics["journeys"].as_array().unwrap() {
+        let key = journey_metrics["journey"].as_str().unwrap();
+        assert!(journey(&db, &["consent", "--journey", key, "grant"])
+            .status
+            .success());
+    }
+    // The same export in one chunk and in chunks of 5 journeys (3 chunks: several parts).
+    let whole = TestDb::scratch_dir("research-whole");
+    export(&db, "S1", &whole, "1");
+    let chunked = TestDb::scratch_dir("research-chunked");
+    let run = journey(
+        &db,
+        &[
+            "research-export",
+            "--project",
+            "S1",
+            "--out",
+            chunked.to_str().unwrap(),
+            "--as-of",
+            "2026-06-30",
+            "--min-cell",
+            "1",
+            "--chunk-journeys",
+            "5",
+        ],
+    );
+    assert!(run.status.success(), "{}", stderr(&run));
+    for table in ["subjects", "days", "events", "weeks", "treatment_episodes"] {
+        let csv =
+            |folder: &Path| std::fs::read_to_string(folder.join(format!("{table}.csv"))).unwrap();
+        assert_eq!(
+            csv(&whole),
+            csv(&chunked),
+            "{table}.csv does not depend on the chunks"
+        );
+        let parts = std::fs::read_dir(chunked.join(table)).unwrap().count();
+        if table != "subjects" && table != "treatment_episodes" {
+            assert_eq!(parts, 3, "{table}: one part per chunk");
+        }
+    }
+    let (valid, printed) = explains_itself(&chunked);
+    assert!(valid, "{printed}");
+
+    let read = spark(&chunked);
+    assert_eq!(read["rows"]["subjects"], 12);
+    let days: usize = std::fs::read_to_string(whole.join("days.csv"))
+        .unwrap()
+        .lines()
+        .count()
+        - 1;
+    assert_eq!(read["rows"]["days"].as_u64().unwrap() as usize, days);
+    // PDA by phase, computed in Spark from the weeks, is the metrics' for every subject.
+    let mut expected: Vec<[Option<f64>; 2]> = metrics["journeys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|j| !j["craft_start"].is_null())
+        .map(|j| {
+            [
+                j["summary"]["pda_baseline"].as_f64(),
+                j["summary"]["pda_craft"].as_f64(),
+            ]
+        })
+        .collect();
+    let key = |pair: &[Option<f64>; 2]| pair.map(|v| v.unwrap_or(-1.0));
+    expected.sort_by(|a, b| key(a).partial_cmp(&key(b)).unwrap());
+    let spark_pda: Vec<[Option<f64>; 2]> = read["pda"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| [p[0].as_f64(), p[1].as_f64()])
+        .collect();
+    assert_eq!(
+        spark_pda.len(),
+        expected.len(),
+        "{spark_pda:?} vs {expected:?}"
+    );
+    for (got, want) in spark_pda.iter().zip(&expected) {
+        for (g, w) in got.iter().zip(want) {
+            match (g, w) {
+                (Some(g), Some(w)) => assert!((g - w).abs() < 1e-9, "{got:?} vs {want:?}"),
+                _ => assert_eq!(g, w, "{got:?} vs {want:?}"),
+            }
+        }
+    }
 }

@@ -28,10 +28,11 @@ ARROW = {"string": ("string", "large_string", "string_view"), "integer": ("int64
 
 problems = []
 for resource in package["resources"]:
-    path = folder / resource["path"]
     fields = resource["schema"]["fields"]
     names = [f["name"] for f in fields]
     if resource["format"] == "parquet":
+        # A folder of parts: pyarrow reads the folder as one table.
+        path = (folder / resource["path"][0]).parent
         table = pq.read_table(path)
         if table.column_names != names:
             problems.append(f"{path.name}: columns {table.column_names} != schema {names}")
@@ -41,6 +42,7 @@ for resource in package["resources"]:
                 problems.append(f"{path.name}: {f['name']} is {arrow}, schema says {f['type']}")
         frame = table.to_pandas()
     else:
+        path = folder / resource["path"]
         frame = pd.read_csv(path, dtype=str, keep_default_na=False)
         if list(frame.columns) != names:
             problems.append(f"{path.name}: CSV header {list(frame.columns)} != schema {names}")
@@ -52,7 +54,9 @@ for resource in package["resources"]:
                 problems.append(f"{path.name}: {column} value {value!r} looks like a date")
                 break
 
-for path in folder.iterdir():
+for path in folder.rglob("*"):
+    if path.is_dir():
+        continue
     data = path.read_bytes()
     for text in forbidden:
         if text.encode() in data:
@@ -67,5 +71,5 @@ for entry in manifest["files"]:
 if problems:
     print("\n".join(problems))
     sys.exit(1)
-sids = sorted(pd.read_parquet(folder / "subjects.parquet")["sid"])
+sids = sorted(pd.read_parquet(folder / "subjects")["sid"])
 print(json.dumps({"sids": sids, "rows": {r["name"]: r["rows"] for r in package["resources"]}}))

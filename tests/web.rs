@@ -925,7 +925,7 @@ async fn a_researcher_downloads_the_anonymized_export_as_a_zip() {
         "manifest.json",
         "datapackage.json",
         "README.md",
-        "subjects.parquet",
+        "subjects/part-00000.parquet",
         "days.csv",
     ] {
         assert!(

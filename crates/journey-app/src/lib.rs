@@ -26,6 +26,7 @@ pub mod journeys;
 pub mod metrics;
 pub mod report;
 pub mod research;
+mod research_tables;
 pub mod second_factor;
 pub mod sessions;
 

@@ -7,13 +7,13 @@ use std::path::{Path, PathBuf};
 
 use chrono::NaiveDate;
 use hmac::{Hmac, Mac};
-use journey_analytics::tables::{write_table, Table, Values};
-use journey_analytics::{JourneyMetrics, Status};
-use journey_postgres::read::Scope;
-use journey_postgres::{research, PgPool};
+use journey_analytics::tables::TableWriter;
+use journey_analytics::JourneyMetrics;
+use journey_postgres::{read, research, PgPool};
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
+use crate::research_tables::Subject;
 use crate::{metrics, Actor, App, AppError};
 
 /// What `journey research-export` was asked for.
@@ -22,6 +22,8 @@ pub struct Request<'a> {
     pub out: &'a Path,
     pub as_of: NaiveDate,
     pub min_cell: usize,
+    /// Journeys computed and written at a time ([`CHUNK_JOURNEYS`]; tests use fewer).
+    pub chunk_journeys: usize,
 }
 
 /// What was written.
@@ -37,15 +39,6 @@ fn sid(key: &[u8], journey_id: &str) -> String {
     mac.update(journey_id.as_bytes());
     let digest = mac.finalize().into_bytes();
     digest[..16].iter().map(|b| format!("{b:02x}")).collect()
-}
-
-fn status_name(status: Status) -> &'static str {
-    match status {
-        Status::Use => "use",
-        Status::NoUse => "no_use",
-        Status::Controlled => "controlled",
-        Status::Unknown => "unknown",
-    }
 }
 
 fn system(err: impl std::fmt::Display) -> AppError {
@@ -85,319 +78,133 @@ impl App {
     }
 }
 
+/// Subjects per chunk: the metrics, the entries and the rows of this many journeys are held
+/// at once, whatever the cohort's size.
+pub const CHUNK_JOURNEYS: usize = 500;
+/// Rows per Parquet part at most.
+const PART_ROWS: usize = 250_000;
+const TABLES: [&str; 5] = ["subjects", "days", "events", "weeks", "treatment_episodes"];
+
 async fn export(pool: &PgPool, request: &Request<'_>) -> Result<Written, AppError> {
-    let consented = research::consented(pool).await?;
     let key = research::project_key(pool, request.project).await?;
-    let ids: Vec<String> = consented.iter().map(|c| c.journey_id.clone()).collect();
-    let by_key: HashMap<&str, &research::Consented> =
-        consented.iter().map(|c| (c.key.as_str(), c)).collect();
-    let inputs: Vec<_> = metrics::inputs(pool, Scope::Consented)
+    // The journeys that have a day by the as-of day: the metrics leave the others out.
+    let consented: Vec<research::Consented> = research::consented(pool)
         .await?
         .into_iter()
-        .filter(|j| by_key.contains_key(j.key.as_str()))
-        .collect();
-    let report = journey_analytics::metrics(&inputs, request.as_of).map_err(system)?;
-    let metrics_of: HashMap<&str, &JourneyMetrics> = report
-        .journeys
-        .iter()
-        .map(|m| (m.journey.as_str(), m))
+        .filter(|c| c.start <= request.as_of)
         .collect();
 
-    // Disclosure control: quasi-identifiers shared by fewer than k subjects are suppressed.
-    let exported: Vec<&research::Consented> = consented
-        .iter()
-        .filter(|c| metrics_of.contains_key(c.key.as_str()))
-        .collect();
-    let quasi: Vec<crate::disclosure::Quasi<'_>> = exported
+    // Disclosure control: quasi-identifiers shared by fewer than k subjects are suppressed
+    // (a few strings per journey: the whole cohort is needed, and small).
+    let quasi: Vec<crate::disclosure::Quasi<'_>> = consented
         .iter()
         .map(|c| (c.relationship.as_str(), c.substances.as_slice()))
         .collect();
-    let hidden: HashMap<&str, bool> = exported
-        .iter()
-        .map(|c| c.key.as_str())
-        .zip(crate::disclosure::suppressed(&quasi, request.min_cell))
-        .collect();
-
-    struct Subject<'a> {
-        sid: String,
-        consent: &'a research::Consented,
-        metrics: &'a JourneyMetrics,
-        anchor: NaiveDate,
-        suppressed: bool,
-    }
-    let mut subjects: Vec<Subject> = consented
-        .iter()
-        .filter_map(|c| {
-            let m = metrics_of.get(c.key.as_str())?;
-            Some(Subject {
-                sid: sid(&key, &c.journey_id),
-                consent: c,
-                metrics: m,
-                anchor: m.craft_start.unwrap_or(m.start),
-                suppressed: hidden[c.key.as_str()],
-            })
-        })
-        .collect();
+    let hidden = crate::disclosure::suppressed(&quasi, request.min_cell);
     // Rows in sid order: the order of journey keys (which families choose) is not exported.
-    subjects.sort_by(|a, b| a.sid.cmp(&b.sid));
-    let suppressed = subjects.iter().filter(|s| s.suppressed).count();
-    let rel = |s: &Subject, day: NaiveDate| (day - s.anchor).num_days();
-
-    let mut tables = Vec::new();
-    {
-        // The quasi-identifiers as exported: suppressed in cells smaller than k.
-        let shown = |s: &Subject| {
-            if s.suppressed {
-                ("suppressed".to_string(), "suppressed".to_string())
-            } else {
-                let mut substances = s.consent.substances.clone();
-                substances.sort();
-                (s.consent.relationship.clone(), substances.join(";"))
-            }
-        };
-        let text = |f: &dyn Fn(&Subject) -> String| {
-            Values::Text(subjects.iter().map(|s| Some(f(s))).collect())
-        };
-        tables.push(Table {
-            name: "subjects".into(),
-            columns: vec![
-                ("sid".into(), text(&|s| s.sid.clone())),
-                ("relationship".into(), text(&|s| shown(s).0)),
-                ("substances".into(), text(&|s| shown(s).1)),
-                (
-                    "craft_phase".into(),
-                    Values::Bool(
-                        subjects
-                            .iter()
-                            .map(|s| Some(s.metrics.craft_start.is_some()))
-                            .collect(),
-                    ),
-                ),
-                (
-                    "first_rel_day".into(),
-                    Values::Int(
-                        subjects
-                            .iter()
-                            .map(|s| Some(rel(s, s.metrics.start)))
-                            .collect(),
-                    ),
-                ),
-                (
-                    "last_rel_day".into(),
-                    Values::Int(
-                        subjects
-                            .iter()
-                            .map(|s| Some(rel(s, request.as_of)))
-                            .collect(),
-                    ),
-                ),
-                (
-                    "suppressed".into(),
-                    Values::Bool(subjects.iter().map(|s| Some(s.suppressed)).collect()),
-                ),
-            ],
-        });
-    }
-    {
-        let (mut sids, mut days, mut statuses) = (Vec::new(), Vec::new(), Vec::new());
-        for s in &subjects {
-            let first = rel(s, s.metrics.start);
-            for (offset, status) in s.metrics.days.iter().enumerate() {
-                sids.push(Some(s.sid.clone()));
-                days.push(Some(first + offset as i64));
-                statuses.push(Some(status_name(*status).to_string()));
-            }
-        }
-        tables.push(Table {
-            name: "days".into(),
-            columns: vec![
-                ("sid".into(), Values::Text(sids)),
-                ("rel_day".into(), Values::Int(days)),
-                ("status".into(), Values::Text(statuses)),
-            ],
-        });
-    }
-    {
-        let entries = research::entries(pool, &ids, request.as_of).await?;
-        let mut entries_of: HashMap<String, Vec<research::ResearchEntry>> = HashMap::new();
-        for e in entries {
-            entries_of.entry(e.journey_id.clone()).or_default().push(e);
-        }
-        let mut sids = Vec::new();
-        let mut days = Vec::new();
-        let mut kinds = Vec::new();
-        let mut text: Vec<Vec<Option<String>>> = vec![Vec::new(); research::TEXT_ATTRIBUTES.len()];
-        let (mut kept, mut for_safety, mut minutes) = (Vec::new(), Vec::new(), Vec::new());
-        for s in &subjects {
-            // Moved out, row by row: the entries are held once.
-            let rows = entries_of
-                .remove(s.consent.journey_id.as_str())
-                .unwrap_or_default();
-            for e in rows {
-                if e.kind == "journey_started" {
-                    continue; // its attributes are the quasi-identifiers, in `subjects`
-                }
-                sids.push(Some(s.sid.clone()));
-                days.push(Some(rel(s, e.on)));
-                kinds.push(Some(e.kind));
-                for ((column, name), value) in
-                    text.iter_mut().zip(research::TEXT_ATTRIBUTES).zip(e.text)
-                {
-                    column.push(if name == "substances" && s.suppressed {
-                        None
-                    } else {
-                        value
-                    });
-                }
-                kept.push(e.kept);
-                for_safety.push(e.for_safety);
-                minutes.push(e.minutes);
-            }
-        }
-        let mut columns = vec![
-            ("sid".to_string(), Values::Text(sids)),
-            ("rel_day".to_string(), Values::Int(days)),
-            ("type".to_string(), Values::Text(kinds)),
-        ];
-        for (name, values) in research::TEXT_ATTRIBUTES.iter().zip(text) {
-            columns.push((name.to_string(), Values::Text(values)));
-        }
-        columns.push(("kept".into(), Values::Bool(kept)));
-        columns.push(("for_safety".into(), Values::Bool(for_safety)));
-        columns.push(("minutes".into(), Values::Int(minutes)));
-        tables.push(Table {
-            name: "events".into(),
-            columns,
-        });
-    }
-    {
-        let weeks: Vec<(&Subject, &journey_analytics::Week)> = subjects
-            .iter()
-            .flat_map(|s| s.metrics.weeks.iter().map(move |w| (s, w)))
-            .collect();
-        let int = |f: &dyn Fn(&journey_analytics::Week) -> i64| {
-            Values::Int(weeks.iter().map(|(_, w)| Some(f(w))).collect())
-        };
-        let float = |f: &dyn Fn(&journey_analytics::Week) -> Option<f64>| {
-            Values::Float(weeks.iter().map(|(_, w)| f(w)).collect())
-        };
-        tables.push(Table {
-            name: "weeks".into(),
-            columns: vec![
-                (
-                    "sid".into(),
-                    Values::Text(weeks.iter().map(|(s, _)| Some(s.sid.clone())).collect()),
-                ),
-                ("week".into(), int(&|w| w.week)),
-                ("start_rel_day".into(), int(&|w| 7 * w.week)),
-                (
-                    "phase".into(),
-                    Values::Text(
-                        weeks
-                            .iter()
-                            .map(|(_, w)| w.phase.map(str::to_string))
-                            .collect(),
-                    ),
-                ),
-                ("days".into(), int(&|w| w.days)),
-                ("use_days".into(), int(&|w| w.use_days)),
-                ("no_use_days".into(), int(&|w| w.no_use_days)),
-                ("unknown_days".into(), int(&|w| w.unknown_days)),
-                ("controlled_days".into(), int(&|w| w.controlled_days)),
-                ("known_days".into(), int(&|w| w.known_days)),
-                ("pda".into(), float(&|w| w.pda)),
-                ("coverage".into(), float(&|w| Some(w.coverage))),
-                (
-                    "eligible".into(),
-                    Values::Bool(weeks.iter().map(|(_, w)| Some(w.eligible)).collect()),
-                ),
-                ("reward_rate".into(), float(&|w| w.reward_rate)),
-                ("withdraw_rate".into(), float(&|w| w.withdraw_rate)),
-                ("rescue_rate".into(), float(&|w| w.rescue_rate)),
-                ("reward_on_use_days".into(), int(&|w| w.reward_on_use_days)),
-                (
-                    "positive_communications".into(),
-                    int(&|w| w.positive_communications),
-                ),
-                ("self_care_days".into(), int(&|w| w.self_care_days)),
-                ("practice".into(), float(&|w| Some(w.practice))),
-                ("wellbeing".into(), float(&|w| w.wellbeing)),
-            ],
-        });
-    }
-    {
-        let spans: Vec<(&Subject, &journey_analytics::Span)> = subjects
-            .iter()
-            .flat_map(|s| s.metrics.treatment.iter().map(move |t| (s, t)))
-            .collect();
-        tables.push(Table {
-            name: "treatment_episodes".into(),
-            columns: vec![
-                (
-                    "sid".into(),
-                    Values::Text(spans.iter().map(|(s, _)| Some(s.sid.clone())).collect()),
-                ),
-                (
-                    "start_rel_day".into(),
-                    Values::Int(spans.iter().map(|(s, t)| Some(rel(s, t.entered))).collect()),
-                ),
-                (
-                    "end_rel_day".into(),
-                    Values::Int(
-                        spans
-                            .iter()
-                            .map(|(s, t)| t.exited.map(|d| rel(s, d)))
-                            .collect(),
-                    ),
-                ),
-                (
-                    "modality".into(),
-                    Values::Text(
-                        spans
-                            .iter()
-                            .map(|(_, t)| Some(t.modality.clone()))
-                            .collect(),
-                    ),
-                ),
-                (
-                    "reason".into(),
-                    Values::Text(spans.iter().map(|(_, t)| t.reason.clone()).collect()),
-                ),
-            ],
-        });
-    }
+    let mut order: Vec<(String, usize)> = consented
+        .iter()
+        .enumerate()
+        .map(|(i, c)| (sid(&key, &c.journey_id), i))
+        .collect();
+    order.sort();
+    let suppressed = hidden.iter().filter(|h| **h).count();
 
     std::fs::create_dir_all(request.out)
         .map_err(|e| AppError::Internal(format!("{}: {e}", request.out.display())))?;
+    let mut writers = Vec::new();
+    for name in TABLES {
+        writers.push(TableWriter::new(request.out, name, PART_ROWS).map_err(system)?);
+    }
+    let mut columns: Vec<Vec<(String, &'static str)>> = vec![Vec::new(); TABLES.len()];
+    let mut subjects_written = 0;
+    for chunk in order.chunks(request.chunk_journeys.max(1)) {
+        let journeys: Vec<(String, String)> = chunk
+            .iter()
+            .map(|(_, i)| (consented[*i].journey_id.clone(), consented[*i].key.clone()))
+            .collect();
+        let inputs = metrics::to_inputs(read::metric_rows_for(pool, &journeys).await?);
+        let report = journey_analytics::metrics(&inputs, request.as_of).map_err(system)?;
+        let metrics_of: HashMap<&str, &JourneyMetrics> = report
+            .journeys
+            .iter()
+            .map(|m| (m.journey.as_str(), m))
+            .collect();
+        let subjects: Vec<Subject> = chunk
+            .iter()
+            .filter_map(|(sid, i)| {
+                let c = &consented[*i];
+                let m = metrics_of.get(c.key.as_str())?;
+                Some(Subject {
+                    sid: sid.clone(),
+                    consent: c,
+                    metrics: m,
+                    anchor: m.craft_start.unwrap_or(m.start),
+                    suppressed: hidden[*i],
+                })
+            })
+            .collect();
+        subjects_written += subjects.len();
+        let ids: Vec<String> = journeys.into_iter().map(|(id, _)| id).collect();
+        let mut entries_of: HashMap<String, Vec<research::ResearchEntry>> = HashMap::new();
+        for e in research::entries(pool, &ids, request.as_of).await? {
+            entries_of.entry(e.journey_id.clone()).or_default().push(e);
+        }
+        let tables = crate::research_tables::tables(&subjects, entries_of, request.as_of);
+        for ((table, writer), columns) in tables.iter().zip(&mut writers).zip(&mut columns) {
+            *columns = table
+                .columns
+                .iter()
+                .map(|(name, values)| (name.clone(), values.schema_type()))
+                .collect();
+            writer.append(table).map_err(system)?;
+        }
+    }
+    if order.is_empty() {
+        // No subject: the tables still have their columns (and one empty part each).
+        let tables = crate::research_tables::tables(&[], HashMap::new(), request.as_of);
+        for ((table, writer), columns) in tables.iter().zip(&mut writers).zip(&mut columns) {
+            *columns = table
+                .columns
+                .iter()
+                .map(|(name, values)| (name.clone(), values.schema_type()))
+                .collect();
+            writer.append(table).map_err(system)?;
+        }
+    }
+
     let mut files = Vec::new();
     let mut resources = Vec::new();
-    for table in &tables {
-        let written = write_table(table, request.out).map_err(system)?;
-        let columns: Vec<(&str, &str)> = table
-            .columns
-            .iter()
-            .map(|(name, values)| (name.as_str(), values.schema_type()))
-            .collect();
-        let rows = table.rows();
-        for (path, format, media) in [
-            (&written[1], "csv", "text/csv"),
-            (&written[0], "parquet", "application/vnd.apache.parquet"),
-        ] {
-            let name = path
-                .file_name()
-                .expect("a file")
+    let mut counts = Vec::new();
+    for ((name, writer), columns) in TABLES.into_iter().zip(writers).zip(&columns) {
+        let (parts, csv, rows) = writer.finish().map_err(system)?;
+        let columns: Vec<(&str, &str)> = columns.iter().map(|(n, t)| (n.as_str(), *t)).collect();
+        let relative = |path: &Path| -> String {
+            path.strip_prefix(request.out)
+                .unwrap_or(path)
                 .to_string_lossy()
-                .to_string();
+                .replace('\\', "/")
+        };
+        let part_paths: Vec<String> = parts.iter().map(|p| relative(p)).collect();
+        for (format, media) in [
+            ("csv", "text/csv"),
+            ("parquet", "application/vnd.apache.parquet"),
+        ] {
+            let path = if format == "csv" {
+                json!(relative(&csv))
+            } else {
+                json!(part_paths)
+            };
             let mut resource = json!({
-                "name": format!("{}-{format}", table.name),
+                "name": format!("{name}-{format}"),
                 "type": "table",
-                "path": name,
+                "path": path,
                 "format": format,
                 "mediatype": media,
-                "title": format!("{} ({format})", table.name),
-                "description": crate::dataset::table_description(&table.name),
+                "title": format!("{name} ({format})"),
+                "description": crate::dataset::table_description(name),
                 "rows": rows,
-                "schema": crate::dataset::schema(&table.name, &columns, &format!("subjects-{format}")),
+                "schema": crate::dataset::schema(name, &columns, &format!("subjects-{format}")),
             });
             if format == "csv" {
                 resource["encoding"] = json!("utf-8");
@@ -405,7 +212,9 @@ async fn export(pool: &PgPool, request: &Request<'_>) -> Result<Written, AppErro
             }
             resources.push(resource);
         }
-        files.extend(written);
+        counts.push((name, rows, parts.len()));
+        files.push(csv);
+        files.extend(parts);
     }
     let package = json!({
         "$schema": "https://datapackage.org/profiles/2.0/datapackage.json",
@@ -427,7 +236,7 @@ async fn export(pool: &PgPool, request: &Request<'_>) -> Result<Written, AppErro
     let readme_path = request.out.join("README.md");
     write_file(
         &readme_path,
-        readme(request, subjects.len(), suppressed, &tables).as_bytes(),
+        readme(request, subjects_written, suppressed, &counts).as_bytes(),
     )?;
     files.push(readme_path);
 
@@ -436,14 +245,14 @@ async fn export(pool: &PgPool, request: &Request<'_>) -> Result<Written, AppErro
         let bytes = std::fs::read(path)
             .map_err(|e| AppError::Internal(format!("{}: {e}", path.display())))?;
         hashes.push(json!({
-            "path": path.file_name().expect("a file").to_string_lossy(),
+            "path": path.strip_prefix(request.out).unwrap_or(path).to_string_lossy().replace('\\', "/"),
             "bytes": bytes.len(),
             "sha256": hex(&Sha256::digest(&bytes)),
         }));
     }
     let manifest = json!({
         "project": request.project,
-        "subjects": subjects.len(),
+        "subjects": subjects_written,
         "k": request.min_cell,
         "quasi_identifiers": ["relationship", "substances"],
         "suppressed_subjects": suppressed,
@@ -456,7 +265,7 @@ async fn export(pool: &PgPool, request: &Request<'_>) -> Result<Written, AppErro
     files.push(manifest_path);
     let manifest_sha256 = hex(&Sha256::digest(&manifest_bytes));
     Ok(Written {
-        subjects: subjects.len(),
+        subjects: subjects_written,
         suppressed,
         files,
         manifest_sha256,
@@ -471,20 +280,25 @@ fn write_file(path: &Path, bytes: &[u8]) -> Result<(), AppError> {
     std::fs::write(path, bytes).map_err(|e| AppError::Internal(format!("{}: {e}", path.display())))
 }
 
-fn readme(request: &Request<'_>, subjects: usize, suppressed: usize, tables: &[Table]) -> String {
+fn readme(
+    request: &Request<'_>,
+    subjects: usize,
+    suppressed: usize,
+    tables: &[(&str, usize, usize)],
+) -> String {
     let mut counts = String::new();
-    for table in tables {
-        let rows = table.rows();
+    for (name, rows, parts) in tables {
         counts.push_str(&format!(
-            "| `{0}` | {rows} | `{0}.csv`, `{0}.parquet` |\n",
-            table.name
+            "| `{name}` | {rows} | `{name}.csv`, `{name}/` ({parts} Parquet part{}) |\n",
+            if *parts == 1 { "" } else { "s" }
         ));
     }
     format!(
         "# Anonymized CRAFT journeys: project {project}\n\n\
 Families who practise CRAFT recorded what they saw of a person struggling with substance use \
 and what they did. This folder holds the journeys of the families who gave research consent, \
-de-identified. Every table is given as CSV and as Parquet; `datapackage.json` (a Frictionless \
+de-identified. Every table is given as one CSV file and as a folder of Parquet parts (read the \
+folder as one table); `datapackage.json` (a Frictionless \
 Data Package, version 2) describes every table and column: its definition, unit, closed value \
 set and what an empty cell means; `manifest.json` lists every file with its SHA-256.\n\n\
 | table | rows | files |\n|---|---|---|\n{counts}\n\

@@ -161,6 +161,21 @@ pub async fn metric_rows(
     metric_rows_via(pool, scope, Source::MetricWeeks).await
 }
 
+/// [`metric_rows`] of the journeys `journeys` (journey id, key), in that order: a chunk of a
+/// cohort that is processed a chunk at a time.
+pub async fn metric_rows_for(
+    pool: &PgPool,
+    journeys: &[(String, String)],
+) -> Result<Vec<(String, Vec<MetricRow>)>, StoreError> {
+    let ids: Vec<String> = journeys.iter().map(|(id, _)| id.clone()).collect();
+    let mut rows: std::collections::HashMap<String, Vec<MetricRow>> =
+        input_rows_of(pool, ids).await?.into_iter().collect();
+    Ok(journeys
+        .iter()
+        .map(|(id, key)| (key.clone(), rows.remove(id).unwrap_or_default()))
+        .collect())
+}
+
 /// [`metric_rows`] read from the `entries` table itself, one row per entry: what the metrics
 /// read before `metric_weeks` existed (retract lines included). The benchmark times it beside [`metric_rows`], and a
 /// test checks that both give the same rows.

@@ -16,12 +16,14 @@ pub struct Consented {
     pub relationship: String,
     pub substances: Vec<String>,
     pub text_version: String,
+    /// The journey's first day (its `journey_started`).
+    pub start: chrono::NaiveDate,
 }
 
 /// The journeys with research consent granted, in key order.
 pub async fn consented(pool: &PgPool) -> Result<Vec<Consented>, StoreError> {
     Ok(sqlx::query_as(
-        "SELECT j.journey_id, j.key, j.relationship, j.substances, c.text_version
+        "SELECT j.journey_id, j.key, j.relationship, j.substances, c.text_version, j.start
            FROM journeys j JOIN research_consent c USING (journey_id)
           WHERE c.granted ORDER BY j.key",
     )

@@ -113,6 +113,7 @@ pub async fn export(
                 out: &folder,
                 as_of: today(),
                 min_cell,
+                chunk_journeys: journey_app::research::CHUNK_JOURNEYS,
             },
         )
         .await;

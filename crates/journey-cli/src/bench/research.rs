@@ -52,6 +52,7 @@ pub(crate) async fn bench_research(
                 out: &out,
                 as_of,
                 min_cell: 5,
+                chunk_journeys: journey_app::research::CHUNK_JOURNEYS,
             },
         )
         .await?;

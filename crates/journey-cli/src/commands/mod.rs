@@ -107,6 +107,9 @@ pub enum Command {
         /// k: quasi-identifier combinations shared by fewer subjects are suppressed.
         #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..))]
         min_cell: u32,
+        /// Journeys computed and written at a time (tests use a few to get several chunks).
+        #[arg(long, hide = true, default_value_t = journey_app::research::CHUNK_JOURNEYS)]
+        chunk_journeys: usize,
     },
     /// Write an HTML progress report (charts, summary, weeks, milestones) under --out.
     #[command(group(clap::ArgGroup::new("which").required(true).args(["journey", "cohort"])))]
@@ -388,7 +391,8 @@ pub async fn run(cli: Cli) -> Result<(), AppError> {
             out,
             as_of,
             min_cell,
-        } => research::run(&app, &me, &project, &out, as_of, min_cell).await,
+            chunk_journeys,
+        } => research::run(&app, &me, &project, &out, as_of, min_cell, chunk_journeys).await,
         Command::Report {
             journey,
             cohort: _,

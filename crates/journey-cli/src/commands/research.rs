@@ -13,6 +13,7 @@ pub async fn run(
     out: &Path,
     as_of: Option<NaiveDate>,
     min_cell: u32,
+    chunk_journeys: usize,
 ) -> Result<(), AppError> {
     let written = app
         .research_export(
@@ -22,6 +23,7 @@ pub async fn run(
                 out,
                 as_of: as_of.unwrap_or_else(today),
                 min_cell: min_cell as usize,
+                chunk_journeys,
             },
         )
         .await
