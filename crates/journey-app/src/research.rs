@@ -80,7 +80,7 @@ impl App {
 
 /// Subjects per chunk: the metrics, the entries and the rows of this many journeys are held
 /// at once, whatever the cohort's size.
-pub const CHUNK_JOURNEYS: usize = 500;
+pub const CHUNK_JOURNEYS: usize = 200;
 /// Rows per Parquet part at most.
 const PART_ROWS: usize = 250_000;
 const TABLES: [&str; 5] = ["subjects", "days", "events", "weeks", "treatment_episodes"];
