@@ -92,6 +92,36 @@ async fn export_then_import_gives_identical_metrics() {
 }
 
 #[tokio::test]
+async fn the_figures_do_not_depend_on_how_many_journeys_are_computed_at_a_time() {
+    let db = TestDb::fresh().await;
+    import_file(&db, &fixture("sample-12.jsonl"));
+    let at_once = stdout(&journey(&db, &["metrics", "--as-of", "2026-06-30"]));
+    // Chunks of 5 journeys: 3 chunks, the cohort from the facts of all of them.
+    let chunked = stdout(&journey(
+        &db,
+        &["metrics", "--as-of", "2026-06-30", "--chunk-journeys", "5"],
+    ));
+    assert_eq!(at_once, chunked);
+    let parsed: Value = serde_json::from_str(&chunked).expect("the streamed output is JSON");
+    assert_eq!(parsed["journeys"].as_array().unwrap().len(), 12);
+    assert_eq!(parsed["cohort"]["journeys"], 12);
+    let table = stdout(&journey(
+        &db,
+        &[
+            "metrics",
+            "--as-of",
+            "2026-06-30",
+            "--format",
+            "table",
+            "--chunk-journeys",
+            "5",
+        ],
+    ));
+    assert_eq!(table.lines().count(), 2 + 12 + 1, "{table}");
+    assert!(table.contains("cohort: 12 journeys"));
+}
+
+#[tokio::test]
 async fn one_journey_and_the_table_format() {
     let db = TestDb::fresh().await;
     let sample = fixture("sample-12.jsonl");

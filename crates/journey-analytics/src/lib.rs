@@ -138,24 +138,46 @@ pub fn metrics(journeys: &[JourneyInput], as_of: NaiveDate) -> Result<Report, An
 }
 
 fn cohort(journeys: &[JourneyMetrics], as_of: NaiveDate) -> Cohort {
-    let with_craft: Vec<&JourneyMetrics> = journeys
+    let facts: Vec<CohortFacts> = journeys.iter().map(CohortFacts::of).collect();
+    cohort_of(&facts, as_of)
+}
+
+/// What the cohort's figures need of one journey: a cohort of any size is computed from
+/// these few numbers per journey, without holding the journeys' metrics.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct CohortFacts {
+    pub craft_start: Option<NaiveDate>,
+    pub days_to_treatment_entry: Option<i64>,
+    pub treatment_entry_censored_days: Option<i64>,
+}
+
+impl CohortFacts {
+    pub fn of(journey: &JourneyMetrics) -> CohortFacts {
+        CohortFacts {
+            craft_start: journey.craft_start,
+            days_to_treatment_entry: journey.milestones.days_to_treatment_entry,
+            treatment_entry_censored_days: journey.milestones.treatment_entry_censored_days,
+        }
+    }
+}
+
+/// The `cohort` object of the journeys whose facts are `facts`, as of `as_of`.
+pub fn cohort_of(facts: &[CohortFacts], as_of: NaiveDate) -> Cohort {
+    let with_craft: Vec<(&CohortFacts, NaiveDate)> = facts
         .iter()
-        .filter(|j| j.craft_start.is_some())
+        .filter_map(|j| Some((j, j.craft_start?)))
         .collect();
     let treatment_entry = HORIZONS_DAYS
         .iter()
         .map(|&horizon| {
-            let eligible: Vec<&&JourneyMetrics> = with_craft
+            let eligible: Vec<&CohortFacts> = with_craft
                 .iter()
-                .filter(|j| (as_of - j.craft_start.expect("filtered")).num_days() >= horizon)
+                .filter(|(_, craft)| (as_of - *craft).num_days() >= horizon)
+                .map(|(j, _)| *j)
                 .collect();
             let entered = eligible
                 .iter()
-                .filter(|j| {
-                    j.milestones
-                        .days_to_treatment_entry
-                        .is_some_and(|d| d <= horizon)
-                })
+                .filter(|j| j.days_to_treatment_entry.is_some_and(|d| d <= horizon))
                 .count();
             TreatmentEntry {
                 horizon_days: horizon,
@@ -165,30 +187,32 @@ fn cohort(journeys: &[JourneyMetrics], as_of: NaiveDate) -> Cohort {
             }
         })
         .collect();
-    let times = time_to_treatment(journeys);
+    let times = observations(facts);
     Cohort {
-        journeys: journeys.len(),
+        journeys: facts.len(),
         with_craft_start: with_craft.len(),
         treatment_entry,
         km_median_days_to_entry: stats::km_median(&times),
     }
 }
 
-/// The Kaplan-Meier observations of the journeys with a CRAFT start: `(days, entered)`, days
-/// to treatment entry when `entered`, else the days censored at.
-pub fn time_to_treatment(journeys: &[JourneyMetrics]) -> Vec<(i64, bool)> {
-    journeys
+fn observations(facts: &[CohortFacts]) -> Vec<(i64, bool)> {
+    facts
         .iter()
         .filter(|j| j.craft_start.is_some())
-        .filter_map(|j| {
-            match (
-                j.milestones.days_to_treatment_entry,
-                j.milestones.treatment_entry_censored_days,
-            ) {
+        .filter_map(
+            |j| match (j.days_to_treatment_entry, j.treatment_entry_censored_days) {
                 (Some(days), _) => Some((days, true)),
                 (None, Some(censored)) => Some((censored, false)),
                 (None, None) => None,
-            }
-        })
+            },
+        )
         .collect()
+}
+
+/// The Kaplan-Meier observations of the journeys with a CRAFT start: `(days, entered)`, days
+/// to treatment entry when `entered`, else the days censored at.
+pub fn time_to_treatment(journeys: &[JourneyMetrics]) -> Vec<(i64, bool)> {
+    let facts: Vec<CohortFacts> = journeys.iter().map(CohortFacts::of).collect();
+    observations(&facts)
 }

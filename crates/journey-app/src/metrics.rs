@@ -1,12 +1,15 @@
 //! The figures of shared/spec/metrics.md of the journeys an actor may see.
 
 use chrono::NaiveDate;
-use journey_analytics::{EntryInput, JourneyInput, Report};
+use journey_analytics::{Cohort, CohortFacts, EntryInput, JourneyInput, JourneyMetrics, Report};
 use journey_postgres::read::{self, Scope};
 use journey_postgres::PgPool;
 
 use crate::error::internal;
 use crate::{Action, Actor, App, AppError};
+
+/// Journeys read and computed at a time by [`App::metrics`] and `journey metrics`.
+pub const CHUNK_JOURNEYS: usize = 200;
 
 impl App {
     /// The figures of metrics.md as of `as_of`: of journey `only`, or of every journey the
@@ -17,8 +20,70 @@ impl App {
         only: Option<&str>,
         as_of: NaiveDate,
     ) -> Result<Report, AppError> {
-        let journeys = self.metric_inputs(actor, only, "metrics").await?;
-        journey_analytics::metrics(&journeys, as_of).map_err(internal)
+        let mut journeys = Vec::new();
+        let cohort = self
+            .metrics_each(actor, only, as_of, CHUNK_JOURNEYS, |m| {
+                journeys.push(m.clone());
+                Ok(())
+            })
+            .await?;
+        Ok(Report {
+            as_of,
+            journeys,
+            cohort,
+        })
+    }
+
+    /// The figures of [`App::metrics`], a journey at a time: `each` is given every
+    /// journey's metrics in key order, `chunk` journeys being read and computed at once
+    /// (the memory they take does not grow with the cohort); the cohort's figures, from a
+    /// few numbers per journey, are returned at the end.
+    pub async fn metrics_each(
+        &self,
+        actor: &Actor,
+        only: Option<&str>,
+        as_of: NaiveDate,
+        chunk: usize,
+        mut each: impl FnMut(&JourneyMetrics) -> Result<(), AppError>,
+    ) -> Result<Cohort, AppError> {
+        let journeys = self.visible_ids(actor, only, "metrics").await?;
+        let mut facts = Vec::new();
+        for part in journeys.chunks(chunk.max(1)) {
+            let inputs = to_inputs(read::metric_rows_for(self.pool(), part).await?);
+            let report = journey_analytics::metrics(&inputs, as_of).map_err(internal)?;
+            for m in &report.journeys {
+                facts.push(CohortFacts::of(m));
+                each(m)?;
+            }
+        }
+        Ok(journey_analytics::cohort_of(&facts, as_of))
+    }
+
+    /// (journey id, key) of journey `only`, or of every journey the actor may see, in key
+    /// order; each access checked and audited as for [`App::metric_inputs`].
+    async fn visible_ids(
+        &self,
+        actor: &Actor,
+        only: Option<&str>,
+        what: &str,
+    ) -> Result<Vec<(String, String)>, AppError> {
+        let mut rows = Vec::new();
+        if let Some(key) = only {
+            rows.push(self.journey(actor, key, Action::ReadReport, what).await?);
+        } else if actor.as_user().is_none() {
+            rows = self.visible_journeys(actor, what).await?;
+        } else {
+            for row in self.visible_journeys(actor, what).await? {
+                rows.push(
+                    self.journey(actor, &row.key, Action::ReadReport, what)
+                        .await?,
+                );
+            }
+        }
+        let mut ids: Vec<(String, String)> =
+            rows.into_iter().map(|r| (r.journey_id, r.key)).collect();
+        ids.sort_by(|a, b| a.1.cmp(&b.1));
+        Ok(ids)
     }
 
     /// The analytics input of journey `only`, or of every journey the actor may see.

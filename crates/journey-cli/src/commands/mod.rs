@@ -80,6 +80,9 @@ pub enum Command {
         as_of: Option<NaiveDate>,
         #[arg(long, value_enum, default_value = "json")]
         format: metrics::Format,
+        /// Journeys read and computed at a time (tests use a few to get several chunks).
+        #[arg(long, hide = true, default_value_t = journey_app::metrics::CHUNK_JOURNEYS)]
+        chunk_journeys: usize,
     },
     /// Grant or withdraw the family's consent to anonymized research use of the journey.
     Consent {
@@ -380,7 +383,8 @@ pub async fn run(cli: Cli) -> Result<(), AppError> {
             journey,
             as_of,
             format,
-        } => metrics::run(&app, &me, journey.as_deref(), as_of, format).await,
+            chunk_journeys,
+        } => metrics::run(&app, &me, journey.as_deref(), as_of, format, chunk_journeys).await,
         Command::Consent {
             journey,
             decision,
