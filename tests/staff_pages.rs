@@ -1,13 +1,16 @@
 //! The staff's pages in the web app: the counselor's "Who needs attention", the reports'
-//! way back into the app and the cohort's links to each family, and the admin's
-//! assignments saying what changed.
+//! way back into the app, their periods and PDFs, and the cohort's links to each family;
+//! the researcher's preview and zip download; the admin's assignments saying what changed.
 
 mod common;
 mod webkit;
 
-use axum::http::StatusCode;
+use axum::body::Body;
+use axum::http::{header, Request, StatusCode};
+use chrono::Utc;
 use common::*;
 use serde_json::json;
+use tower::ServiceExt;
 use webkit::*;
 
 #[tokio::test]
@@ -360,4 +363,109 @@ async fn a_counselor_reads_a_period_of_a_report_and_downloads_it_as_a_pdf() {
         2 + 4,
         "each PDF, and each refused period, is a read of the report"
     );
+}
+
+#[tokio::test]
+async fn a_researcher_downloads_the_anonymized_export_as_a_zip() {
+    let app = app().await;
+    let recorder =
+        journey_postgres::store::Recorder::new(app.db.pool.clone(), app.db.master.clone());
+    for i in 0..6 {
+        recorder
+            .consent(
+                &format!("j1-000{i}"),
+                true,
+                "v1",
+                Utc::now(),
+                Default::default(),
+            )
+            .await
+            .unwrap();
+    }
+    journey_postgres::projector::catch_up(&app.db.pool)
+        .await
+        .unwrap();
+    let mut res = Client::signed_in(&app, "res").await;
+    let page = res.get(&app, "/research").await;
+    assert!(
+        page.body.contains("6 journeys have research consent"),
+        "{}",
+        page.body
+    );
+    let bad = res
+        .form(
+            &app,
+            "/research/export",
+            &[("project", "no spaces allowed"), ("min_cell", "5")],
+        )
+        .await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(bad.body.contains("project"));
+
+    // The body is binary: fetch it without the text client.
+    let body = serde_urlencoded::to_string([
+        ("project", "study-a"),
+        ("min_cell", "2"),
+        ("csrf", res.csrf.as_deref().unwrap()),
+    ])
+    .unwrap();
+    let response = app
+        .router
+        .clone()
+        .oneshot(
+            Request::post("/research/export")
+                .header(header::COOKIE, res.cookie.as_deref().unwrap())
+                .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+                .body(Body::from(body))
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.headers()[header::CONTENT_TYPE], "application/zip");
+    assert!(response.headers()[header::CONTENT_DISPOSITION]
+        .to_str()
+        .unwrap()
+        .contains("journey-research-study-a.zip"));
+    let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+        .await
+        .unwrap();
+    let mut archive = zip::ZipArchive::new(std::io::Cursor::new(bytes.to_vec())).expect("a zip");
+    let names: Vec<String> = archive
+        .file_names()
+        .map(|n| n.expect("a file name").to_string())
+        .collect();
+    for expected in [
+        "manifest.json",
+        "datapackage.json",
+        "README.md",
+        "subjects/part-00000.parquet",
+        "days.csv",
+    ] {
+        assert!(
+            names.iter().any(|n| n == expected),
+            "{expected} in {names:?}"
+        );
+    }
+    let mut subjects = String::new();
+    std::io::Read::read_to_string(&mut archive.by_name("subjects.csv").unwrap(), &mut subjects)
+        .unwrap();
+    assert_eq!(
+        subjects.lines().count(),
+        1 + 6,
+        "a header and the 6 consented journeys"
+    );
+    assert!(!subjects.contains("j1-000"), "no journey key in the export");
+    let audited = sqlx_count(
+        &app.db,
+        "SELECT count(*) FROM audit_log WHERE actor = 'res' AND detail::text LIKE '%study-a%'",
+    )
+    .await;
+    assert_eq!(audited, 1, "the export is in the audit log");
+    // Nobody else may export.
+    let mut fam = Client::signed_in(&app, "fam").await;
+    let refused = fam
+        .form(&app, "/research/export", &[("project", "study-a")])
+        .await;
+    assert_eq!(refused.status, StatusCode::NOT_FOUND);
 }
