@@ -388,3 +388,69 @@ async fn the_default_master_key_is_found_from_any_working_folder() {
         "nothing in the working folder"
     );
 }
+
+#[tokio::test]
+async fn every_key_of_a_journey_table_holds_the_journey_id_and_no_reference_crosses_journeys() {
+    let db = TestDb::fresh().await;
+    for (table, column) in journey_postgres::testing::JOURNEY_TABLES {
+        // Every primary key and unique index (a distributed or partitioned table needs the
+        // distribution column in each).
+        let keys: Vec<(String, Vec<String>)> = sqlx::query_as(
+            "SELECT i.indexrelid::regclass::text,
+                    ARRAY(SELECT a.attname::text FROM unnest(i.indkey) k
+                            JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k)
+               FROM pg_index i WHERE i.indrelid = $1::regclass AND i.indisunique",
+        )
+        .bind(table)
+        .fetch_all(&db.pool)
+        .await
+        .unwrap();
+        assert!(!keys.is_empty(), "{table} has a primary key");
+        for (index, columns) in keys {
+            assert!(
+                columns.iter().any(|c| c == column),
+                "{table}: unique index {index} on {columns:?} lacks {column}"
+            );
+        }
+        // Foreign keys only to tables that are not a journey's (users: a reference table).
+        let references: Vec<String> = sqlx::query_scalar(
+            "SELECT confrelid::regclass::text FROM pg_constraint
+              WHERE conrelid = $1::regclass AND contype = 'f'",
+        )
+        .bind(table)
+        .fetch_all(&db.pool)
+        .await
+        .unwrap();
+        for target in references {
+            assert!(
+                !journey_postgres::testing::JOURNEY_TABLES
+                    .iter()
+                    .any(|(t, _)| *t == target),
+                "{table} references the journey table {target}"
+            );
+        }
+    }
+    // The second run of the store tests (JOURNEY_TEST_PARTITIONS=8) runs them over tables
+    // hash-partitioned by journey id: they are.
+    let partitioned: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM pg_partitioned_table p JOIN pg_class c ON c.oid = p.partrelid
+          WHERE c.relname = ANY($1)",
+    )
+    .bind(
+        journey_postgres::testing::JOURNEY_TABLES
+            .iter()
+            .map(|(t, _)| t.to_string())
+            .collect::<Vec<_>>(),
+    )
+    .fetch_one(&db.pool)
+    .await
+    .unwrap();
+    let expected = if std::env::var("JOURNEY_TEST_PARTITIONS")
+        .is_ok_and(|n| n.parse::<usize>().is_ok_and(|n| n > 1))
+    {
+        journey_postgres::testing::JOURNEY_TABLES.len() as i64
+    } else {
+        0
+    };
+    assert_eq!(partitioned, expected);
+}

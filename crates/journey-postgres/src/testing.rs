@@ -103,6 +103,11 @@ impl TestDb {
             .expect("connect to the test database");
         if migrated {
             crate::db::migrate(&pool).await.expect("migrations apply");
+            if let Some(parts) = partitions() {
+                partition_by_journey(&pool, parts)
+                    .await
+                    .expect("the journey tables partition");
+            }
         }
         let url = format!("{}/{name}{}", server.url_base, server.url_query);
         let master_hex: String = (0..32)
@@ -191,4 +196,79 @@ pub async fn insert_event(tx: &mut Tx, id: &str, key: &str, payload: &serde_json
     .execute(&mut **tx)
     .await
     .expect("event inserted");
+}
+
+/// The journey tables: each with the column that holds the journey id.
+pub const JOURNEY_TABLES: [(&str, &str); 12] = [
+    ("events", "aggregate_id"),
+    ("snapshots", "aggregate_id"),
+    ("entries", "journey_id"),
+    ("entry_index", "journey_id"),
+    ("journeys", "journey_id"),
+    ("relapses_after_rehab", "journey_id"),
+    ("research_consent", "journey_id"),
+    ("journey_secrets", "journey_id"),
+    ("read_checkpoint", "journey_id"),
+    ("metric_weeks", "journey_id"),
+    ("report_folders", "journey_id"),
+    ("journey_access", "journey_id"),
+];
+
+/// `JOURNEY_TEST_PARTITIONS=N` (the test suite's second run of the store tests): fresh test
+/// databases get their journey tables hash-partitioned by journey id into N partitions.
+fn partitions() -> Option<usize> {
+    std::env::var("JOURNEY_TEST_PARTITIONS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .filter(|n| *n > 1)
+}
+
+/// Turns every journey table of a migrated database into a table hash-partitioned by
+/// journey id (`parts` partitions, PostgreSQL declarative partitioning): the way to check on
+/// one machine that the schema keeps the rules of a store distributed by journey (every
+/// primary key and unique constraint holds the journey id; see ARCHITECTURE.md). Each table
+/// is rebuilt `LIKE` the old one (columns, defaults, identity, constraints, indexes), its
+/// rows moved, the trigger of `events` and the views made again over the new tables.
+pub async fn partition_by_journey(pool: &PgPool, parts: usize) -> Result<(), sqlx::Error> {
+    let tables: Vec<String> = JOURNEY_TABLES
+        .iter()
+        .map(|(table, column)| format!("('{table}', '{column}')"))
+        .collect();
+    let sql = format!(
+        r#"DO $$
+DECLARE
+  t record;
+  v record;
+  views text[] := '{{}}';
+  defs text[] := '{{}}';
+  trig text;
+  i int;
+BEGIN
+  FOR v IN SELECT viewname, definition FROM pg_views WHERE schemaname = 'public' LOOP
+    views := views || v.viewname::text;
+    defs := defs || v.definition;
+    EXECUTE format('DROP VIEW %I', v.viewname);
+  END LOOP;
+  SELECT pg_get_triggerdef(oid) INTO trig FROM pg_trigger WHERE tgname = 'entry_index_maintain';
+  FOR t IN SELECT * FROM (VALUES {tables}) AS x(name, col) LOOP
+    EXECUTE format('ALTER TABLE %I RENAME TO %I', t.name, t.name || '_unpartitioned');
+    EXECUTE format('CREATE TABLE %I (LIKE %I INCLUDING ALL) PARTITION BY HASH (%I)',
+                   t.name, t.name || '_unpartitioned', t.col);
+    FOR i IN 0..{last} LOOP
+      EXECUTE format('CREATE TABLE %I PARTITION OF %I FOR VALUES WITH (MODULUS {parts}, REMAINDER %s)',
+                     t.name || '_p' || i, t.name, i);
+    END LOOP;
+    EXECUTE format('INSERT INTO %I OVERRIDING SYSTEM VALUE SELECT * FROM %I', t.name, t.name || '_unpartitioned');
+    EXECUTE format('DROP TABLE %I', t.name || '_unpartitioned');
+  END LOOP;
+  EXECUTE trig;
+  FOR i IN 1..coalesce(array_length(views, 1), 0) LOOP
+    EXECUTE format('CREATE VIEW %I AS %s', views[i], defs[i]);
+  END LOOP;
+END $$"#,
+        tables = tables.join(", "),
+        last = parts - 1,
+    );
+    sqlx::raw_sql(&sql).execute(pool).await?;
+    Ok(())
 }
