@@ -16,6 +16,10 @@ pub enum Format {
 }
 
 fn output(e: std::io::Error) -> AppError {
+    if e.kind() == std::io::ErrorKind::BrokenPipe {
+        // The reader stopped reading (`journey metrics | head`): nothing is wrong.
+        std::process::exit(0);
+    }
     AppError::Internal(format!("standard output: {e}"))
 }
 
