@@ -193,6 +193,16 @@ impl TableWriter {
         Ok(())
     }
 
+    /// The table's columns (name, Table Schema type), as the first chunk gave them.
+    pub fn columns(&self) -> Vec<(String, &'static str)> {
+        self.empty.as_ref().map_or_else(Vec::new, |t| {
+            t.columns
+                .iter()
+                .map(|(name, values)| (name.clone(), values.schema_type()))
+                .collect()
+        })
+    }
+
     /// Closes the table: (its Parquet parts, its CSV, its rows). A table with no row still
     /// has one part (with the schema) and a CSV with the header.
     pub fn finish(mut self) -> Result<(Vec<PathBuf>, PathBuf, usize), AnalyticsError> {

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use chrono::NaiveDate;
 use hmac::{Hmac, Mac};
-use journey_analytics::tables::TableWriter;
+use journey_analytics::tables::{Table, TableWriter};
 use journey_analytics::JourneyMetrics;
 use journey_postgres::{read, research, PgPool};
 use serde_json::json;
@@ -85,6 +85,14 @@ pub const CHUNK_JOURNEYS: usize = 200;
 const PART_ROWS: usize = 250_000;
 const TABLES: [&str; 5] = ["subjects", "days", "events", "weeks", "treatment_episodes"];
 
+/// Appends a chunk's tables to their writers (the tables in the writers' order).
+fn append(writers: &mut [TableWriter], tables: &[Table]) -> Result<(), AppError> {
+    for (table, writer) in tables.iter().zip(writers) {
+        writer.append(table).map_err(system)?;
+    }
+    Ok(())
+}
+
 async fn export(pool: &PgPool, request: &Request<'_>) -> Result<Written, AppError> {
     let key = research::project_key(pool, request.project).await?;
     // The journeys that have a day by the as-of day: the metrics leave the others out.
@@ -116,7 +124,6 @@ async fn export(pool: &PgPool, request: &Request<'_>) -> Result<Written, AppErro
     for name in TABLES {
         writers.push(TableWriter::new(request.out, name, PART_ROWS).map_err(system)?);
     }
-    let mut columns: Vec<Vec<(String, &'static str)>> = vec![Vec::new(); TABLES.len()];
     let mut subjects_written = 0;
     for chunk in order.chunks(request.chunk_journeys.max(1)) {
         let journeys: Vec<(String, String)> = chunk
@@ -151,34 +158,21 @@ async fn export(pool: &PgPool, request: &Request<'_>) -> Result<Written, AppErro
             entries_of.entry(e.journey_id.clone()).or_default().push(e);
         }
         let tables = crate::research_tables::tables(&subjects, entries_of, request.as_of);
-        for ((table, writer), columns) in tables.iter().zip(&mut writers).zip(&mut columns) {
-            *columns = table
-                .columns
-                .iter()
-                .map(|(name, values)| (name.clone(), values.schema_type()))
-                .collect();
-            writer.append(table).map_err(system)?;
-        }
+        append(&mut writers, &tables)?;
     }
     if order.is_empty() {
         // No subject: the tables still have their columns (and one empty part each).
         let tables = crate::research_tables::tables(&[], HashMap::new(), request.as_of);
-        for ((table, writer), columns) in tables.iter().zip(&mut writers).zip(&mut columns) {
-            *columns = table
-                .columns
-                .iter()
-                .map(|(name, values)| (name.clone(), values.schema_type()))
-                .collect();
-            writer.append(table).map_err(system)?;
-        }
+        append(&mut writers, &tables)?;
     }
 
     let mut files = Vec::new();
     let mut resources = Vec::new();
     let mut counts = Vec::new();
-    for ((name, writer), columns) in TABLES.into_iter().zip(writers).zip(&columns) {
-        let (parts, csv, rows) = writer.finish().map_err(system)?;
+    for (name, writer) in TABLES.into_iter().zip(writers) {
+        let columns = writer.columns();
         let columns: Vec<(&str, &str)> = columns.iter().map(|(n, t)| (n.as_str(), *t)).collect();
+        let (parts, csv, rows) = writer.finish().map_err(system)?;
         let relative = |path: &Path| -> String {
             path.strip_prefix(request.out)
                 .unwrap_or(path)

@@ -64,13 +64,19 @@ fn environment() -> Environment<'static> {
         .expect("the journey template parses");
     env.add_template("cohort.html", include_str!("../templates/cohort.html"))
         .expect("the cohort template parses");
-    env.add_filter("pct", |value: Option<f64>| -> String {
-        value.map_or_else(|| "–".to_string(), |v| format!("{:.0}%", v * 100.0))
-    });
-    env.add_filter("num", |value: Option<f64>| -> String {
-        value.map_or_else(|| "–".to_string(), |v| format!("{v:.2}"))
-    });
+    env.add_filter("pct", pct);
+    env.add_filter("num", num);
     env
+}
+
+/// A share as a whole percentage, or "–" when there is none (the reports' `pct`).
+pub(crate) fn pct(value: Option<f64>) -> String {
+    value.map_or_else(|| "–".to_string(), |v| format!("{:.0}%", v * 100.0))
+}
+
+/// A statistic to two decimals, or "–" when there is none (the reports' `num`).
+pub(crate) fn num(value: Option<f64>) -> String {
+    value.map_or_else(|| "–".to_string(), |v| format!("{v:.2}"))
 }
 
 fn percent(v: f64) -> String {

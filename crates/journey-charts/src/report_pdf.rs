@@ -7,16 +7,8 @@ use journey_analytics::{JourneyInput, JourneyMetrics};
 
 use crate::charts::plural;
 use crate::pdf::{Cell, Layout, Paper, HEADING};
-use crate::report::{period_sentence, reason_text, summary_sentences, Header, CAVEATS};
+use crate::report::{num, pct, period_sentence, reason_text, summary_sentences, Header, CAVEATS};
 use crate::{markers, svg, AssociationChart, Calendar, ChartError, PracticeChart, WeeklyChart};
-
-fn pct(value: Option<f64>) -> String {
-    value.map_or_else(|| "–".to_string(), |v| format!("{:.0}%", v * 100.0))
-}
-
-fn num(value: Option<f64>) -> String {
-    value.map_or_else(|| "–".to_string(), |v| format!("{v:.2}"))
-}
 
 fn cell(text: impl Into<String>) -> Cell {
     Cell {

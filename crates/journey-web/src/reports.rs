@@ -31,7 +31,8 @@ pub struct PeriodQuery {
     paper: Option<String>,
 }
 
-fn day(field: &str, text: Option<&str>) -> Result<Option<NaiveDate>, WebError> {
+/// The day a query's `field` holds (YYYY-MM-DD); `None` when empty or absent.
+pub(crate) fn day(field: &str, text: Option<&str>) -> Result<Option<NaiveDate>, WebError> {
     match text.map(str::trim).filter(|t| !t.is_empty()) {
         None => Ok(None),
         Some(text) => NaiveDate::parse_from_str(text, "%Y-%m-%d")

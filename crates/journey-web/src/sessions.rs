@@ -311,15 +311,7 @@ async fn audit(
         .await?;
     const LIMIT: i64 = 200;
     let user = query.user.filter(|u| !u.trim().is_empty());
-    let day = match query.day.as_deref().filter(|d| !d.is_empty()) {
-        Some(text) => Some(
-            chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d").map_err(|_| WebError::Invalid {
-                field: "day".into(),
-                message: format!("{text:?} is not a day (YYYY-MM-DD)"),
-            })?,
-        ),
-        None => None,
-    };
+    let day = super::reports::day("day", query.day.as_deref())?;
     let rows: Vec<serde_json::Value> = state
         .app
         .audit_rows(&signed.actor, user.as_deref(), day, LIMIT)
