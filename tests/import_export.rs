@@ -94,6 +94,74 @@ async fn two_identical_lines_in_one_file_are_two_entries() {
     );
 }
 
+/// `journey import --block-lines N` into a fresh store: (its stdout, the store's raw export).
+async fn import_in_blocks(file: &std::path::Path, block: &str) -> (TestDb, String, String) {
+    let db = TestDb::fresh().await;
+    let out = journey(
+        &db,
+        &["import", "--block-lines", block, file.to_str().unwrap()],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let exported = stdout(&journey(&db, &["export", "--raw"]));
+    (
+        db,
+        stdout(&out).replace(&format!("{}: ", file.display()), ""),
+        exported,
+    )
+}
+
+#[tokio::test]
+async fn a_file_read_a_few_lines_at_a_time_imports_as_it_does_at_once() {
+    // Retracts, duplicates and relapses whose earlier entries are in earlier blocks.
+    let mut text = std::fs::read_to_string(fixture("small.jsonl")).unwrap();
+    text.push_str(&std::fs::read_to_string(fixture("sample-12.jsonl")).unwrap());
+    let file = file_with(&text);
+    let (_, at_once, exported) = import_in_blocks(&file, "20000").await;
+    let (_, by_three, exported_by_three) = import_in_blocks(&file, "3").await;
+    assert_eq!(by_three, at_once);
+    assert_eq!(exported_by_three, exported);
+
+    // The file with ids, then the same lines again: the second half is already stored, and
+    // a line that reuses an id with other content is refused, late in the file.
+    let doubled = file_with(format!("{exported}{exported}"));
+    let (db, out, again) = import_in_blocks(&doubled, "7").await;
+    let lines = exported.lines().count();
+    assert!(
+        out.contains(&format!("{lines} entries stored, {lines} already stored")),
+        "{out}"
+    );
+    assert_eq!(again, exported);
+    let first = exported
+        .lines()
+        .find(|l| l.contains("clean_day_observed"))
+        .unwrap();
+    let changed = first.replace("clean_day_observed", "use_observed");
+    let late = file_with(format!("{exported}{changed}\n"));
+    let fresh = TestDb::fresh().await;
+    let out = journey(
+        &fresh,
+        &["import", "--block-lines", "5", late.to_str().unwrap()],
+    );
+    assert!(!out.status.success());
+    let error = stderr(&out);
+    assert!(error.contains(&format!(":{}: ", lines + 1)), "{error}");
+    assert!(stdout(&out).contains("nothing stored"), "{}", stdout(&out));
+    assert_eq!(
+        event_count(&fresh).await,
+        0,
+        "nothing of the earlier blocks stays"
+    );
+    assert_eq!(
+        sqlx_count(&fresh, "SELECT count(*) FROM journey_keys").await,
+        0
+    );
+    assert_eq!(
+        sqlx_count(&fresh, "SELECT count(*) FROM entry_index").await,
+        0
+    );
+    drop(db);
+}
+
 #[tokio::test]
 async fn journeys_lists_key_start_craft_start_and_entries() {
     let db = TestDb::fresh().await;

@@ -1,6 +1,7 @@
 //! Two `journey serve` processes on one database, over real HTTP: writes to one journey from
 //! both, idempotent retries across them and after a killed process, sessions, the sign-in
-//! limit, unassignment, and back-pressure when the database is saturated.
+//! limit, unassignment, and back-pressure when the database is saturated. Two catch-up
+//! workers (`journey project`) sharing the journeys, one of them killed.
 
 mod common;
 
@@ -413,4 +414,235 @@ async fn a_saturated_database_is_a_503_with_retry_after_after_a_bounded_wait() {
         assert_eq!(status, 201, "{body}");
     }
     consistent(&db).await;
+}
+
+/// The read tables as text, for comparing two projections of the same events.
+async fn read_tables(db: &TestDb) -> Vec<String> {
+    let pool = db.pool.clone();
+    let mut tables = Vec::new();
+    for table in [
+        "journeys",
+        "entries",
+        "relapses_after_rehab",
+        "research_consent",
+        "metric_weeks",
+        "read_checkpoint",
+    ] {
+        let text: Option<String> = sqlx::query_scalar(&format!(
+            "SELECT string_agg(t::text, E'\\n' ORDER BY t::text) FROM {table} t"
+        ))
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+        tables.push(format!("{table}:\n{}", text.unwrap_or_default()));
+    }
+    tables
+}
+
+/// A store of 28 journeys whose read tables are then emptied, as if another tool had
+/// written the events: (the store, its read tables as projected inline, its event count).
+async fn behind_store() -> (TestDb, Vec<String>, i64) {
+    let db = TestDb::fresh().await;
+    import_file(&db, &fixture("sample-12.jsonl"));
+    import_file(&db, &fixture("wellbeing-16.jsonl"));
+    let projected = read_tables(&db).await;
+    let pool = db.pool.clone();
+    sqlx::query("TRUNCATE journeys, entries, relapses_after_rehab, research_consent, metric_weeks, read_checkpoint")
+        .execute(&pool)
+        .await
+        .unwrap();
+    let events = sqlx_count(&db, "SELECT count(*) FROM events").await;
+    (db, projected, events)
+}
+
+async fn journeys_behind(db: &TestDb) -> i64 {
+    sqlx_count(
+        db,
+        "SELECT count(*) FROM snapshots s LEFT JOIN read_checkpoint c ON c.journey_id = s.aggregate_id
+          WHERE s.last_sequence > coalesce(c.sequence, 0)",
+    )
+    .await
+}
+
+/// A `journey project --watch 1` worker, one transaction per journey, whose lines are
+/// collected as it prints them. `delay` seconds pass before it starts, in the same process
+/// (a shell that then becomes it), so that its pid, and so its first range, is known first.
+struct Worker {
+    child: std::process::Child,
+    lines: std::sync::Arc<std::sync::Mutex<Vec<(i32, i64)>>>,
+}
+
+impl Worker {
+    fn start(db: &TestDb, delay: u32) -> Worker {
+        use std::io::{BufRead, BufReader};
+        let mut child = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(format!(
+                "sleep {delay}; exec {} project --watch 1 --chunk-journeys 1",
+                env!("CARGO_BIN_EXE_journey")
+            ))
+            .env("DATABASE_URL", &db.url)
+            .env("JOURNEY_MASTER_KEY", &db.master_hex)
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("journey project runs");
+        let lines = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let (out, seen) = (child.stdout.take().unwrap(), lines.clone());
+        std::thread::spawn(move || {
+            for line in BufReader::new(out).lines() {
+                // "range R: J journeys caught up, E events projected"
+                let line = line.unwrap_or_default();
+                let words: Vec<&str> = line.split_whitespace().collect();
+                let range = words[1].trim_end_matches(':').parse().expect("a range");
+                let events = words[6].parse().expect("an event count");
+                seen.lock().unwrap().push((range, events));
+            }
+        });
+        Worker { child, lines }
+    }
+
+    /// The first range this worker visits among `ranges` (see projector::pass).
+    fn first_of(&self, ranges: &[i32]) -> i32 {
+        let start = (self.child.id() % 16) as i32;
+        *ranges
+            .iter()
+            .min_by_key(|r| (**r - start).rem_euclid(16))
+            .unwrap()
+    }
+
+    fn done(&self) -> Vec<(i32, i64)> {
+        self.lines.lock().unwrap().clone()
+    }
+}
+
+impl Drop for Worker {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+async fn wait_for<F: std::future::Future<Output = bool>>(what: &str, mut check: impl FnMut() -> F) {
+    for _ in 0..600 {
+        if check().await {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("waited 60 s for {what}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_catch_up_workers_share_the_journeys_and_one_carries_on_when_the_other_is_killed() {
+    let (db, projected, events) = behind_store().await;
+    let pool = db.pool.clone();
+    let ranges: Vec<(String, i32)> = sqlx::query_as(
+        "SELECT aggregate_id, (hashtext(aggregate_id) & 2147483647) % 16 FROM snapshots",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    let mut with_work: Vec<i32> = ranges.iter().map(|(_, r)| *r).collect();
+    with_work.sort();
+    with_work.dedup();
+    assert!(
+        with_work.len() >= 6,
+        "the journeys fall in several ranges: {with_work:?}"
+    );
+
+    // Worker A will stop on the fourth range it visits: the test holds one of its journeys.
+    let a = Worker::start(&db, 1);
+    let start = a.first_of(&with_work);
+    let mut order = with_work.clone();
+    order.sort_by_key(|r| (r - start).rem_euclid(16));
+    let held_range = order[3];
+    let held = &ranges.iter().find(|(_, r)| *r == held_range).unwrap().0;
+    let mut holder = pool.begin().await.unwrap();
+    sqlx::query("SELECT 1 FROM snapshots WHERE aggregate_id = $1 FOR UPDATE")
+        .bind(held)
+        .execute(&mut *holder)
+        .await
+        .unwrap();
+    wait_for("worker A to wait for the held journey", || async {
+        sqlx_count(
+            &db,
+            "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%project_journeys%'",
+        )
+        .await
+            == 1
+    })
+    .await;
+    let by_a = a.done();
+    let a_ranges: Vec<i32> = by_a.iter().map(|(r, _)| *r).collect();
+    for range in &order[..3] {
+        assert!(
+            a_ranges.contains(range),
+            "A caught up range {range}: {by_a:?}"
+        );
+    }
+
+    // Worker B takes what is left but the range A holds.
+    let b = Worker::start(&db, 0);
+    let others = ranges.iter().filter(|(_, r)| *r == held_range).count() as i64;
+    wait_for("worker B to catch up every other range", || async {
+        journeys_behind(&db).await == others
+    })
+    .await;
+    assert!(
+        b.done().iter().all(|(r, _)| *r != held_range),
+        "B left A's range alone: {:?}",
+        b.done()
+    );
+
+    // A dies while it waits; its transaction rolls back, its range's lock goes with its
+    // connection, and B's next pass takes the range over.
+    let mut a = a;
+    let _ = a.child.kill();
+    let _ = a.child.wait();
+    holder.commit().await.unwrap();
+    wait_for("worker B to take the range over", || async {
+        journeys_behind(&db).await == 0
+    })
+    .await;
+    let by_b = b.done();
+    assert!(by_b.iter().any(|(r, _)| *r == held_range), "{by_b:?}");
+    let projected_by = |lines: &[(i32, i64)]| lines.iter().map(|(_, e)| e).sum::<i64>();
+    assert_eq!(
+        projected_by(&by_a) + projected_by(&by_b),
+        events,
+        "every event projected by one worker, once (A: {by_a:?}, B: {by_b:?})"
+    );
+    assert_eq!(
+        read_tables(&db).await,
+        projected,
+        "the same read tables as inline"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn passes_run_at_once_share_the_work_and_a_server_catches_up_in_the_background() {
+    use journey_postgres::projector::{pass, Busy};
+    let (db, projected, events) = behind_store().await;
+    let pool = db.pool.clone();
+    let passes = (0..3).map(|_| {
+        let pool = pool.clone();
+        tokio::spawn(async move { pass(&pool, Busy::Skip, 1, &mut |_| {}).await.unwrap() })
+    });
+    let passes: Vec<_> = futures::future::join_all(passes).await;
+    let done: u64 = passes.iter().map(|p| p.as_ref().unwrap().events).sum();
+    assert_eq!(done as i64, events, "each event projected by one pass");
+    assert_eq!(journeys_behind(&db).await, 0);
+    assert_eq!(read_tables(&db).await, projected);
+
+    // A server's worker catches up what another tool left behind while it runs.
+    let _server = Server::start_with(&db, &db.url, &["--catch-up-every", "1"]);
+    sqlx::query("TRUNCATE journeys, entries, relapses_after_rehab, research_consent, metric_weeks, read_checkpoint")
+        .execute(&pool)
+        .await
+        .unwrap();
+    wait_for("the server to catch up", || async {
+        journeys_behind(&db).await == 0
+    })
+    .await;
+    assert_eq!(read_tables(&db).await, projected);
 }

@@ -129,12 +129,18 @@ impl Server {
 
     /// `journey serve` over `db`, reached at `url` (through a proxy, say).
     pub fn start_at(db: &TestDb, url: &str) -> Server {
+        Server::start_with(db, url, &[])
+    }
+
+    /// `journey serve` over `db`, reached at `url`, with more flags.
+    pub fn start_with(db: &TestDb, url: &str, flags: &[&str]) -> Server {
         use std::io::{BufRead, BufReader};
         let folder = TestDb::scratch_dir("serve-log");
         std::fs::create_dir_all(&folder).expect("a log folder");
         let log = folder.join("serve.log");
         let mut child = Command::new(env!("CARGO_BIN_EXE_journey"))
             .args(["serve", "--bind", "127.0.0.1:0"])
+            .args(flags)
             .env("DATABASE_URL", url)
             .env("JOURNEY_MASTER_KEY", &db.master_hex)
             .env("RUST_LOG", "debug")

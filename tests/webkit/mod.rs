@@ -85,6 +85,7 @@ pub async fn app_with(options: Options) -> App {
             skip_invalid: false,
             recorded_at: Utc::now(),
             progress: None,
+            block_lines: journey_postgres::import::BLOCK_LINES,
         },
     )
     .await

@@ -33,6 +33,9 @@ pub struct Config {
     pub master_key: KeySource,
     /// Connections of the database pool.
     pub pool_size: u32,
+    /// Catch up the read tables of journeys behind their events when the store opens
+    /// (`journey project`, a catch-up worker itself, opens without).
+    pub catch_up: bool,
 }
 
 impl KeySource {

@@ -102,6 +102,9 @@ impl From<StoreError> for AppError {
             StoreError::Corrupt(why) => {
                 AppError::Internal(format!("stored data unreadable: {why}"))
             }
+            StoreError::Source(why) => {
+                AppError::BadRequest(format!("the file could not be read: {why}"))
+            }
         }
     }
 }

@@ -13,7 +13,7 @@ use std::path::Path;
 use chrono::Utc;
 use journey_domain::interchange::{parse_line, to_line, Line};
 use journey_domain::JourneyError;
-use journey_postgres::import::{import, ImportOptions, ImportReport, Progress};
+use journey_postgres::import::{import_from, ImportOptions, ImportReport, Progress};
 use journey_postgres::read::JourneyRow;
 pub use journey_postgres::store::Claim;
 use journey_postgres::store::Written;
@@ -236,21 +236,24 @@ impl App {
         Ok(())
     }
 
-    /// Imports a journey file (all or nothing unless `skip_invalid`). Invalid lines are in
-    /// the report, not an error. The read tables are caught up afterwards.
+    /// Imports a journey file read from `source` a block of lines at a time (all or nothing
+    /// unless `skip_invalid`). Invalid lines are in the report, not an error. The read tables
+    /// are projected in the same transaction.
     pub async fn import(
         &self,
         actor: &Actor,
-        bytes: &[u8],
+        source: &mut (dyn std::io::BufRead + Send),
         skip_invalid: bool,
         progress: Option<Progress>,
+        block_lines: usize,
     ) -> Result<ImportReport, AppError> {
         let options = ImportOptions {
             skip_invalid,
             recorded_at: Utc::now(),
             progress,
+            block_lines,
         };
-        let report = import(self.pool(), self.master(), bytes, &options).await?;
+        let report = import_from(self.pool(), self.master(), source, &options).await?;
         if report.stored > 0 {
             self.audit(
                 actor,

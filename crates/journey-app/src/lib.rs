@@ -41,7 +41,8 @@ pub use access::{Action, Actor, Via};
 pub use config::{Config, Database, KeySource};
 pub use error::AppError;
 pub use journey_postgres::accounts::{Device, Listing, Role, TimelineEntry, User};
-pub use journey_postgres::import::{ImportReport, Progress};
+pub use journey_postgres::import::{self, ImportReport, Progress};
+pub use journey_postgres::projector;
 pub use journey_postgres::read::{JourneyRow, Scope};
 /// The pool, for what keeps its own tables in the same database (the web's session store).
 pub use journey_postgres::PgPool;
@@ -103,7 +104,9 @@ impl App {
             )));
         }
         let app = App::new(pool, master);
-        app.catch_up().await?;
+        if config.catch_up {
+            app.catch_up().await?;
+        }
         Ok(app)
     }
 
@@ -137,9 +140,21 @@ impl App {
 
     /// Projects the journeys whose read rows are behind their events (written by another
     /// tool, or a store from before inline projection); every write of this program projects
-    /// its own journey in its transaction. Run by [`App::open`].
+    /// its own journey in its transaction. Run by [`App::open`]; shared with other processes
+    /// by ranges of journeys, waiting for the ranges they hold.
     pub async fn catch_up(&self) -> Result<u64, AppError> {
         Ok(journey_postgres::projector::catch_up(&self.0.pool).await?)
+    }
+
+    /// One pass of a catch-up worker (see `journey_postgres::projector`): the ranges of
+    /// journeys behind their events that no other worker holds, by chunks of `chunk`
+    /// journeys, each reported to `done` once committed.
+    pub async fn catch_up_pass(
+        &self,
+        chunk: usize,
+        done: &mut (dyn FnMut(projector::Projected) + Send),
+    ) -> Result<projector::Pass, AppError> {
+        Ok(projector::pass(&self.0.pool, projector::Busy::Skip, chunk, done).await?)
     }
 
     /// Rebuilds the read tables from the events, from zero, in one transaction; returns the

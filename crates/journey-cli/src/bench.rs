@@ -179,6 +179,7 @@ async fn bench_import(
         skip_invalid: false,
         recorded_at: Utc::now(),
         progress: None,
+        block_lines: journey_postgres::import::BLOCK_LINES,
     };
     let clock = Instant::now();
     let report = import(&pool, master(), text.as_bytes(), &options).await?;
@@ -243,6 +244,7 @@ async fn bench_append(server: &journey_postgres::PgConnectOptions, samples: usiz
         skip_invalid: false,
         recorded_at: Utc::now(),
         progress: None,
+        block_lines: journey_postgres::import::BLOCK_LINES,
     };
     let mut ids = HashMap::new();
     for size in sizes {
@@ -399,6 +401,7 @@ async fn bench_metrics(
             skip_invalid: false,
             recorded_at: Utc::now(),
             progress: None,
+            block_lines: journey_postgres::import::BLOCK_LINES,
         };
         let clock = Instant::now();
         while next < largest {
@@ -594,6 +597,7 @@ pub(crate) async fn one_journey(
         skip_invalid: false,
         recorded_at: Utc::now(),
         progress: None,
+        block_lines: journey_postgres::import::BLOCK_LINES,
     };
     let report = import(&pool, master(), text.as_bytes(), &options).await?;
     Ok((pool, synth.key(0), report))

@@ -18,6 +18,9 @@ pub enum StoreError {
     /// Stored data could not be read back: a bug or a corrupted store.
     #[error("stored data unreadable: {0}")]
     Corrupt(String),
+    /// The file being imported could not be read (not its content: the disk, the pipe).
+    #[error("the file could not be read: {0}")]
+    Source(String),
 }
 
 impl StoreError {

@@ -1,15 +1,17 @@
 //! Bulk import of journey files: every line is checked by the same `Journey` aggregate as a
-//! single command, in memory, then everything is stored in one transaction with a few large
-//! statements (no round trip per event). All or nothing unless `skip_invalid`.
+//! single command, and everything is stored in one transaction with a few large statements
+//! per block of lines (no round trip per event). All or nothing unless `skip_invalid`; the
+//! file is read a block at a time, so memory does not grow with it.
 
 use std::collections::{HashMap, HashSet};
+use std::io::BufRead;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use cqrs_es::event_sink::EventSink;
 use cqrs_es::persist::SerializedEvent;
 use cqrs_es::Aggregate;
-use journey_domain::interchange::{assign_ids, parse_line, Line};
+use journey_domain::interchange::{parse_line, DerivedIds, Line};
 use journey_domain::{
     Body, Entry, Journey, JourneyCommand, JourneyError, JourneyServices, MemoryLookup, StoredEntry,
 };
@@ -35,6 +37,8 @@ pub struct ImportOptions {
     pub recorded_at: DateTime<Utc>,
     /// Called with a progress message for large files.
     pub progress: Option<Progress>,
+    /// Lines checked and written at a time ([`BLOCK_LINES`]; fewer in tests).
+    pub block_lines: usize,
 }
 
 /// One refused line: its 1-based number and why.
@@ -77,22 +81,45 @@ struct Pending {
     state: Journey,
     sequence: usize,
     snapshot: usize,
+    /// Checked events not yet sent to the database (at most a block's).
     events: Vec<SerializedEvent>,
-    /// A journey key made by this import, wrapped: stored with the events.
+    /// Events of this journey were sent in this import's transaction.
+    written: bool,
+    /// A journey key made by this import, wrapped: stored with its first events.
     wrapped: Option<Vec<u8>>,
 }
 
-/// Parses `bytes` (a journey file) into numbered lines; invalid ones go to `invalid`.
-fn parse_file(bytes: &[u8], invalid: &mut Vec<LineError>) -> Vec<(usize, Line)> {
+/// Non-blank lines checked, and their events sent to the transaction, at a time: what the
+/// import holds in memory besides a few numbers per journey and 20 bytes per line without
+/// an id.
+pub const BLOCK_LINES: usize = 20_000;
+
+/// Reads the next block of `source`: up to `size` parsed lines with their numbers
+/// and derived ids; invalid ones go to `invalid`. Empty at the end of the file.
+fn read_block(
+    source: &mut (dyn BufRead + Send),
+    size: usize,
+    number: &mut usize,
+    ids: &mut DerivedIds,
+    invalid: &mut Vec<LineError>,
+) -> Result<Vec<(usize, Line)>, StoreError> {
     let mut lines = Vec::new();
-    let mut texts: Vec<&str> = Vec::new();
-    for (index, raw) in bytes.split(|b| *b == b'\n').enumerate() {
-        let number = index + 1;
-        let text = match std::str::from_utf8(raw) {
+    let mut raw = Vec::new();
+    while lines.len() < size.max(1) {
+        raw.clear();
+        let read = source
+            .read_until(b'\n', &mut raw)
+            .map_err(|e| StoreError::Source(e.to_string()))?;
+        if read == 0 {
+            break;
+        }
+        *number += 1;
+        let bytes = raw.strip_suffix(b"\n").unwrap_or(&raw);
+        let text = match std::str::from_utf8(bytes) {
             Ok(text) => text.trim_end_matches('\r'),
             Err(e) => {
                 invalid.push(LineError {
-                    line: number,
+                    line: *number,
                     reason: format!("not UTF-8 (byte {} of the line)", e.valid_up_to() + 1),
                 });
                 continue;
@@ -102,30 +129,64 @@ fn parse_file(bytes: &[u8], invalid: &mut Vec<LineError>) -> Vec<(usize, Line)> 
             continue;
         }
         match parse_line(text) {
-            Ok(line) => {
-                lines.push((number, line));
-                texts.push(text);
+            Ok(mut line) => {
+                ids.assign(text, &mut line);
+                lines.push((*number, line));
             }
             Err(err) => invalid.push(LineError {
-                line: number,
+                line: *number,
                 reason: err.message,
             }),
         }
     }
-    assign_ids(
-        texts
-            .into_iter()
-            .zip(lines.iter_mut().map(|(_, line)| line)),
-    );
-    lines
+    Ok(lines)
 }
 
-/// Imports a journey file. `Err` only for a failure of the system; invalid lines are in the
-/// report (and then nothing is stored unless `skip_invalid`).
+/// Imports a journey file held in memory (an upload); see [`import_from`].
 pub async fn import(
     pool: &PgPool,
     master: &crate::crypto::MasterKey,
     bytes: &[u8],
+    options: &ImportOptions,
+) -> Result<ImportReport, StoreError> {
+    import_from(pool, master, &mut &bytes[..], options).await
+}
+
+/// Imports a journey file read from `source` a block of lines at a time, in one transaction:
+/// each block is checked and its events written into the transaction (where the entry
+/// index, kept by a trigger, answers the next blocks' questions about them), and the
+/// journeys' snapshots and read rows follow at the end. Memory does not grow with the file.
+/// `Err` only for a failure of the system; invalid lines are in the report (and then
+/// nothing is stored unless `skip_invalid`).
+pub async fn import_from(
+    pool: &PgPool,
+    master: &crate::crypto::MasterKey,
+    source: &mut (dyn BufRead + Send),
+    options: &ImportOptions,
+) -> Result<ImportReport, StoreError> {
+    let mut tx = pool.begin().await?;
+    match import_in(pool, &mut tx, master, source, options).await {
+        Ok(report) if report.committed => {
+            tx.commit().await?;
+            Ok(report)
+        }
+        Ok(report) => {
+            tx.rollback().await?;
+            Ok(report)
+        }
+        // Rolled back at once: the journeys' snapshot rows stay locked until it is.
+        Err(e) => {
+            let _ = tx.rollback().await;
+            Err(e)
+        }
+    }
+}
+
+async fn import_in(
+    pool: &PgPool,
+    tx: &mut Transaction<'_, Postgres>,
+    master: &crate::crypto::MasterKey,
+    source: &mut (dyn BufRead + Send),
     options: &ImportOptions,
 ) -> Result<ImportReport, StoreError> {
     let progress = |message: &str| {
@@ -134,8 +195,34 @@ pub async fn import(
         }
     };
     let mut report = ImportReport::default();
-    let lines = parse_file(bytes, &mut report.invalid);
-    report.lines = lines.len() + report.invalid.len();
+    let mut journeys: HashMap<String, Pending> = HashMap::new();
+    let mut secrets: HashMap<String, crate::crypto::JourneyKey> = HashMap::new();
+    let (mut number, mut ids) = (0, DerivedIds::default());
+    let mut parsed = 0;
+    loop {
+        let invalid_before = report.invalid.len();
+        let block = read_block(
+            source,
+            options.block_lines,
+            &mut number,
+            &mut ids,
+            &mut report.invalid,
+        )?;
+        let refused = report.invalid.len() - invalid_before;
+        if block.is_empty() && refused == 0 {
+            break;
+        }
+        let before = parsed;
+        parsed += block.len();
+        report.lines += block.len() + refused;
+        load_journeys(pool, master, &block, &mut journeys, &mut secrets).await?;
+        check_block(tx, block, &mut journeys, &secrets, options, &mut report).await?;
+        write_block(tx, &mut journeys).await?;
+        if parsed / PROGRESS_LINES > before / PROGRESS_LINES {
+            progress(&format!("{parsed} lines checked"));
+        }
+    }
+    report.invalid.sort_by_key(|e| e.line);
     if report.lines == 0 {
         report.invalid.push(LineError {
             line: 1,
@@ -143,32 +230,41 @@ pub async fn import(
         });
         return Ok(report);
     }
-    progress(&format!("{} lines read", report.lines));
-    let mut journeys = load_journeys(pool, &lines).await?;
-    // Handles and note text are sealed with each journey's key before the aggregate sees
-    // them, exactly as `Recorder::record` does (crypto.rs).
-    // Keys of new journeys are made here and stored with the events (an import that stores
-    // nothing leaves no key behind).
-    let ids: Vec<String> = journeys
-        .values()
-        .filter(|p| !p.new)
-        .map(|p| p.id.clone())
-        .collect();
-    let mut secrets = crate::crypto::keys(pool, master, &ids, false).await?;
-    for pending in journeys.values_mut() {
-        if !secrets.contains_key(&pending.id) && (pending.new || !pending.state.erased) {
-            let (wrapped, secret) = crate::crypto::new_key(master, &pending.id);
-            pending.wrapped = Some(wrapped);
-            secrets.insert(pending.id.clone(), secret);
-        }
+    if !report.invalid.is_empty() && !options.skip_invalid {
+        return Ok(report);
     }
-    let lookup = Arc::new(prefetch_entries(pool, &journeys, &lines).await?);
+    let mut written: Vec<&Pending> = journeys.values().filter(|p| p.written).collect();
+    written.sort_by(|a, b| a.id.cmp(&b.id));
+    report.journeys_new = written.iter().filter(|p| p.new).count();
+    if report.stored > 0 {
+        progress(&format!(
+            "projecting {} events of {} journeys",
+            report.stored + report.derived,
+            written.len()
+        ));
+        write_snapshots(tx, &written).await?;
+        let ids: Vec<String> = written.iter().map(|p| p.id.clone()).collect();
+        for chunk in ids.chunks(crate::projector::CHUNK_JOURNEYS) {
+            crate::projector::project(tx, chunk).await?;
+        }
+        report.committed = true;
+    }
+    Ok(report)
+}
+
+/// Checks the lines of a block in order; their events wait in their journeys.
+async fn check_block(
+    tx: &mut Transaction<'_, Postgres>,
+    block: Vec<(usize, Line)>,
+    journeys: &mut HashMap<String, Pending>,
+    secrets: &HashMap<String, crate::crypto::JourneyKey>,
+    options: &ImportOptions,
+    report: &mut ImportReport,
+) -> Result<(), StoreError> {
+    let lookup = Arc::new(prefetch_entries(tx, journeys, &block).await?);
     let services: JourneyServices = lookup.clone();
     let metadata = metadata();
-    for (done, (number, line)) in lines.into_iter().enumerate() {
-        if done > 0 && done % PROGRESS_LINES == 0 {
-            progress(&format!("{done} lines checked"));
-        }
+    for (number, line) in block {
         let pending = journeys
             .get_mut(&line.journey)
             .expect("every key was loaded");
@@ -197,30 +293,7 @@ pub async fn import(
             }),
         }
     }
-    report.invalid.sort_by_key(|e| e.line);
-    if !report.invalid.is_empty() && !options.skip_invalid {
-        return Ok(report);
-    }
-    report.journeys_new = journeys
-        .values()
-        .filter(|p| p.new && !p.events.is_empty())
-        .count();
-    if report.stored > 0 {
-        progress(&format!(
-            "storing {} events",
-            report.stored + report.derived
-        ));
-        write(
-            pool,
-            journeys
-                .into_values()
-                .filter(|p| !p.events.is_empty())
-                .collect(),
-        )
-        .await?;
-        report.committed = true;
-    }
-    Ok(report)
+    Ok(())
 }
 
 fn metadata() -> HashMap<String, String> {
@@ -244,18 +317,27 @@ async fn check(
     Ok(sink.collect().await)
 }
 
-/// Loads (or creates, in memory) every journey named in the file, from its snapshot and the
-/// events after it.
+/// Loads (or creates, in memory) the journeys of `block` not loaded yet, from their
+/// snapshots and the events after them, with their keys: a new journey's key is made here
+/// and stored with its first events (an import that stores nothing leaves no key behind).
 async fn load_journeys(
     pool: &PgPool,
-    lines: &[(usize, Line)],
-) -> Result<HashMap<String, Pending>, StoreError> {
-    let keys: Vec<String> = lines
+    master: &crate::crypto::MasterKey,
+    block: &[(usize, Line)],
+    journeys: &mut HashMap<String, Pending>,
+    secrets: &mut HashMap<String, crate::crypto::JourneyKey>,
+) -> Result<(), StoreError> {
+    let keys: Vec<String> = block
         .iter()
-        .map(|(_, line)| line.journey.clone())
+        .map(|(_, line)| &line.journey)
+        .filter(|key| !journeys.contains_key(*key))
+        .cloned()
         .collect::<HashSet<_>>()
         .into_iter()
         .collect();
+    if keys.is_empty() {
+        return Ok(());
+    }
     let known: Vec<(String, String)> =
         sqlx::query_as("SELECT key, journey_id FROM journey_keys WHERE key = ANY($1)")
             .bind(&keys)
@@ -274,7 +356,7 @@ async fn load_journeys(
         .into_iter()
         .map(|(id, seq, snap, state)| (id, (seq, snap, state)))
         .collect();
-    let mut journeys = HashMap::new();
+    let mut loaded = HashMap::new();
     for key in keys {
         let pending = match known.get(&key) {
             Some(id) => {
@@ -295,6 +377,7 @@ async fn load_journeys(
                     sequence: sequence as usize,
                     snapshot: snapshot as usize,
                     events: Vec::new(),
+                    written: false,
                     wrapped: None,
                 }
             }
@@ -306,13 +389,25 @@ async fn load_journeys(
                 sequence: 0,
                 snapshot: 0,
                 events: Vec::new(),
+                written: false,
                 wrapped: None,
             },
         };
-        journeys.insert(key, pending);
+        loaded.insert(key, pending);
     }
-    apply_newer_events(pool, &mut journeys).await?;
-    Ok(journeys)
+    apply_newer_events(pool, &mut loaded).await?;
+    // Handles and note text are sealed with each journey's key before the aggregate sees
+    // them, exactly as `Recorder::record` does (crypto.rs).
+    secrets.extend(crate::crypto::keys(pool, master, &ids, false).await?);
+    for pending in loaded.values_mut() {
+        if !secrets.contains_key(&pending.id) && (pending.new || !pending.state.erased) {
+            let (wrapped, secret) = crate::crypto::new_key(master, &pending.id);
+            pending.wrapped = Some(wrapped);
+            secrets.insert(pending.id.clone(), secret);
+        }
+    }
+    journeys.extend(loaded);
+    Ok(())
 }
 
 /// Events written without a snapshot update (e.g. by plain postgres-es) are applied on top.
@@ -349,18 +444,19 @@ async fn apply_newer_events(
     Ok(())
 }
 
-/// The stored entries the file's lines name (their own ids and retract targets).
+/// The stored entries a block's lines name (their own ids and retract targets), read in
+/// the import's transaction: earlier blocks' entries are there too.
 async fn prefetch_entries(
-    pool: &PgPool,
+    tx: &mut Transaction<'_, Postgres>,
     journeys: &HashMap<String, Pending>,
-    lines: &[(usize, Line)],
+    block: &[(usize, Line)],
 ) -> Result<MemoryLookup, StoreError> {
     let lookup = MemoryLookup::default();
     let mut ids = Vec::new();
     let mut entries = Vec::new();
-    for (_, line) in lines {
+    for (_, line) in block {
         let pending = &journeys[&line.journey];
-        if pending.new {
+        if pending.new && !pending.written {
             continue;
         }
         ids.push(pending.id.clone());
@@ -380,7 +476,7 @@ async fn prefetch_entries(
     )
     .bind(&ids)
     .bind(&entries)
-    .fetch_all(pool)
+    .fetch_all(&mut **tx)
     .await?;
     for (journey_id, content, retracted) in rows {
         let entry: Entry =
@@ -390,28 +486,20 @@ async fn prefetch_entries(
     Ok(lookup)
 }
 
-/// Stores the checked events, new keys and snapshots in one transaction, and projects them
-/// into the read tables in it. Journeys are written in id order, as every writer locks them.
-async fn write(pool: &PgPool, mut journeys: Vec<Pending>) -> Result<(), StoreError> {
-    journeys.sort_by(|a, b| a.id.cmp(&b.id));
-    let mut tx = pool.begin().await?;
-    match write_in(&mut tx, &journeys).await {
-        Ok(()) => Ok(tx.commit().await?),
-        // Rolled back at once: the journeys' snapshot rows stay locked until it is.
-        Err(e) => {
-            let _ = tx.rollback().await;
-            Err(e)
-        }
-    }
-}
-
-async fn write_in(
+/// Sends a block's checked events to the transaction, with the keys of journeys that get
+/// their first events, in journey id order (as every writer takes them).
+async fn write_block(
     tx: &mut Transaction<'_, Postgres>,
-    journeys: &[Pending],
+    journeys: &mut HashMap<String, Pending>,
 ) -> Result<(), StoreError> {
-    let (keys, ids): (Vec<String>, Vec<String>) = journeys
+    let mut touched: Vec<&mut Pending> = journeys
+        .values_mut()
+        .filter(|p| !p.events.is_empty())
+        .collect();
+    touched.sort_by(|a, b| a.id.cmp(&b.id));
+    let (keys, ids): (Vec<String>, Vec<String>) = touched
         .iter()
-        .filter(|p| p.new)
+        .filter(|p| p.new && !p.written)
         .map(|p| (p.key.clone(), p.id.clone()))
         .unzip();
     sqlx::query(
@@ -421,9 +509,9 @@ async fn write_in(
     .bind(&ids)
     .execute(&mut **tx)
     .await?;
-    let (ids, wrapped): (Vec<String>, Vec<Vec<u8>>) = journeys
-        .iter()
-        .filter_map(|p| p.wrapped.clone().map(|w| (p.id.clone(), w)))
+    let (ids, wrapped): (Vec<String>, Vec<Vec<u8>>) = touched
+        .iter_mut()
+        .filter_map(|p| p.wrapped.take().map(|w| (p.id.clone(), w)))
         .unzip();
     sqlx::query(
         "INSERT INTO journey_secrets (journey_id, wrapped_key) SELECT * FROM unnest($1::text[], $2::bytea[])",
@@ -432,14 +520,16 @@ async fn write_in(
     .bind(&wrapped)
     .execute(&mut **tx)
     .await?;
-    let events: Vec<&SerializedEvent> = journeys.iter().flat_map(|p| p.events.iter()).collect();
+    let events: Vec<SerializedEvent> = touched
+        .iter_mut()
+        .flat_map(|p| {
+            p.written = true;
+            std::mem::take(&mut p.events)
+        })
+        .collect();
+    let events: Vec<&SerializedEvent> = events.iter().collect();
     for chunk in events.chunks(INSERT_ROWS_MAX) {
         insert_events(tx, chunk).await?;
-    }
-    write_snapshots(tx, journeys).await?;
-    let ids: Vec<String> = journeys.iter().map(|p| p.id.clone()).collect();
-    for chunk in ids.chunks(crate::projector::CHUNK_JOURNEYS) {
-        crate::projector::project(tx, chunk).await?;
     }
     Ok(())
 }
@@ -473,7 +563,7 @@ pub(crate) async fn insert_events(
 
 async fn write_snapshots(
     tx: &mut Transaction<'_, Postgres>,
-    journeys: &[Pending],
+    journeys: &[&Pending],
 ) -> Result<(), StoreError> {
     let ids: Vec<&str> = journeys.iter().map(|p| p.id.as_str()).collect();
     let sequences: Vec<i64> = journeys.iter().map(|p| p.sequence as i64).collect();

@@ -6,13 +6,64 @@
 //! snapshot row), so no event is projected twice or skipped, and no lock is shared by all
 //! journeys. This module only catches up journeys left behind (a store migrated from the
 //! global projector, events written by another tool) and rebuilds from zero.
+//!
+//! Catch-up is shared by every process that runs it (`journey project`, each `journey
+//! serve`, each command as it opens the store): the journeys fall into [`RANGES`] ranges by
+//! a hash of their id, and a worker projects a range only while it holds that range's
+//! advisory lock, so two workers never do the same work. The lock is a session lock of the
+//! worker's connection: a worker that dies loses it with its connection, its open
+//! transaction rolls back, and the next pass of any other worker takes the range over. An
+//! event is never applied twice whatever the workers do: `project_journeys` locks the
+//! journeys' snapshot rows and projects only what follows their checkpoint.
 
-use sqlx::{PgPool, Postgres, Transaction};
+use std::time::Duration;
+
+use sqlx::pool::PoolConnection;
+use sqlx::{Acquire, PgPool, Postgres, Transaction};
 
 use crate::error::StoreError;
 
 /// Journeys projected per call of `project_journeys` by catch-up and rebuild.
 pub const CHUNK_JOURNEYS: usize = 500;
+
+/// The ranges the journeys are shared out in among catch-up workers.
+pub const RANGES: i32 = 16;
+
+/// The class (first key) of the projection ranges' advisory locks ("JP").
+const LOCK_CLASS: i32 = 0x4a50;
+
+/// The range of the journey id in `column`, as SQL.
+fn range_of(column: &str) -> String {
+    format!("((hashtext({column}) & 2147483647) % {RANGES})")
+}
+
+/// What a worker does with a range another worker holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Busy {
+    /// Leave it to that worker (a background worker's pass).
+    Skip,
+    /// Wait for it, so the whole store is caught up on return (a process opening the store).
+    Wait,
+}
+
+/// What one pass of a worker did.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Pass {
+    /// Events projected.
+    pub events: u64,
+    /// Journeys caught up.
+    pub journeys: u64,
+    /// Ranges that had work but were held by another worker (with [`Busy::Skip`]).
+    pub skipped: Vec<i32>,
+}
+
+/// One committed piece of a pass: `journeys` of `range` caught up with `events` events.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Projected {
+    pub range: i32,
+    pub journeys: u64,
+    pub events: u64,
+}
 
 /// Projects the new events of journeys `ids` in `tx`; returns how many.
 pub async fn project(
@@ -29,24 +80,134 @@ pub async fn project(
     Ok(projected as u64)
 }
 
-/// Projects every journey whose read checkpoint is behind its snapshot; returns the number
-/// of events projected. Not on the path of a write: run when a process opens the store.
+/// Projects every journey whose read checkpoint is behind its snapshot, waiting for ranges
+/// another worker is catching up; returns the number of events this call projected. Not on
+/// the path of a write: run when a process opens the store.
 pub async fn catch_up(pool: &PgPool) -> Result<u64, StoreError> {
-    let behind: Vec<String> = sqlx::query_scalar(
+    Ok(pass(pool, Busy::Wait, CHUNK_JOURNEYS, &mut |_| {})
+        .await?
+        .events)
+}
+
+/// The ranges that hold journeys behind their events.
+async fn ranges_behind(pool: &PgPool) -> Result<Vec<i32>, StoreError> {
+    Ok(sqlx::query_scalar(&format!(
+        "SELECT DISTINCT {} FROM snapshots s
+           LEFT JOIN read_checkpoint c ON c.journey_id = s.aggregate_id
+          WHERE s.aggregate_type = 'Journey' AND s.last_sequence > coalesce(c.sequence, 0)",
+        range_of("s.aggregate_id")
+    ))
+    .fetch_all(pool)
+    .await?)
+}
+
+/// One pass over the ranges with work: each is locked, caught up by chunks of `chunk`
+/// journeys (one transaction each, reported to `done` once committed) and unlocked. The
+/// ranges are visited from an offset of this process's own, so that workers started
+/// together begin apart.
+pub async fn pass(
+    pool: &PgPool,
+    busy: Busy,
+    chunk: usize,
+    done: &mut (dyn FnMut(Projected) + Send),
+) -> Result<Pass, StoreError> {
+    let mut ranges = ranges_behind(pool).await?;
+    let start = (std::process::id() % RANGES as u32) as i32;
+    ranges.sort_by_key(|r| (r - start).rem_euclid(RANGES));
+    let mut result = Pass::default();
+    for range in ranges {
+        let mut conn = pool.acquire().await?;
+        let locked: bool = match busy {
+            Busy::Skip => {
+                sqlx::query_scalar("SELECT pg_try_advisory_lock($1, $2)")
+                    .bind(LOCK_CLASS)
+                    .bind(range)
+                    .fetch_one(&mut *conn)
+                    .await?
+            }
+            Busy::Wait => {
+                sqlx::query("SELECT pg_advisory_lock($1, $2)")
+                    .bind(LOCK_CLASS)
+                    .bind(range)
+                    .execute(&mut *conn)
+                    .await?;
+                true
+            }
+        };
+        if !locked {
+            result.skipped.push(range);
+            continue;
+        }
+        match catch_up_range(&mut conn, range, chunk, done).await {
+            Ok((journeys, events)) => {
+                result.journeys += journeys;
+                result.events += events;
+                sqlx::query("SELECT pg_advisory_unlock($1, $2)")
+                    .bind(LOCK_CLASS)
+                    .bind(range)
+                    .execute(&mut *conn)
+                    .await?;
+            }
+            Err(e) => {
+                // The connection may still hold the lock: closed, not returned to the pool.
+                drop(conn.detach());
+                return Err(e);
+            }
+        }
+    }
+    Ok(result)
+}
+
+/// Catches up the journeys of `range` behind their events, on `conn`, which holds the
+/// range's lock: the list is read under the lock, so what another worker did is not redone.
+async fn catch_up_range(
+    conn: &mut PoolConnection<Postgres>,
+    range: i32,
+    chunk: usize,
+    done: &mut (dyn FnMut(Projected) + Send),
+) -> Result<(u64, u64), StoreError> {
+    let behind: Vec<String> = sqlx::query_scalar(&format!(
         "SELECT s.aggregate_id FROM snapshots s
            LEFT JOIN read_checkpoint c ON c.journey_id = s.aggregate_id
           WHERE s.aggregate_type = 'Journey' AND s.last_sequence > coalesce(c.sequence, 0)
+            AND {} = $1
           ORDER BY s.aggregate_id",
-    )
-    .fetch_all(pool)
+        range_of("s.aggregate_id")
+    ))
+    .bind(range)
+    .fetch_all(&mut **conn)
     .await?;
-    let mut total = 0;
-    for chunk in behind.chunks(CHUNK_JOURNEYS) {
-        let mut tx = pool.begin().await?;
-        total += project(&mut tx, chunk).await?;
+    let (mut journeys, mut events) = (0, 0);
+    for ids in behind.chunks(chunk.max(1)) {
+        let mut tx = conn.begin().await?;
+        let projected = project(&mut tx, ids).await?;
         tx.commit().await?;
+        journeys += ids.len() as u64;
+        events += projected;
+        done(Projected {
+            range,
+            journeys: ids.len() as u64,
+            events: projected,
+        });
     }
-    Ok(total)
+    Ok((journeys, events))
+}
+
+/// A catch-up worker: a pass every `every`, leaving ranges other workers hold to them, until
+/// the process ends. A failed pass (the database away) is reported and retried.
+pub async fn work(
+    pool: PgPool,
+    every: Duration,
+    chunk: usize,
+    mut done: Box<dyn FnMut(Projected) + Send>,
+    failed: Box<dyn Fn(&StoreError) + Send>,
+) {
+    loop {
+        if let Err(e) = pass(&pool, Busy::Skip, chunk, &mut *done).await {
+            failed(&e);
+        }
+        tokio::time::sleep(every).await;
+    }
 }
 
 /// Empties the read tables and projects every event again, in one transaction: readers see

@@ -208,7 +208,14 @@ pub fn security_headers(router: Router) -> Router {
 }
 
 /// Serves the web app on `bind` until Ctrl-C; prints its address, then `announce`.
-pub async fn serve(app: App, bind: SocketAddr, announce: Vec<String>) -> Result<(), AppError> {
+/// Serves the app on `bind` until Ctrl-C, printing `announce` after the URL; a catch-up
+/// worker of the read tables runs beside it, a pass every `catch_up_every`.
+pub async fn serve(
+    app: App,
+    bind: SocketAddr,
+    announce: Vec<String>,
+    catch_up_every: std::time::Duration,
+) -> Result<(), AppError> {
     let options = Options {
         secure_cookies: !bind.ip().is_loopback(),
         ..Options::default()
@@ -217,8 +224,24 @@ pub async fn serve(app: App, bind: SocketAddr, announce: Vec<String>) -> Result<
     let attempts = app.clone();
     let absolute_hours = options.absolute_hours;
     let router = router(app, options).await?;
-    // Every write projects its own journey, in its transaction (other processes' included),
-    // so nothing polls the events. Expired sessions leave the session table every ten minutes.
+    // Every write projects its own journey, in its transaction (other processes' included);
+    // the worker only catches up journeys whose events another tool wrote, sharing them with
+    // the other processes by ranges. Expired sessions leave the session table every ten
+    // minutes.
+    tokio::spawn(journey_app::projector::work(
+        pool.clone(),
+        catch_up_every,
+        journey_app::projector::CHUNK_JOURNEYS,
+        Box::new(|piece| {
+            tracing::info!(
+                range = piece.range,
+                journeys = piece.journeys,
+                events = piece.events,
+                "caught up"
+            )
+        }),
+        Box::new(|e| tracing::warn!("catch-up of the read tables: {e}")),
+    ));
     tokio::spawn(async move {
         use tower_sessions::ExpiredDeletion;
         let sessions = PostgresStore::new(pool.clone());

@@ -114,6 +114,7 @@ async fn import_text(pool: &PgPool, text: &str) -> Result<u64, AppError> {
         skip_invalid: false,
         recorded_at: Utc::now(),
         progress: None,
+        block_lines: journey_postgres::import::BLOCK_LINES,
     };
     let report = import(pool, master(), text.as_bytes(), &options).await?;
     if let Some(bad) = report.invalid.first() {

@@ -38,7 +38,15 @@ pub async fn run(
         lines.len(),
         file.display()
     );
-    let report = app.import(&me, text.as_bytes(), false, None).await?;
+    let report = app
+        .import(
+            &me,
+            &mut text.as_bytes(),
+            false,
+            None,
+            journey_app::import::BLOCK_LINES,
+        )
+        .await?;
     if let Some(first) = report.invalid.first() {
         return Err(AppError::Internal(format!(
             "the generator wrote an invalid line: {first}"
@@ -86,7 +94,10 @@ pub async fn run(
     println!();
     let accounts = accounts(app, &synth).await?;
     match serve {
-        Some(bind) => journey_web::serve(app.clone(), bind, accounts).await,
+        Some(bind) => {
+            let every = std::time::Duration::from_secs(60);
+            journey_web::serve(app.clone(), bind, accounts, every).await
+        }
         None => {
             for line in accounts {
                 println!("{line}");

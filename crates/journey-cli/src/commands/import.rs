@@ -13,13 +13,19 @@ pub async fn run(
     me: &Actor,
     files: &[PathBuf],
     skip_invalid: bool,
+    block_lines: usize,
 ) -> Result<(), AppError> {
     let mut bad = false;
     for file in files {
-        let bytes = std::fs::read(file)
+        let opened = std::fs::File::open(file)
+            .and_then(|f| f.metadata().map(|m| (m.len(), f)))
             .map_err(|e| AppError::BadRequest(format!("{}: {e}", file.display())))?;
-        let progress = (bytes.len() > 5_000_000).then(progress).flatten();
-        let report = app.import(me, &bytes, skip_invalid, progress).await?;
+        let (size, opened) = opened;
+        let progress = (size > 5_000_000).then(progress).flatten();
+        let mut source = std::io::BufReader::with_capacity(1 << 20, opened);
+        let report = app
+            .import(me, &mut source, skip_invalid, progress, block_lines)
+            .await?;
         for error in &report.invalid {
             eprintln!("{}:{error}", file.display());
         }

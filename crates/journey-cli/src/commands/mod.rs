@@ -9,6 +9,7 @@ mod export;
 mod import;
 mod journeys;
 mod metrics;
+mod project;
 mod record;
 mod report;
 mod research;
@@ -50,6 +51,9 @@ pub enum Command {
         /// Store the valid lines and report the invalid ones.
         #[arg(long)]
         skip_invalid: bool,
+        /// Lines checked and written at a time.
+        #[arg(long, default_value_t = journey_app::import::BLOCK_LINES, hide = true)]
+        block_lines: usize,
     },
     /// Record one entry: an interchange object, e.g. '{"journey":"k","type":"reward_given","on":"2025-03-10"}'.
     Record {
@@ -142,6 +146,16 @@ pub enum Command {
     },
     /// Rebuild the read tables from the events, from zero.
     Rebuild,
+    /// Catch up the read tables of journeys behind their events (written by another tool,
+    /// or before inline projection), sharing the work with other workers and servers.
+    Project {
+        /// Keep working: a pass every SECONDS, until stopped.
+        #[arg(long, value_name = "SECONDS")]
+        watch: Option<u64>,
+        /// Journeys per transaction.
+        #[arg(long, default_value_t = journey_app::projector::CHUNK_JOURNEYS, hide = true)]
+        chunk_journeys: usize,
+    },
     /// Generate synthetic families, import them and say where to look next.
     Demo {
         /// Seed of the generator: the same seed gives the same families.
@@ -168,6 +182,9 @@ pub enum Command {
         /// Address and port to listen on.
         #[arg(long, default_value = "127.0.0.1:8080")]
         bind: SocketAddr,
+        /// Seconds between two passes of the read tables' catch-up worker.
+        #[arg(long, default_value_t = 60, hide = true)]
+        catch_up_every: u64,
     },
     /// Accounts of the web app: add, assign to journeys, list.
     User {
@@ -317,6 +334,7 @@ pub fn config(data_dir: &Path) -> Config {
         database,
         master_key,
         pool_size: 8,
+        catch_up: true,
     }
 }
 
@@ -346,7 +364,7 @@ fn parse_paper(text: &str) -> Result<Paper, String> {
 
 /// Runs the command.
 pub async fn run(cli: Cli) -> Result<(), AppError> {
-    let config = config(&cli.data_dir);
+    let mut config = config(&cli.data_dir);
     let command = match cli.command {
         Command::Stop => {
             return if journey_app::stop_embedded(&cli.data_dir)? {
@@ -361,6 +379,7 @@ pub async fn run(cli: Cli) -> Result<(), AppError> {
         Command::Bench { which } => return crate::bench::run(which, &config).await,
         command => command,
     };
+    config.catch_up = !matches!(command, Command::Project { .. });
     let app = App::open(&config).await?;
     let me = operator(Via::Cli);
     match command {
@@ -371,7 +390,8 @@ pub async fn run(cli: Cli) -> Result<(), AppError> {
         Command::Import {
             files,
             skip_invalid,
-        } => import::run(&app, &me, &files, skip_invalid).await,
+            block_lines,
+        } => import::run(&app, &me, &files, skip_invalid, block_lines).await,
         Command::Record { line } => record::run(&app, &me, &line).await,
         Command::Export {
             raw: _,
@@ -411,6 +431,10 @@ pub async fn run(cli: Cli) -> Result<(), AppError> {
             println!("read tables rebuilt from {events} events");
             Ok(())
         }
+        Command::Project {
+            watch,
+            chunk_journeys,
+        } => project::run(&app, watch, chunk_journeys).await,
         Command::Demo {
             seed,
             families,
@@ -423,7 +447,13 @@ pub async fn run(cli: Cli) -> Result<(), AppError> {
             let serve = serve || (!no_serve && std::io::stdout().is_terminal());
             demo::run(&app, seed, families, days, serve.then_some(bind)).await
         }
-        Command::Serve { bind } => journey_web::serve(app, bind, Vec::new()).await,
+        Command::Serve {
+            bind,
+            catch_up_every,
+        } => {
+            let every = std::time::Duration::from_secs(catch_up_every.max(1));
+            journey_web::serve(app, bind, Vec::new(), every).await
+        }
         Command::User { action } => user::run(&app, &me, action).await,
         Command::Audit { user, day, limit } => {
             audit::run(&app, &me, user.as_deref(), day, limit).await
