@@ -91,7 +91,7 @@ async fn a_write_from_each_frontend_leaves_the_same_audit_row_shape() {
             "SELECT to_jsonb(t) FROM (SELECT e.metadata->>'via' AS via, e.event_type
                FROM events e JOIN journey_keys k ON k.journey_id = e.aggregate_id
               WHERE k.key = '{OWN}' AND e.metadata->>'via' IN ('web', 'api', 'cli')
-              ORDER BY e.global_position) t"
+              ORDER BY e.sequence) t"
         ),
     )
     .await;

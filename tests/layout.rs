@@ -140,6 +140,18 @@ fn every_test_file_is_compiled_into_a_test_target() {
         if name == "mod.rs" {
             continue; // a module of the targets (`mod common;`, `mod webkit;`)
         }
+        let folder = file.parent().expect("a folder");
+        if folder != root().join("tests") {
+            // A submodule of such a module: declared in its folder's mod.rs.
+            let parent = std::fs::read_to_string(folder.join("mod.rs")).unwrap_or_default();
+            let stem = name.trim_end_matches(".rs");
+            assert!(
+                parent.contains(&format!("mod {stem};")),
+                "{} is declared by no module: it would never run",
+                file.display()
+            );
+            continue;
+        }
         assert!(
             manifests.contains(&format!("\"../../tests/{name}\"")),
             "tests/{name} is not the path of any [[test]] target: it would never run"
@@ -149,7 +161,7 @@ fn every_test_file_is_compiled_into_a_test_target() {
 
 /// Files that were over 600 lines when the limit came; each may only shrink, and leaves
 /// the list when it is under the limit.
-const OVER_THE_LIMIT: [(&str, usize); 1] = [("crates/journey-cli/src/bench.rs", 651)];
+const OVER_THE_LIMIT: [(&str, usize); 1] = [("crates/journey-cli/src/bench.rs", 635)];
 
 #[test]
 fn no_source_file_grows_over_600_lines() {

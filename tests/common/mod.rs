@@ -7,6 +7,8 @@ use std::process::{Command, Output};
 
 pub use journey_postgres::testing::TestDb;
 
+pub mod catch_up;
+
 /// A fixture journey file: tests/fixtures (a copy of shared/fixtures), else ../shared/fixtures.
 pub fn fixture(name: &str) -> PathBuf {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");

@@ -9,7 +9,6 @@ use std::sync::OnceLock;
 use axum::body::Body;
 use axum::http::{header, Method, Request, StatusCode};
 use axum::Router;
-use chrono::Utc;
 use journey_postgres::accounts::{self, Role};
 use journey_postgres::import::{import, ImportOptions};
 use journey_web::{self as web, Options};
@@ -81,12 +80,7 @@ pub async fn app_with(options: Options) -> App {
         &db.pool,
         &db.master,
         &text,
-        &ImportOptions {
-            skip_invalid: false,
-            recorded_at: Utc::now(),
-            progress: None,
-            block_lines: journey_postgres::import::BLOCK_LINES,
-        },
+        &ImportOptions::all_or_nothing(),
     )
     .await
     .expect("the fixture imports");

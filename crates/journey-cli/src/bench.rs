@@ -175,12 +175,7 @@ async fn bench_import(
     );
 
     let pool = scratch::database(server, "journey_bench_import").await?;
-    let options = ImportOptions {
-        skip_invalid: false,
-        recorded_at: Utc::now(),
-        progress: None,
-        block_lines: journey_postgres::import::BLOCK_LINES,
-    };
+    let options = ImportOptions::all_or_nothing();
     let clock = Instant::now();
     let report = import(&pool, master(), text.as_bytes(), &options).await?;
     let import_time = clock.elapsed();
@@ -240,12 +235,7 @@ fn quantile(sorted: &[Duration], q: f64) -> Duration {
 async fn bench_append(server: &journey_postgres::PgConnectOptions, samples: usize) -> Outcome {
     let sizes = [10usize, 1_000, 5_000];
     let pool = scratch::database(server, "journey_bench_append").await?;
-    let options = ImportOptions {
-        skip_invalid: false,
-        recorded_at: Utc::now(),
-        progress: None,
-        block_lines: journey_postgres::import::BLOCK_LINES,
-    };
+    let options = ImportOptions::all_or_nothing();
     let mut ids = HashMap::new();
     for size in sizes {
         let key = format!("history-{size}");
@@ -397,12 +387,7 @@ async fn bench_metrics(
             "generating and importing journeys {}..{largest} x {days} days (kept for later runs)",
             next + 1
         );
-        let options = ImportOptions {
-            skip_invalid: false,
-            recorded_at: Utc::now(),
-            progress: None,
-            block_lines: journey_postgres::import::BLOCK_LINES,
-        };
+        let options = ImportOptions::all_or_nothing();
         let clock = Instant::now();
         while next < largest {
             let end = (next + 1000).min(largest);
@@ -593,12 +578,7 @@ pub(crate) async fn one_journey(
     let mut text = synth.generate().join("\n");
     text.push('\n');
     let pool = scratch::database(server, database).await?;
-    let options = ImportOptions {
-        skip_invalid: false,
-        recorded_at: Utc::now(),
-        progress: None,
-        block_lines: journey_postgres::import::BLOCK_LINES,
-    };
+    let options = ImportOptions::all_or_nothing();
     let report = import(&pool, master(), text.as_bytes(), &options).await?;
     Ok((pool, synth.key(0), report))
 }

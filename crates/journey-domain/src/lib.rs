@@ -5,6 +5,7 @@
 
 pub mod aggregate;
 pub mod entry;
+mod ids;
 pub mod interchange;
 pub mod lookup;
 mod text;

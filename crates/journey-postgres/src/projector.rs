@@ -9,17 +9,17 @@
 //!
 //! Catch-up is shared by every process that runs it (`journey project`, each `journey
 //! serve`, each command as it opens the store): the journeys fall into [`RANGES`] ranges by
-//! a hash of their id, and a worker projects a range only while it holds that range's
-//! advisory lock, so two workers never do the same work. The lock is a session lock of the
-//! worker's connection: a worker that dies loses it with its connection, its open
-//! transaction rolls back, and the next pass of any other worker takes the range over. An
+//! a hash of their id, and a worker projects a chunk of a range only in a transaction that
+//! holds that range's advisory lock, so two workers never do the same work. The lock is a
+//! transaction lock (it holds behind a transaction pooler): a worker that dies loses it
+//! with its transaction, which rolls back, and the next pass of any other worker takes the
+//! range over. An
 //! event is never applied twice whatever the workers do: `project_journeys` locks the
 //! journeys' snapshot rows and projects only what follows their checkpoint.
 
 use std::time::Duration;
 
-use sqlx::pool::PoolConnection;
-use sqlx::{Acquire, PgPool, Postgres, Transaction};
+use sqlx::{PgPool, Postgres, Transaction};
 
 use crate::error::StoreError;
 
@@ -101,10 +101,9 @@ async fn ranges_behind(pool: &PgPool) -> Result<Vec<i32>, StoreError> {
     .await?)
 }
 
-/// One pass over the ranges with work: each is locked, caught up by chunks of `chunk`
-/// journeys (one transaction each, reported to `done` once committed) and unlocked. The
-/// ranges are visited from an offset of this process's own, so that workers started
-/// together begin apart.
+/// One pass over the ranges with work, from an offset of this process's own (so that
+/// workers started together begin apart): each range is caught up by chunks of `chunk`
+/// journeys, one transaction each, reported to `done` once committed.
 pub async fn pass(
     pool: &PgPool,
     busy: Busy,
@@ -116,81 +115,83 @@ pub async fn pass(
     ranges.sort_by_key(|r| (r - start).rem_euclid(RANGES));
     let mut result = Pass::default();
     for range in ranges {
-        let mut conn = pool.acquire().await?;
-        let locked: bool = match busy {
-            Busy::Skip => {
-                sqlx::query_scalar("SELECT pg_try_advisory_lock($1, $2)")
-                    .bind(LOCK_CLASS)
-                    .bind(range)
-                    .fetch_one(&mut *conn)
-                    .await?
-            }
-            Busy::Wait => {
-                sqlx::query("SELECT pg_advisory_lock($1, $2)")
-                    .bind(LOCK_CLASS)
-                    .bind(range)
-                    .execute(&mut *conn)
-                    .await?;
-                true
-            }
-        };
-        if !locked {
+        if !catch_up_range(pool, range, busy, chunk, done, &mut result).await? {
             result.skipped.push(range);
-            continue;
-        }
-        match catch_up_range(&mut conn, range, chunk, done).await {
-            Ok((journeys, events)) => {
-                result.journeys += journeys;
-                result.events += events;
-                sqlx::query("SELECT pg_advisory_unlock($1, $2)")
-                    .bind(LOCK_CLASS)
-                    .bind(range)
-                    .execute(&mut *conn)
-                    .await?;
-            }
-            Err(e) => {
-                // The connection may still hold the lock: closed, not returned to the pool.
-                drop(conn.detach());
-                return Err(e);
-            }
         }
     }
     Ok(result)
 }
 
-/// Catches up the journeys of `range` behind their events, on `conn`, which holds the
-/// range's lock: the list is read under the lock, so what another worker did is not redone.
+/// Catches up the journeys of `range` behind their events, a chunk per transaction; each
+/// transaction first takes the range's advisory lock (a transaction lock: it goes with the
+/// transaction, whatever becomes of the worker, and holds behind a pooler) and reads its
+/// chunk under it, so what another worker did is not redone. False when another worker
+/// holds the range (with [`Busy::Skip`]).
 async fn catch_up_range(
-    conn: &mut PoolConnection<Postgres>,
+    pool: &PgPool,
     range: i32,
+    busy: Busy,
     chunk: usize,
     done: &mut (dyn FnMut(Projected) + Send),
-) -> Result<(u64, u64), StoreError> {
-    let behind: Vec<String> = sqlx::query_scalar(&format!(
+    result: &mut Pass,
+) -> Result<bool, StoreError> {
+    let behind = format!(
         "SELECT s.aggregate_id FROM snapshots s
            LEFT JOIN read_checkpoint c ON c.journey_id = s.aggregate_id
           WHERE s.aggregate_type = 'Journey' AND s.last_sequence > coalesce(c.sequence, 0)
             AND {} = $1
-          ORDER BY s.aggregate_id",
+          ORDER BY s.aggregate_id
+          LIMIT $2",
         range_of("s.aggregate_id")
-    ))
-    .bind(range)
-    .fetch_all(&mut **conn)
-    .await?;
-    let (mut journeys, mut events) = (0, 0);
-    for ids in behind.chunks(chunk.max(1)) {
-        let mut tx = conn.begin().await?;
-        let projected = project(&mut tx, ids).await?;
+    );
+    loop {
+        let mut tx = pool.begin().await?;
+        let locked: bool = match busy {
+            Busy::Skip => {
+                sqlx::query_scalar("SELECT pg_try_advisory_xact_lock($1, $2)")
+                    .bind(LOCK_CLASS)
+                    .bind(range)
+                    .fetch_one(&mut *tx)
+                    .await?
+            }
+            Busy::Wait => {
+                sqlx::query("SELECT pg_advisory_xact_lock($1, $2)")
+                    .bind(LOCK_CLASS)
+                    .bind(range)
+                    .execute(&mut *tx)
+                    .await?;
+                true
+            }
+        };
+        if !locked {
+            tx.rollback().await?;
+            return Ok(false);
+        }
+        let ids: Vec<String> = sqlx::query_scalar(&behind)
+            .bind(range)
+            .bind(chunk.max(1) as i64)
+            .fetch_all(&mut *tx)
+            .await?;
+        if ids.is_empty() {
+            tx.commit().await?;
+            return Ok(true);
+        }
+        let events = project(&mut tx, &ids).await?;
         tx.commit().await?;
-        journeys += ids.len() as u64;
-        events += projected;
-        done(Projected {
+        let piece = Projected {
             range,
             journeys: ids.len() as u64,
-            events: projected,
-        });
+            events,
+        };
+        result.journeys += piece.journeys;
+        result.events += piece.events;
+        done(piece);
+        if events == 0 {
+            // Journeys whose snapshot names events that are not there: nothing to project,
+            // and no reason to ask again in this pass.
+            return Ok(true);
+        }
     }
-    Ok((journeys, events))
 }
 
 /// A catch-up worker: a pass every `every`, leaving ranges other workers hold to them, until

@@ -110,12 +110,7 @@ async fn families(
 }
 
 async fn import_text(pool: &PgPool, text: &str) -> Result<u64, AppError> {
-    let options = ImportOptions {
-        skip_invalid: false,
-        recorded_at: Utc::now(),
-        progress: None,
-        block_lines: journey_postgres::import::BLOCK_LINES,
-    };
+    let options = ImportOptions::all_or_nothing();
     let report = import(pool, master(), text.as_bytes(), &options).await?;
     if let Some(bad) = report.invalid.first() {
         return Err(AppError::Internal(format!("generated line invalid: {bad}")));

@@ -1,4 +1,4 @@
-//! `journey project`: a catch-up worker of the read tables (see journey_postgres::projector).
+//! `journey project`: a catch-up worker of the read tables (see journey_app::projector).
 
 use std::io::Write;
 use std::time::Duration;
