@@ -509,6 +509,14 @@ async fn two_catch_up_workers_share_the_journeys_and_one_carries_on_when_the_oth
         projected,
         "the same read tables as inline"
     );
+    eprintln!(
+        "catch-up workers: {events} events behind; projected by A {} ({} transactions, then killed), by B {} ({} transactions, {} of them in A's range); lost 0, twice 0",
+        projected_by(&by_a),
+        by_a.len(),
+        projected_by(&by_b),
+        by_b.len(),
+        by_b.iter().filter(|(r, _)| *r == held_range).count()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
