@@ -159,10 +159,6 @@ fn every_test_file_is_compiled_into_a_test_target() {
     }
 }
 
-/// Files that were over 600 lines when the limit came; each may only shrink, and leaves
-/// the list when it is under the limit.
-const OVER_THE_LIMIT: [(&str, usize); 1] = [("crates/journey-cli/src/bench.rs", 635)];
-
 #[test]
 fn no_source_file_grows_over_600_lines() {
     let mut files = rust_files(&root().join("crates"));
@@ -177,15 +173,6 @@ fn no_source_file_grows_over_600_lines() {
             .expect("a source file")
             .lines()
             .count();
-        match OVER_THE_LIMIT
-            .iter()
-            .find(|(name, _)| relative.ends_with(name))
-        {
-            Some((name, limit)) => {
-                assert!(lines <= *limit, "{name} grew to {lines} lines");
-                assert!(lines > 600, "{name} is {lines} lines: take it off the list");
-            }
-            None => assert!(lines <= 600, "{relative} has {lines} lines (at most 600)"),
-        }
+        assert!(lines <= 600, "{relative} has {lines} lines (at most 600)");
     }
 }

@@ -44,9 +44,21 @@ impl App {
         only: Option<&str>,
         as_of: NaiveDate,
         chunk: usize,
-        mut each: impl FnMut(&JourneyMetrics) -> Result<(), AppError>,
+        each: impl FnMut(&JourneyMetrics) -> Result<(), AppError>,
     ) -> Result<Cohort, AppError> {
         let journeys = self.visible_ids(actor, only, "metrics").await?;
+        self.metrics_of(&journeys, as_of, chunk, each).await
+    }
+
+    /// [`App::metrics_each`] over `journeys` (id, key), access already checked (and the
+    /// benchmark's prefix of a cohort).
+    pub async fn metrics_of(
+        &self,
+        journeys: &[(String, String)],
+        as_of: NaiveDate,
+        chunk: usize,
+        mut each: impl FnMut(&JourneyMetrics) -> Result<(), AppError>,
+    ) -> Result<Cohort, AppError> {
         let mut facts = Vec::new();
         for part in journeys.chunks(chunk.max(1)) {
             let inputs = to_inputs(read::metric_rows_for(self.pool(), part).await?);

@@ -17,6 +17,8 @@ use journey_postgres::crypto::MasterKey;
 use crate::synth;
 
 mod research;
+mod streamed;
+pub(crate) use streamed::{peak_memory_mb, reset_peak_memory};
 mod web;
 mod writes;
 
@@ -328,19 +330,6 @@ async fn bench_append(server: &journey_postgres::PgConnectOptions, samples: usiz
     Ok(())
 }
 
-/// The peak resident memory of this process since the last `reset_peak_memory`, in MB.
-pub(crate) fn peak_memory_mb() -> Option<f64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kb / 1024.0)
-}
-
-/// Resets the peak resident memory of this process (Linux: `5` into clear_refs).
-pub(crate) fn reset_peak_memory() {
-    let _ = std::fs::write("/proc/self/clear_refs", "5");
-}
-
 pub(crate) const METRICS_DB: &str = "journey_bench_metrics";
 
 /// The kept cohort of `bench metrics` (and `bench research`): `families` journeys of `days`
@@ -408,7 +397,7 @@ async fn bench_metrics(
     projector::catch_up(&pool).await?;
     println!("as of {as_of}; best of {runs} runs; peak = peak resident memory of this process during the step");
     println!(
-        "{:>8} {:>10} {:>9} {:>9} {:>9} {:>10} {:>9} {:>10} {:>10} {:>8} {:>14} {:>16}",
+        "{:>8} {:>10} {:>9} {:>9} {:>9} {:>10} {:>9} {:>10} {:>10} {:>8} {:>14} {:>16} {:>10} {:>11}",
         "journeys",
         "entries",
         "read s",
@@ -420,7 +409,9 @@ async fn bench_metrics(
         "SQL week s",
         "SQL/ours",
         "read entries s",
-        "SQL/ours-entries"
+        "SQL/ours-entries",
+        "streamed s",
+        "streamed MB"
     );
     let mut first_per_journey = None;
     for &size in &sizes {
@@ -462,7 +453,7 @@ async fn bench_metrics(
             sql_best = Some(sql_best.map_or(took, |b| b.min(took)));
         }
         let sql_time = sql_best.expect("at least one run");
-        check_same_weeks(&report, &sql_rows)?;
+        streamed::check_same_weeks(&report, &sql_rows)?;
         // What the read costs from the `entries` table, one row per entry (the read before
         // `metric_input`), for comparison: same rows, or the figure means nothing.
         let mut entries_best: Option<Duration> = None;
@@ -486,10 +477,11 @@ async fn bench_metrics(
         }
         let entries_read = entries_best.expect("at least one run");
         let entries_total = entries_read + compute + serialize;
+        let (streamed, streamed_peak) = streamed::run(&pool, &bound, as_of, runs).await?;
         let per_journey = total.as_secs_f64() * 1000.0 / size as f64;
         first_per_journey.get_or_insert(per_journey);
         println!(
-            "{size:>8} {entries:>10} {:>9.2} {:>9.2} {:>9.2} {:>10.2} {peak:>9.0} {per_journey:>10.3} {:>10.2} {:>8.1} {:>14.2} {:>16.1}",
+            "{size:>8} {entries:>10} {:>9.2} {:>9.2} {:>9.2} {:>10.2} {peak:>9.0} {per_journey:>10.3} {:>10.2} {:>8.1} {:>14.2} {:>16.1} {:>10.2} {streamed_peak:>11.0}",
             read.as_secs_f64(),
             compute.as_secs_f64(),
             serialize.as_secs_f64(),
@@ -498,6 +490,7 @@ async fn bench_metrics(
             sql_time.as_secs_f64() / total.as_secs_f64(),
             entries_read.as_secs_f64(),
             sql_time.as_secs_f64() / entries_total.as_secs_f64(),
+            streamed.as_secs_f64(),
         );
     }
     if generated {
@@ -507,48 +500,9 @@ async fn bench_metrics(
     println!("ours (total s) computes every figure of metrics.md and the JSON. SQL/ours > 1: ours is faster.");
     println!("read s: metric_weeks (one row per journey and week, kept by each write); read entries s: the same rows from entries");
     println!("read from the entries table (one row per entry); SQL/ours-entries: the ratio with that read instead.");
+    println!("streamed: what `journey metrics` does, 200 journeys read and computed at a time, each journey's JSON");
+    println!("written as it comes (to a counter), the cohort from four numbers per journey; its peak after a reset.");
     pool.close().await;
-    Ok(())
-}
-
-/// The SQL baseline must give the weeks the analytics give, or its time means nothing.
-fn check_same_weeks(
-    report: &journey_analytics::Report,
-    sql: &[journey_postgres::scratch::SqlWeek],
-) -> Outcome {
-    let ours: Vec<_> = report
-        .journeys
-        .iter()
-        .flat_map(|j| j.weeks.iter().map(move |w| (j, w)))
-        .collect();
-    if ours.len() != sql.len() {
-        return Err(AppError::Internal(format!(
-            "SQL baseline gave {} weeks, the analytics {}",
-            sql.len(),
-            ours.len()
-        )));
-    }
-    for ((j, w), s) in ours.iter().zip(sql) {
-        let same = j.journey == s.key
-            && w.week == i64::from(s.week)
-            && w.days == i64::from(s.days)
-            && w.use_days == i64::from(s.use_days)
-            && w.no_use_days == i64::from(s.no_use_days)
-            && w.unknown_days == i64::from(s.unknown_days)
-            && w.controlled_days == i64::from(s.controlled_days)
-            && (w.coverage - s.coverage).abs() < 1e-12
-            && match (w.pda, s.pda) {
-                (Some(a), Some(b)) => (a - b).abs() < 1e-12,
-                (None, None) => true,
-                _ => false,
-            };
-        if !same {
-            return Err(AppError::Internal(format!(
-                "SQL baseline disagrees on {} week {}: {s:?}",
-                j.journey, w.week
-            )));
-        }
-    }
     Ok(())
 }
 

@@ -217,6 +217,19 @@ pub async fn analyze(pool: &PgPool) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// (id, key) of the journeys below `bound`, in key order.
+pub async fn journeys_below(
+    pool: &PgPool,
+    bound: &str,
+) -> Result<Vec<(String, String)>, StoreError> {
+    Ok(
+        sqlx::query_as("SELECT journey_id, key FROM journeys WHERE key < $1 ORDER BY key")
+            .bind(bound)
+            .fetch_all(pool)
+            .await?,
+    )
+}
+
 /// Keys of the journeys below `bound` without research consent granted.
 pub async fn without_consent(pool: &PgPool, bound: &str) -> Result<Vec<String>, StoreError> {
     Ok(sqlx::query_scalar(

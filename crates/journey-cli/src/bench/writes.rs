@@ -6,7 +6,6 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
-use chrono::Utc;
 use journey_app::{today, AppError};
 use journey_postgres::accounts::{self, Role};
 use journey_postgres::import::{import, ImportOptions};
