@@ -11,187 +11,21 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use chrono::{DateTime, Days, NaiveDate, Utc};
 use cqrs_es::event_sink::EventSink;
-use cqrs_es::{Aggregate, DomainEvent};
+use cqrs_es::Aggregate;
 use serde::{Deserialize, Serialize};
 
 use crate::entry::{Body, Entry, Modality};
 
+mod commands;
+mod errors;
+mod events;
+
+pub use commands::JourneyCommand;
+pub use errors::JourneyError;
+pub use events::{Erased, JourneyEvent, Recorded, RelapseAfterRehab, ResearchConsent};
+
 /// The aggregate type name stored in the `events` table.
 pub const AGGREGATE_TYPE: &str = "Journey";
-
-/// The commands: record one entry (any line type of the interchange spec, `retract`
-/// included) on the journey whose internal id is `journey_id`; or grant or withdraw the
-/// family's consent to anonymized research use (not an interchange line: it is the family's
-/// decision about the data, not an observation).
-#[derive(Debug, Clone, PartialEq)]
-pub enum JourneyCommand {
-    Record {
-        journey_id: String,
-        entry: Entry,
-        recorded_at: DateTime<Utc>,
-    },
-    Consent {
-        granted: bool,
-        /// The version of the consent text the family agreed to (or withdrew from).
-        text_version: String,
-        recorded_at: DateTime<Utc>,
-    },
-    /// The family's data is to be erased: the journey takes no command after this.
-    Erase { recorded_at: DateTime<Utc> },
-}
-
-/// A stored event. Names and fields are frozen (golden tests in `tests/golden_events.rs`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub enum JourneyEvent {
-    /// An entry as the family reported it; `event_type` is the entry's own name
-    /// (`UseObserved`, `EntryRetracted`, ...).
-    EntryRecorded(Recorded),
-    /// Derived: the first use recorded after an exit from detox or residential care.
-    RelapseAfterRehab(RelapseAfterRehab),
-    /// The family granted or withdrew consent to research use of the anonymized data.
-    ResearchConsent(ResearchConsent),
-    /// The journey was erased: its key is destroyed and its read rows purged.
-    JourneyErased(Erased),
-}
-
-/// When a journey was erased.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Erased {
-    pub recorded_at: DateTime<Utc>,
-}
-
-/// A consent decision; the latest one counts.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ResearchConsent {
-    pub granted: bool,
-    pub text_version: String,
-    pub recorded_at: DateTime<Utc>,
-}
-
-/// An entry with the time it was recorded.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Recorded {
-    pub recorded_at: DateTime<Utc>,
-    /// For `treatment_exited`: the `entry` id of the `treatment_entered` it closes.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub episode: Option<String>,
-    #[serde(flatten)]
-    pub entry: Entry,
-}
-
-/// "Rehab was great, but he came home and stumbled."
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RelapseAfterRehab {
-    /// The `entry` id of the episode's `treatment_entered`.
-    pub episode: String,
-    pub modality: Modality,
-    pub exited: NaiveDate,
-    /// The `entry` id of the use that was recorded.
-    pub use_entry: String,
-    pub on: NaiveDate,
-    pub days_since_exit: i64,
-}
-
-impl DomainEvent for JourneyEvent {
-    fn event_type(&self) -> String {
-        match self {
-            JourneyEvent::EntryRecorded(recorded) => recorded.entry.body.event_name().into(),
-            JourneyEvent::RelapseAfterRehab(_) => "RelapseAfterRehab".into(),
-            JourneyEvent::ResearchConsent(c) if c.granted => "ResearchConsentGranted".into(),
-            JourneyEvent::ResearchConsent(_) => "ResearchConsentWithdrawn".into(),
-            JourneyEvent::JourneyErased(_) => "JourneyErased".into(),
-        }
-    }
-
-    fn event_version(&self) -> String {
-        "1".into()
-    }
-}
-
-/// Every rule of the interchange spec that a command can break. Nothing is stored.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum JourneyError {
-    /// Every line of a journey comes after its `journey_started`.
-    #[error("journey not started: `journey_started` must come before every other line")]
-    NotStarted,
-    /// `journey_started` once per journey.
-    #[error("journey already started on {0}")]
-    AlreadyStarted(NaiveDate),
-    /// `craft_started` at most once, unless retracted.
-    #[error("CRAFT already started on {0} (retract that entry first)")]
-    CraftAlreadyStarted(NaiveDate),
-    /// `on` may not lie before the journey's start.
-    #[error("day {on} is before the journey's start {start}")]
-    BeforeStart { on: NaiveDate, start: NaiveDate },
-    /// `on` may be at most one day after the day of recording.
-    #[error("day {on} is more than one day after today ({today})")]
-    InTheFuture { on: NaiveDate, today: NaiveDate },
-    /// One open treatment episode at a time.
-    #[error("a treatment episode is already open since {since} (entry {entry})")]
-    EpisodeOpen { since: NaiveDate, entry: String },
-    /// An exit needs an open episode.
-    #[error("treatment_exited with no treatment episode open")]
-    NoOpenEpisode,
-    /// An exit cannot precede its entry.
-    #[error("treatment_exited on {exited} is before its treatment_entered on {entered}")]
-    ExitBeforeEntry {
-        entered: NaiveDate,
-        exited: NaiveDate,
-    },
-    /// Entry ids are unique within a journey (the very same entry again is not an error).
-    #[error("duplicate entry id {0:?} with different content")]
-    DuplicateEntry(String),
-    /// A retract names an entry stored earlier in the same journey.
-    #[error("retract target {0:?} is not an entry of this journey")]
-    UnknownTarget(String),
-    /// An entry is retracted at most once.
-    #[error("retract target {0:?} is already retracted")]
-    AlreadyRetracted(String),
-    /// `journey_started` cannot be retracted.
-    #[error("journey_started cannot be retracted")]
-    StartNotRetractable,
-    /// A retract is final: it cannot itself be retracted.
-    #[error("retract target {0:?} is a retract, which cannot be retracted")]
-    RetractNotRetractable(String),
-    /// A `treatment_entered` with an exit that is not retracted stays.
-    #[error("treatment_entered {target:?} has an exit ({exit:?}): retract the exit first")]
-    EpisodeHasExit { target: String, exit: String },
-    /// The entry store could not answer.
-    #[error("entry lookup failed: {0}")]
-    LookupFailed(String),
-    /// A consent names the version of the text agreed to.
-    #[error("consent needs the version of the consent text (1-64 characters), got {0:?}")]
-    BadConsentVersion(String),
-    /// An erased journey takes nothing more.
-    #[error("the journey was erased")]
-    Erased,
-}
-
-impl JourneyError {
-    /// The field of the line the rule is about (`type` when it is about the line as a
-    /// whole), for errors that name the field (interchange.md: line, field, value).
-    pub fn field(&self) -> &'static str {
-        match self {
-            JourneyError::BeforeStart { .. }
-            | JourneyError::InTheFuture { .. }
-            | JourneyError::ExitBeforeEntry { .. } => "on",
-            JourneyError::UnknownTarget(_)
-            | JourneyError::AlreadyRetracted(_)
-            | JourneyError::StartNotRetractable
-            | JourneyError::RetractNotRetractable(_)
-            | JourneyError::EpisodeHasExit { .. } => "target",
-            JourneyError::DuplicateEntry(_) => "entry",
-            JourneyError::BadConsentVersion(_) => "text_version",
-            JourneyError::NotStarted
-            | JourneyError::AlreadyStarted(_)
-            | JourneyError::CraftAlreadyStarted(_)
-            | JourneyError::EpisodeOpen { .. }
-            | JourneyError::NoOpenEpisode
-            | JourneyError::LookupFailed(_)
-            | JourneyError::Erased => "type",
-        }
-    }
-}
 
 /// An earlier entry of a journey, as the store knows it.
 #[derive(Debug, Clone, PartialEq)]
