@@ -33,6 +33,16 @@ async fn the_fixtures_import_and_export_back_to_the_same_entries() {
         "every line has its id"
     );
 
+    // A journey at a time, and into a file: the same lines.
+    let by_one = journey(&db, &["export", "--raw", "--chunk-journeys", "1"]);
+    assert_eq!(stdout(&by_one), text);
+    let out = TestDb::scratch_dir("export").join("all.jsonl");
+    std::fs::create_dir_all(out.parent().unwrap()).unwrap();
+    let to_file = journey(&db, &["export", "--raw", "--out", out.to_str().unwrap()]);
+    assert!(to_file.status.success(), "{}", stderr(&to_file));
+    assert_eq!(std::fs::read_to_string(&out).unwrap(), text);
+    assert!(!out.with_file_name("all.jsonl.partial").exists());
+
     // Into the same store: nothing new.
     let file = file_with(&text);
     let again = journey(&db, &["import", file.to_str().unwrap()]);

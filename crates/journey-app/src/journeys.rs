@@ -21,6 +21,9 @@ use journey_postgres::StoreError;
 use serde_json::{json, Value};
 
 use crate::access::{Action, Actor, Via};
+
+/// Journeys read at a time by [`App::export_raw`].
+pub const EXPORT_CHUNK: usize = 200;
 use crate::{App, AppError};
 
 /// Entries per page of the timeline (pages and API).
@@ -266,25 +269,38 @@ impl App {
         Ok(report)
     }
 
-    /// Every stored entry of every journey (or of `only`), retracts included, as journey
-    /// file lines: what `journey export --raw` writes. Audited as a read of entries.
-    pub async fn export_raw(&self, actor: &Actor, only: Option<&str>) -> Result<String, AppError> {
-        match only {
-            Some(key) => {
+    /// Every stored entry of every journey the actor may see (or of `only`), retracts
+    /// included, as journey file lines (without their newline) given to `each` in key
+    /// order: what `journey export --raw` writes. Read `chunk` journeys at a time
+    /// ([`EXPORT_CHUNK`]), so memory does not grow with the store. Audited as a read of entries. Returns the
+    /// number of lines.
+    pub async fn export_raw(
+        &self,
+        actor: &Actor,
+        only: Option<&str>,
+        chunk: usize,
+        mut each: impl FnMut(&str) -> Result<(), AppError>,
+    ) -> Result<u64, AppError> {
+        let mut rows = match only {
+            Some(key) => vec![
                 self.journey(actor, key, Action::ReadEntries, "export")
-                    .await?;
-            }
-            None => {
-                self.visible_journeys(actor, "export").await?;
+                    .await?,
+            ],
+            None => self.visible_journeys(actor, "export").await?,
+        };
+        rows.sort_by(|a, b| a.key.cmp(&b.key));
+        let journeys: Vec<(String, String)> =
+            rows.into_iter().map(|r| (r.journey_id, r.key)).collect();
+        let mut lines = 0;
+        for chunk in journeys.chunks(chunk.max(1)) {
+            let stored =
+                journey_postgres::read::entries_of(self.pool(), self.master(), chunk).await?;
+            for line in &stored {
+                each(&to_line(&line.journey, &line.entry))?;
+                lines += 1;
             }
         }
-        let lines = journey_postgres::read::entries(self.pool(), self.master(), only).await?;
-        let mut text = String::with_capacity(lines.len() * 100);
-        for line in &lines {
-            text.push_str(&to_line(&line.journey, &line.entry));
-            text.push('\n');
-        }
-        Ok(text)
+        Ok(lines)
     }
 
     /// A page of `row`'s entries for the timeline, newest day first (notes and handles

@@ -41,12 +41,13 @@ pub struct StoredLine {
     pub entry: Entry,
 }
 
-/// Every stored entry (retracts included) of every journey or of `only`, by journey key and
-/// then in recorded order: what `journey export --raw` writes.
-pub async fn entries(
+/// Every stored entry (retracts included) of `journeys` (id, key), journey by journey in
+/// the order given and then in recorded order, handles and notes opened: what `journey
+/// export --raw` writes, a chunk of journeys at a time.
+pub async fn entries_of(
     pool: &PgPool,
     master: &crate::crypto::MasterKey,
-    only: Option<&str>,
+    journeys: &[(String, String)],
 ) -> Result<Vec<StoredLine>, StoreError> {
     type Row = (
         String,
@@ -56,31 +57,23 @@ pub async fn entries(
         Option<String>,
         Value,
     );
+    let ids: Vec<String> = journeys.iter().map(|(id, _)| id.clone()).collect();
     let rows: Vec<Row> = sqlx::query_as(
-        r#"SELECT j.key, e.entry, e.type, e."on", e."by", e.fields
-             FROM entries e JOIN journeys j USING (journey_id)
-            WHERE $1::text IS NULL OR j.key = $1
-            ORDER BY j.key, e.sequence"#,
+        r#"SELECT e.journey_id, e.entry, e.type, e."on", e."by", e.fields
+             FROM unnest($1::text[]) WITH ORDINALITY AS w(journey_id, n)
+             JOIN entries e USING (journey_id)
+            ORDER BY w.n, e.sequence"#,
     )
-    .bind(only)
+    .bind(&ids)
     .fetch_all(pool)
     .await?;
-    let ids: Vec<(String, String)> =
-        sqlx::query_as("SELECT key, journey_id FROM journeys WHERE $1::text IS NULL OR key = $1")
-            .bind(only)
-            .fetch_all(pool)
-            .await?;
-    let ids: HashMap<String, String> = ids.into_iter().collect();
-    let secrets = crate::crypto::keys(
-        pool,
-        master,
-        &ids.values().cloned().collect::<Vec<_>>(),
-        false,
-    )
-    .await?;
+    let keys: HashMap<&str, &str> = journeys
+        .iter()
+        .map(|(id, key)| (id.as_str(), key.as_str()))
+        .collect();
+    let secrets = crate::crypto::keys(pool, master, &ids, false).await?;
     rows.into_iter()
-        .map(|(journey, entry, kind, on, by, fields)| {
-            let secret = ids.get(&journey).and_then(|id| secrets.get(id));
+        .map(|(id, entry, kind, on, by, fields)| {
             let mut object = match fields {
                 Value::Object(map) => map,
                 _ => Map::new(),
@@ -95,8 +88,11 @@ pub async fn entries(
             }
             let entry: Entry = serde_json::from_value(Value::Object(object))
                 .map_err(|e| StoreError::Corrupt(e.to_string()))?;
-            let entry = crate::crypto::open_entry(secret, entry);
-            Ok(StoredLine { journey, entry })
+            let entry = crate::crypto::open_entry(secrets.get(&id), entry);
+            Ok(StoredLine {
+                journey: keys[id.as_str()].to_string(),
+                entry,
+            })
         })
         .collect()
 }

@@ -71,6 +71,9 @@ pub enum Command {
         /// Write here instead of standard output.
         #[arg(long)]
         out: Option<PathBuf>,
+        /// Journeys read at a time.
+        #[arg(long, default_value_t = journey_app::journeys::EXPORT_CHUNK, hide = true)]
+        chunk_journeys: usize,
     },
     /// List the journeys: key, start, CRAFT start, entries.
     Journeys,
@@ -397,7 +400,17 @@ pub async fn run(cli: Cli) -> Result<(), AppError> {
             raw: _,
             journey,
             out,
-        } => export::run(&app, &me, journey.as_deref(), out.as_deref()).await,
+            chunk_journeys,
+        } => {
+            export::run(
+                &app,
+                &me,
+                journey.as_deref(),
+                out.as_deref(),
+                chunk_journeys,
+            )
+            .await
+        }
         Command::Journeys => journeys::run(&app, &me).await,
         Command::Metrics {
             journey,
