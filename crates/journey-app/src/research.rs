@@ -236,12 +236,15 @@ async fn export(pool: &PgPool, request: &Request<'_>) -> Result<Written, AppErro
 
     let mut hashes = Vec::new();
     for path in &files {
-        let bytes = std::fs::read(path)
-            .map_err(|e| AppError::Internal(format!("{}: {e}", path.display())))?;
+        // Hashed as it is read: the largest file (days.csv) is not held.
+        let failed = |e: std::io::Error| AppError::Internal(format!("{}: {e}", path.display()));
+        let mut hasher = Sha256::new();
+        let mut file = std::fs::File::open(path).map_err(failed)?;
+        let bytes = std::io::copy(&mut file, &mut hasher).map_err(failed)?;
         hashes.push(json!({
             "path": path.strip_prefix(request.out).unwrap_or(path).to_string_lossy().replace('\\', "/"),
-            "bytes": bytes.len(),
-            "sha256": hex(&Sha256::digest(&bytes)),
+            "bytes": bytes,
+            "sha256": hex(&hasher.finalize()),
         }));
     }
     let manifest = json!({
