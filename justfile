@@ -30,12 +30,12 @@ load:
 
 # schemathesis (pip install schemathesis) against /api/v1/openapi.json of a served app.
 schemathesis:
-    cargo test --workspace --test api_schema -- --nocapture
+    cargo test -p journey-cli --test integration -- api_schema:: --nocapture
 
 # The web app end to end in headless Chromium (selenium); screenshots under
 # $CARGO_TARGET_DIR/tmp/e2e-screenshots/.
 e2e:
-    cargo test --workspace --test web_e2e
+    cargo test -p journey-cli --test integration -- web_e2e::
 
 # The web app on http://127.0.0.1:8080/ (accounts: journey user add, or the demo's).
 serve:
@@ -44,7 +44,7 @@ serve:
 # The report of small.jsonl at 2025-04-01 in headless Chromium (screenshot under
 # $CARGO_TARGET_DIR/tmp/report-screenshots/, or target/tmp/...).
 screenshot:
-    cargo test --workspace --test reports chromium_renders_the_small_report
+    cargo test -p journey-cli --test integration -- reports::chromium_renders_the_small_report
 
 fmt:
     cargo fmt --all
@@ -57,4 +57,4 @@ stop:
 # backup and restore, two processes
 # (docs/reliability.md). Also part of `cargo test --workspace`.
 faults:
-    cargo test -p journey-cli --test faults --test faults_network --test faults_commands --test two_processes -- --nocapture
+    cargo test -p journey-cli --test integration -- faults:: faults_network:: faults_commands:: two_processes:: --nocapture

@@ -3,8 +3,7 @@
 //! OpenAPI document against the routes, and a 503 with Retry-After when the database is
 //! unreachable.
 
-mod common;
-mod webkit;
+use crate::{common, webkit};
 
 use axum::http::{header, Method, StatusCode};
 use common::*;

@@ -2,7 +2,7 @@
 //! over a fresh database: every generated request, signed in as a family member, gets an
 //! answer the document allows, and never a 500.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::process::Command;

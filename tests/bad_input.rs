@@ -1,6 +1,6 @@
 //! Bad input: every invalid line is reported as `LINE: reason`, exit code 1, nothing stored.
 
-mod common;
+use crate::common;
 
 use common::*;
 

@@ -3,7 +3,7 @@
 //! every read table and its report folder. A `pg_dump` then holds none of its private text,
 //! the other journeys' metrics are unchanged, and a rebuild keeps it purged.
 
-mod common;
+use crate::common;
 
 use std::process::Command;
 

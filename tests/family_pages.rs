@@ -3,8 +3,7 @@
 //! decision, the member's own WHO-5 check-in, the access rules of these pages, and
 //! "Remember this device".
 
-mod common;
-mod webkit;
+use crate::{common, webkit};
 
 use axum::http::StatusCode;
 use common::*;

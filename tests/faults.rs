@@ -3,8 +3,7 @@
 //! is killed (SIGKILL) and restarted, checked against what is stored and against a rebuild.
 //! The figures of the last run are in docs/reliability.md.
 
-mod common;
-mod history;
+use crate::{common, history};
 
 use std::sync::{Arc, RwLock};
 use std::time::Duration;

@@ -3,8 +3,7 @@
 //! store holds all of the command's work or none of it, no orphan row, and the next
 //! command completes it. Figures in docs/reliability.md.
 
-mod common;
-mod history;
+use crate::{common, history};
 
 use std::process::{Child, Command, Stdio};
 

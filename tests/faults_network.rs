@@ -3,8 +3,7 @@
 //! small TCP proxy between them. Retries with the same Idempotency-Key must resolve every
 //! write to one stored entry. Figures in docs/reliability.md.
 
-mod common;
-mod history;
+use crate::{common, history};
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};

@@ -1,8 +1,7 @@
 //! The CLI, the pages and the API are frontends of the same journey-app use cases: a write
 //! through each is recorded the same way and leaves an audit row of the same shape.
 
-mod common;
-mod webkit;
+use crate::{common, webkit};
 
 use common::*;
 use serde_json::{json, Value};

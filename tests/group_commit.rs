@@ -2,7 +2,7 @@
 //! writes in one transaction, each standing alone; idempotency claims in a batch; the
 //! queue's bound.
 
-mod common;
+use crate::common;
 
 use std::collections::HashMap;
 use std::sync::Arc;

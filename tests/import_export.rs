@@ -1,6 +1,6 @@
 //! Import, export, idempotency and the read tables, through the `journey` binary.
 
-mod common;
+use crate::common;
 
 use common::*;
 

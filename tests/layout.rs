@@ -135,26 +135,47 @@ fn every_test_file_is_compiled_into_a_test_target() {
             manifests.push_str(&text);
         }
     }
+    // The top-level files that are the root of a [[test]] target, and what they declare.
+    let mut roots = String::new();
     for file in rust_files(&root().join("tests")) {
         let name = file.file_name().unwrap().to_string_lossy().to_string();
-        if name == "mod.rs" {
-            continue; // a module of the targets (`mod common;`, `mod webkit;`)
+        if manifests.contains(&format!("\"../../tests/{name}\"")) {
+            roots.push_str(&std::fs::read_to_string(&file).expect("a test file"));
         }
+    }
+    assert!(
+        roots.contains("mod layout;"),
+        "tests/integration.rs is a target"
+    );
+    for file in rust_files(&root().join("tests")) {
+        let name = file.file_name().unwrap().to_string_lossy().to_string();
         let folder = file.parent().expect("a folder");
-        if folder != root().join("tests") {
-            // A submodule of such a module: declared in its folder's mod.rs.
-            let parent = std::fs::read_to_string(folder.join("mod.rs")).unwrap_or_default();
-            let stem = name.trim_end_matches(".rs");
+        let (stem, declared_in) = if name == "mod.rs" {
+            // A module of the targets' (`mod common;`, `mod webkit;`).
+            let stem = folder.file_name().unwrap().to_string_lossy().to_string();
+            (stem, folder.parent().expect("tests/").to_path_buf())
+        } else {
+            (
+                name.trim_end_matches(".rs").to_string(),
+                folder.to_path_buf(),
+            )
+        };
+        let declaration = format!("mod {stem};");
+        if declared_in == root().join("tests") {
             assert!(
-                parent.contains(&format!("mod {stem};")),
-                "{} is declared by no module: it would never run",
+                roots.contains(&declaration)
+                    || manifests.contains(&format!("\"../../tests/{name}\"")),
+                "{} is neither a [[test]] target nor declared by one: it would never run",
                 file.display()
             );
             continue;
         }
+        // A submodule of such a module: declared in its folder's mod.rs.
+        let parent = std::fs::read_to_string(declared_in.join("mod.rs")).unwrap_or_default();
         assert!(
-            manifests.contains(&format!("\"../../tests/{name}\"")),
-            "tests/{name} is not the path of any [[test]] target: it would never run"
+            parent.contains(&declaration),
+            "{} is declared by no module: it would never run",
+            file.display()
         );
     }
 }

@@ -1,7 +1,7 @@
 //! Golden tests: each tests/fixtures/NAME.jsonl imported and `journey metrics --as-of DATE`
 //! gives tests/fixtures/NAME.metrics-DATE.json, every field, floats within 1e-9.
 
-mod common;
+use crate::common;
 
 use common::*;
 use serde_json::Value;

@@ -2,7 +2,7 @@
 //! HTML and each inlined SVG chart), and the report of small.jsonl rendered in headless
 //! Chromium.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -3,7 +3,7 @@
 //! date, no note text, handle or key appears, hashes match; subject ids are stable within a
 //! project and differ between projects; only consented journeys are exported.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::process::Command;

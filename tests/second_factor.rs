@@ -3,8 +3,7 @@
 //! the attempt limit, enrolment on the web (required of staff before any journey data,
 //! a choice for families), the audit rows, and `journey user totp`.
 
-mod common;
-mod webkit;
+use crate::{common, webkit};
 
 use axum::http::StatusCode;
 use common::*;

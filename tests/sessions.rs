@@ -3,8 +3,7 @@
 //! other session, an admin who ends all of someone's, their audit rows, and the sign-in
 //! attempt limit.
 
-mod common;
-mod webkit;
+use crate::{common, webkit};
 
 use axum::http::{header, Method, StatusCode};
 use journey_web::Options;

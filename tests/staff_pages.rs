@@ -2,8 +2,7 @@
 //! way back into the app, their periods and PDFs, and the cohort's links to each family;
 //! the researcher's preview and zip download; the admin's assignments saying what changed.
 
-mod common;
-mod webkit;
+use crate::{common, webkit};
 
 use axum::body::Body;
 use axum::http::{header, Request, StatusCode};

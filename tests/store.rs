@@ -1,7 +1,7 @@
 //! The event store against a real PostgreSQL: snapshots, concurrency, per-journey turns,
 //! inline projection and its catch-up, and the embedded cluster.
 
-mod common;
+use crate::common;
 
 use std::collections::HashMap;
 use std::sync::Arc;

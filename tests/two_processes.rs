@@ -3,7 +3,7 @@
 //! limit, unassignment, and back-pressure when the database is saturated. Two catch-up
 //! workers (`journey project`) sharing the journeys, one of them killed.
 
-mod common;
+use crate::common;
 
 use common::catch_up::*;
 use common::*;

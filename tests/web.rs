@@ -2,8 +2,7 @@
 //! quick entry and the timeline, retraction, the access-control matrix (every route x role x
 //! own/other journey) and the audit log. The JSON API's own tests are in `tests/api.rs`.
 
-mod common;
-mod webkit;
+use crate::{common, webkit};
 
 use axum::http::{header, StatusCode};
 use common::*;

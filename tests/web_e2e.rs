@@ -2,7 +2,7 @@
 //! database, driven in headless Chromium by tests/e2e_check.py (selenium, PyPI). Screenshots
 //! are kept in `$CARGO_TARGET_DIR/tmp/e2e-screenshots/` (or the system temp folder).
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -111,7 +111,10 @@ pub async fn app_with(options: Options) -> App {
     let mut factors = std::collections::HashMap::new();
     for name in ["coun", "res", "adm"] {
         let enrolment = app
-            .enrol_second_factor(&operator, name)
+            .enrol_second_factor(
+                &operator,
+                &journey_app::Username::parse(name).expect("a username"),
+            )
             .await
             .expect("enrolled");
         factors.insert(name.to_string(), enrolment);

@@ -16,6 +16,7 @@
 //! committed without waiting for the disk: the write's durable commit flushes it); a read's
 //! is handed to a writer that stores many in one statement moments later.
 
+use journey_domain::{JourneyKey, Username};
 use journey_postgres::accounts::{self, Role, User};
 use journey_postgres::read::JourneyRow;
 use serde_json::{json, Value};
@@ -118,24 +119,25 @@ fn no_journey(key: &str) -> AppError {
     AppError::NotFound(format!("no journey with key {key:?}"))
 }
 
+/// The journey key a URL or an argument names. A key that cannot exist (a NUL character,
+/// too long, ...) is not looked up: it is not found, never a failure of the database.
+pub fn journey_key(text: &str) -> Result<JourneyKey, AppError> {
+    JourneyKey::parse(text).map_err(|_| no_journey(text))
+}
+
 impl App {
     /// The journey `key` if `actor` may do `action` to it; writes the access to the audit
     /// log (what = what the access is for, e.g. "timeline").
     pub async fn journey(
         &self,
         actor: &Actor,
-        key: &str,
+        key: &JourneyKey,
         action: Action,
         what: &str,
     ) -> Result<JourneyRow, AppError> {
-        // A key that cannot exist (a NUL character, too long, ...) is not looked up: it is
-        // not found, never a failure of the database.
-        if !crate::is_key(key) {
-            return Err(no_journey(key));
-        }
         let detail = actor.detail(what);
         let Some(user) = &actor.user else {
-            let row = journey_postgres::read::journeys(self.pool(), Some(key))
+            let row = journey_postgres::read::journeys(self.pool(), Some(key.as_str()))
                 .await?
                 .into_iter()
                 .next()
@@ -261,10 +263,11 @@ impl App {
     /// when it is an account's, else as `unknown` (what was typed may be a password typed
     /// in the wrong box, so it is never stored).
     pub async fn audit_failed_sign_in(&self, username: &str, via: Via) -> Result<(), AppError> {
-        let known = crate::is_key(username)
-            && accounts::user_by_name(self.pool(), username)
-                .await?
-                .is_some();
+        // What was typed is looked up only when it can be a username.
+        let known = match Username::parse(username) {
+            Ok(name) => accounts::user_by_name(self.pool(), &name).await?.is_some(),
+            Err(_) => false,
+        };
         let actor = Actor::operator(if known { username } else { "unknown" }, via);
         self.audit(
             &actor,

@@ -10,6 +10,7 @@ use std::sync::OnceLock;
 use argon2::password_hash::phc::PasswordHash;
 use argon2::password_hash::{PasswordHasher, PasswordVerifier};
 use argon2::Argon2;
+use journey_domain::{JourneyKey, Username};
 use journey_postgres::accounts::{self, AssignError};
 use rand::RngCore;
 use serde_json::json;
@@ -83,18 +84,12 @@ impl App {
     /// get new passwords on every run).
     pub async fn add_user(
         &self,
-        username: &str,
+        username: &Username,
         display_name: &str,
         role: Role,
         password: &str,
         replace_password: bool,
     ) -> Result<(), AppError> {
-        if !crate::is_key(username) {
-            return Err(AppError::invalid(
-                "username",
-                format!("{username:?}: 1-64 of A-Z a-z 0-9 . _ -"),
-            ));
-        }
         if display_name.trim().is_empty() || display_name.chars().count() > 100 {
             return Err(AppError::invalid(
                 "name",
@@ -151,10 +146,9 @@ impl App {
         password: &str,
     ) -> Result<Option<User>, AppError> {
         // A username that cannot exist (control characters, too long) is not looked up.
-        let user = if crate::is_key(username) {
-            accounts::user_by_name(self.pool(), username).await?
-        } else {
-            None
+        let user = match Username::parse(username) {
+            Ok(name) => accounts::user_by_name(self.pool(), &name).await?,
+            Err(_) => None,
         };
         let phc = user
             .as_ref()
@@ -187,13 +181,18 @@ impl App {
         Ok(journey_postgres::read::journeys(self.pool(), None)
             .await?
             .into_iter()
-            .map(|j| j.key)
+            .map(|j| j.key.into_string())
             .collect())
     }
 
     /// Lets the family member or counselor `username` see journey `key`; false when they
     /// could already (then nothing changed). Audited. Only admins (and the operator) assign.
-    pub async fn assign(&self, actor: &Actor, username: &str, key: &str) -> Result<bool, AppError> {
+    pub async fn assign(
+        &self,
+        actor: &Actor,
+        username: &Username,
+        key: &JourneyKey,
+    ) -> Result<bool, AppError> {
         self.require(actor, Role::Admin, "assign").await?;
         let added = accounts::assign(self.pool(), username, key)
             .await?
@@ -208,8 +207,8 @@ impl App {
     pub async fn unassign(
         &self,
         actor: &Actor,
-        username: &str,
-        key: &str,
+        username: &Username,
+        key: &JourneyKey,
     ) -> Result<bool, AppError> {
         self.require(actor, Role::Admin, "unassign").await?;
         let removed = accounts::unassign(self.pool(), username, key).await?;
@@ -222,8 +221,8 @@ impl App {
         &self,
         actor: &Actor,
         action: &str,
-        username: &str,
-        key: &str,
+        username: &Username,
+        key: &JourneyKey,
     ) -> Result<(), AppError> {
         let journey_id = journey_postgres::keys::journey_id(self.pool(), key)
             .await
@@ -232,7 +231,7 @@ impl App {
             actor,
             action,
             journey_id.as_deref(),
-            json!({ "user": username, "via": actor.via().as_str() }),
+            json!({ "user": username.as_str(), "via": actor.via().as_str() }),
         )
         .await
     }

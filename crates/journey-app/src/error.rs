@@ -67,6 +67,12 @@ impl AppError {
     }
 }
 
+impl From<journey_domain::NameError> for AppError {
+    fn from(err: journey_domain::NameError) -> AppError {
+        AppError::invalid(err.field, err.to_string())
+    }
+}
+
 impl std::fmt::Display for AppError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {

@@ -12,7 +12,7 @@ use std::path::Path;
 
 use chrono::Utc;
 use journey_domain::interchange::{parse_line, to_line, Line};
-use journey_domain::JourneyError;
+use journey_domain::{EntryId, JourneyError, JourneyKey};
 use journey_postgres::import::{import_from, ImportOptions, ImportReport, Progress};
 use journey_postgres::read::JourneyRow;
 pub use journey_postgres::store::Claim;
@@ -120,7 +120,7 @@ impl App {
         text: &str,
     ) -> Result<(String, String), AppError> {
         let line = parse_line(text).map_err(invalid_line)?;
-        let key = line.journey.clone();
+        let key = JourneyKey::parse(&line.journey)?;
         let starts = matches!(line.entry.body, journey_domain::Body::JourneyStarted { .. });
         let known = match self.journey(actor, &key, Action::Write, "record").await {
             Ok(_) => true,
@@ -145,7 +145,7 @@ impl App {
             )
             .await?;
         }
-        Ok((key, id))
+        Ok((key.into_string(), id))
     }
 
     async fn record_one(&self, actor: &Actor, mut line: Line) -> Result<String, AppError> {
@@ -210,13 +210,13 @@ impl App {
         &self,
         actor: &Actor,
         row: &JourneyRow,
-        entry: &str,
+        entry: &EntryId,
         reason: &str,
     ) -> Result<String, AppError> {
         let object = json!({
             "journey": row.key,
             "type": "retract",
-            "target": entry,
+            "target": entry.as_str(),
             "reason": reason,
             "by": actor.name(),
         });
@@ -277,7 +277,7 @@ impl App {
     pub async fn export_raw(
         &self,
         actor: &Actor,
-        only: Option<&str>,
+        only: Option<&JourneyKey>,
         chunk: usize,
         mut each: impl FnMut(&str) -> Result<(), AppError>,
     ) -> Result<u64, AppError> {
@@ -289,8 +289,10 @@ impl App {
             None => self.visible_journeys(actor, "export").await?,
         };
         rows.sort_by(|a, b| a.key.cmp(&b.key));
-        let journeys: Vec<(String, String)> =
-            rows.into_iter().map(|r| (r.journey_id, r.key)).collect();
+        let journeys: Vec<(String, String)> = rows
+            .into_iter()
+            .map(|r| (r.journey_id, r.key.into_string()))
+            .collect();
         let mut lines = 0;
         for chunk in journeys.chunks(chunk.max(1)) {
             let stored =
@@ -353,7 +355,7 @@ impl App {
     pub async fn erase(
         &self,
         actor: &Actor,
-        key: &str,
+        key: &JourneyKey,
         reports: &Path,
     ) -> Result<Vec<std::path::PathBuf>, AppError> {
         let row = self.journey(actor, key, Action::Write, "erase").await?;

@@ -37,9 +37,10 @@ use journey_postgres::crypto::MasterKey;
 use journey_postgres::store::Recorder;
 use journey_postgres::{db, embedded};
 
-pub use access::{Action, Actor, Via};
+pub use access::{journey_key, Action, Actor, Via};
 pub use config::{Config, Database, KeySource};
 pub use error::AppError;
+pub use journey_domain::{EntryId, JourneyKey, NameError, ProjectName, Username};
 pub use journey_postgres::accounts::{Device, Listing, Role, TimelineEntry, User};
 pub use journey_postgres::import::{self, ImportReport, Progress};
 pub use journey_postgres::projector;
@@ -172,10 +173,4 @@ pub fn stop_embedded(data_dir: &std::path::Path) -> Result<bool, AppError> {
 /// Today's date on this machine (the family's calendar day).
 pub fn today() -> NaiveDate {
     chrono::Local::now().date_naive()
-}
-
-/// A journey key, an entry id, a username or a project name: 1-64 of A-Z a-z 0-9 . _ -
-/// (interchange.md's rule for keys).
-pub fn is_key(text: &str) -> bool {
-    journey_domain::entry::is_key(text)
 }

@@ -2,6 +2,7 @@
 
 use chrono::NaiveDate;
 use journey_analytics::{Cohort, CohortFacts, EntryInput, JourneyInput, JourneyMetrics, Report};
+use journey_domain::JourneyKey;
 use journey_postgres::read::{self, Scope};
 use journey_postgres::PgPool;
 
@@ -17,7 +18,7 @@ impl App {
     pub async fn metrics(
         &self,
         actor: &Actor,
-        only: Option<&str>,
+        only: Option<&JourneyKey>,
         as_of: NaiveDate,
     ) -> Result<Report, AppError> {
         let mut journeys = Vec::new();
@@ -41,7 +42,7 @@ impl App {
     pub async fn metrics_each(
         &self,
         actor: &Actor,
-        only: Option<&str>,
+        only: Option<&JourneyKey>,
         as_of: NaiveDate,
         chunk: usize,
         each: impl FnMut(&JourneyMetrics) -> Result<(), AppError>,
@@ -76,7 +77,7 @@ impl App {
     async fn visible_ids(
         &self,
         actor: &Actor,
-        only: Option<&str>,
+        only: Option<&JourneyKey>,
         what: &str,
     ) -> Result<Vec<(String, String)>, AppError> {
         let mut rows = Vec::new();
@@ -92,8 +93,10 @@ impl App {
                 );
             }
         }
-        let mut ids: Vec<(String, String)> =
-            rows.into_iter().map(|r| (r.journey_id, r.key)).collect();
+        let mut ids: Vec<(String, String)> = rows
+            .into_iter()
+            .map(|r| (r.journey_id, r.key.into_string()))
+            .collect();
         ids.sort_by(|a, b| a.1.cmp(&b.1));
         Ok(ids)
     }
@@ -102,7 +105,7 @@ impl App {
     pub(crate) async fn metric_inputs(
         &self,
         actor: &Actor,
-        only: Option<&str>,
+        only: Option<&JourneyKey>,
         what: &str,
     ) -> Result<Vec<JourneyInput>, AppError> {
         if let Some(key) = only {

@@ -7,6 +7,7 @@ use journey_analytics::{JourneyInput, JourneyMetrics};
 pub use journey_charts::pdf::Paper;
 use journey_charts::report::{cohort_html, journey_html, journey_pngs, Header};
 use journey_charts::report_pdf::journey_pdf;
+use journey_domain::JourneyKey;
 use journey_postgres::read::{JourneyRow, Scope};
 use journey_postgres::PgPool;
 
@@ -58,7 +59,7 @@ async fn one(
 /// and its own path.
 fn header(row: &JourneyRow, web: Option<(&str, &str)>) -> Header {
     Header {
-        key: row.key.clone(),
+        key: row.key.to_string(),
         relationship: row.relationship.clone(),
         substances: row.substances.clone(),
         back: web.map(|(back, _)| back.to_string()),
@@ -130,7 +131,7 @@ impl App {
     pub async fn write_journey_report(
         &self,
         actor: &Actor,
-        key: &str,
+        key: &JourneyKey,
         (from, as_of): (Option<NaiveDate>, NaiveDate),
         out: &Path,
         png: bool,

@@ -9,6 +9,7 @@ use chrono::NaiveDate;
 use hmac::{Hmac, Mac};
 use journey_analytics::tables::{Table, TableWriter};
 use journey_analytics::JourneyMetrics;
+use journey_domain::ProjectName;
 use journey_postgres::{read, research, PgPool};
 use serde_json::json;
 use sha2::{Digest, Sha256};
@@ -18,7 +19,7 @@ use crate::{metrics, Actor, App, AppError};
 
 /// What `journey research-export` was asked for.
 pub struct Request<'a> {
-    pub project: &'a str,
+    pub project: &'a ProjectName,
     pub out: &'a Path,
     pub as_of: NaiveDate,
     pub min_cell: usize,
@@ -56,12 +57,6 @@ impl App {
     ) -> Result<Written, AppError> {
         self.require(actor, crate::Role::Researcher, "research_export")
             .await?;
-        if !crate::is_key(request.project) {
-            return Err(AppError::invalid(
-                "project",
-                format!("{:?} is not 1-64 of A-Z a-z 0-9 . _ -", request.project),
-            ));
-        }
         if request.min_cell < 1 {
             return Err(AppError::invalid("min_cell", "k must be at least 1"));
         }

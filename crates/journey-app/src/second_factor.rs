@@ -11,6 +11,7 @@
 //! - Recovery codes: 10 of 12 characters (60 random bits), kept as SHA-256.
 //! - Every failure is in the audit log (`second_factor_failed`), never with the code.
 
+use journey_domain::Username;
 use journey_postgres::accounts::{self, User};
 use journey_postgres::second_factor as store;
 use rand::RngCore;
@@ -109,7 +110,7 @@ impl App {
     pub async fn enrol_second_factor(
         &self,
         actor: &Actor,
-        username: &str,
+        username: &Username,
     ) -> Result<Enrolment, AppError> {
         if actor.as_user().is_some() {
             return Err(AppError::NotFound("not found".into()));

@@ -3,6 +3,7 @@
 //! user. Each end is in the audit log (`session_ended`, `sessions_ended`,
 //! `password_changed`), never with a password.
 
+use journey_domain::Username;
 use journey_postgres::accounts::{self, Role, User};
 use journey_postgres::sessions as store;
 pub use journey_postgres::sessions::SessionRow;
@@ -74,7 +75,11 @@ impl App {
     }
 
     /// Ends every session of `username` (an admin, or the operator); how many. Audited.
-    pub async fn end_sessions_of(&self, actor: &Actor, username: &str) -> Result<u64, AppError> {
+    pub async fn end_sessions_of(
+        &self,
+        actor: &Actor,
+        username: &Username,
+    ) -> Result<u64, AppError> {
         self.require(actor, Role::Admin, "end_sessions").await?;
         let user = accounts::user_by_name(self.pool(), username)
             .await?
@@ -116,7 +121,7 @@ impl App {
     pub async fn reset_password(
         &self,
         actor: &Actor,
-        username: &str,
+        username: &Username,
         new: &str,
     ) -> Result<u64, AppError> {
         if actor.as_user().is_some() {

@@ -552,6 +552,7 @@ async fn bench_report(
         one_journey(server, "journey_bench_report", 11, days, "long-").await?;
     let out = std::env::temp_dir().join(format!("journey-bench-report-{}", std::process::id()));
     let runs = runs.max(3);
+    let key = journey_app::journey_key(&key)?;
     let (app, me) = app_over(&pool);
     let mut html_times = Vec::new();
     let mut json_times = Vec::new();

@@ -6,14 +6,6 @@
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
-/// An entry id or a journey key: 1-64 of `A-Z a-z 0-9 . _ -`.
-pub fn is_key(text: &str) -> bool {
-    (1..=64).contains(&text.len())
-        && text
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'_' || b == b'-')
-}
-
 /// One entry as the family reported it, without the journey it belongs to.
 /// Equality of two `Entry` values is what makes a repeated line idempotent.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

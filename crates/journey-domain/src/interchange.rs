@@ -7,8 +7,9 @@ use chrono::NaiveDate;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use crate::entry::{is_key, Body, Entry};
+use crate::entry::{Body, Entry};
 pub use crate::ids::{assign_ids, derived_id, DerivedIds};
+use crate::names::is_key;
 pub use crate::text::unpaired_surrogate;
 use crate::text::{holds_nul, holds_nul_value, mark_lone_surrogates};
 

@@ -8,6 +8,7 @@ pub mod entry;
 mod ids;
 pub mod interchange;
 pub mod lookup;
+pub mod names;
 mod text;
 
 pub use aggregate::{
@@ -16,3 +17,4 @@ pub use aggregate::{
 };
 pub use entry::{Body, Entry};
 pub use lookup::MemoryLookup;
+pub use names::{EntryId, JourneyKey, NameError, ProjectName, Username};

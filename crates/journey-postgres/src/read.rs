@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, NaiveDate, Utc};
-use journey_domain::Entry;
+use journey_domain::{Entry, JourneyKey};
 use serde_json::{Map, Value};
 use sqlx::PgPool;
 
@@ -13,7 +13,9 @@ use crate::error::StoreError;
 #[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
 pub struct JourneyRow {
     pub journey_id: String,
-    pub key: String,
+    /// Checked as it is read (what the store holds was checked as it entered).
+    #[sqlx(try_from = "String")]
+    pub key: JourneyKey,
     pub start: NaiveDate,
     pub craft_start: Option<NaiveDate>,
     pub relationship: String,

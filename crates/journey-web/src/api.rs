@@ -15,7 +15,7 @@ use axum::Json;
 use chrono::NaiveDate;
 use journey_app::journeys::PAGE_SIZE;
 use journey_app::journeys::{Claim, Idempotent};
-use journey_app::{today, Action, Via};
+use journey_app::{journey_key, today, Action, Via};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
@@ -199,7 +199,7 @@ async fn list_journeys(
     Ok(Json(
         rows.into_iter()
             .map(|r| JourneySummary {
-                key: r.key,
+                key: r.key.into_string(),
                 relationship: r.relationship,
                 start: r.start,
                 craft_start: r.craft_start,
@@ -265,7 +265,12 @@ async fn list_entries(
     }
     let row = state
         .app
-        .journey(&signed.actor, &key, Action::ReadEntries, "api entries")
+        .journey(
+            &signed.actor,
+            &journey_key(&key)?,
+            Action::ReadEntries,
+            "api entries",
+        )
         .await?;
     let total = i64::from(row.entries) + i64::from(row.retracted);
     let entries = state
@@ -332,7 +337,12 @@ async fn record_entry(
     })?;
     let row = state
         .app
-        .journey(&signed.actor, &key, Action::Write, "api record")
+        .journey(
+            &signed.actor,
+            &journey_key(&key)?,
+            Action::Write,
+            "api record",
+        )
         .await?;
     let mut object: Value = parse_body(&headers, &body)?;
     let Some(map) = object.as_object_mut() else {
@@ -481,7 +491,12 @@ async fn journey_metrics(
     }
     let row = state
         .app
-        .journey(&signed.actor, &key, Action::ReadReport, "api metrics")
+        .journey(
+            &signed.actor,
+            &journey_key(&key)?,
+            Action::ReadReport,
+            "api metrics",
+        )
         .await?;
     let Some((_, m)) = state.app.journey_metrics(&row, as_of).await? else {
         return Err(WebError::BadRequest(format!(

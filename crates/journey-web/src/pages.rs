@@ -6,7 +6,7 @@ use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::Router;
-use journey_app::{today, Role, Via};
+use journey_app::{today, AppError, JourneyKey, Role, Username, Via};
 use minijinja::context;
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -206,7 +206,7 @@ async fn journeys(
             .as_ref()
             .map(|a| as_of - chrono::Days::new(a.days_since_last_entry.max(0) as u64));
         families.push(FamilyRow {
-            key: row.key.clone(),
+            key: row.key.to_string(),
             relationship: row.relationship.clone(),
             start: row.start.to_string(),
             last_entry: last_day.map_or_else(|| "–".into(), |d| d.to_string()),
@@ -319,10 +319,12 @@ async fn admin_assign(
         "admin_assign",
     )
     .await?;
+    let username = Username::parse(&form.username).map_err(AppError::from)?;
+    let journey = JourneyKey::parse(&form.journey).map_err(AppError::from)?;
     let done = if form.remove.is_some() {
         let removed = state
             .app
-            .unassign(&signed.actor, &form.username, &form.journey)
+            .unassign(&signed.actor, &username, &journey)
             .await?;
         if removed {
             "removed"
@@ -330,10 +332,7 @@ async fn admin_assign(
             "absent"
         }
     } else {
-        let added = state
-            .app
-            .assign(&signed.actor, &form.username, &form.journey)
-            .await?;
+        let added = state.app.assign(&signed.actor, &username, &journey).await?;
         if added {
             "assigned"
         } else {

@@ -9,7 +9,7 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use chrono::NaiveDate;
-use journey_app::{today, Action, Role};
+use journey_app::{journey_key, today, Action, Role};
 use journey_charts::pdf::Paper;
 use serde::Deserialize;
 
@@ -84,7 +84,12 @@ async fn page(
 ) -> Result<Response, PageError> {
     let row = state
         .app
-        .journey(&signed.actor, &key, Action::ReadReport, "progress report")
+        .journey(
+            &signed.actor,
+            &journey_key(&key)?,
+            Action::ReadReport,
+            "progress report",
+        )
         .await?;
     let (from, to) = period(&query, row.start)?;
     // Back to where this reader came from: a family's timeline, a counselor's families.
@@ -112,7 +117,7 @@ async fn pdf(
         .app
         .journey(
             &signed.actor,
-            &key,
+            &journey_key(&key)?,
             Action::ReadReport,
             "progress report pdf",
         )

@@ -7,7 +7,7 @@ use axum::extract::State;
 use axum::http::header;
 use axum::response::{Html, IntoResponse, Response};
 use journey_app::research::Request;
-use journey_app::{today, Role};
+use journey_app::{today, AppError, ProjectName, Role};
 use minijinja::context;
 use serde::Deserialize;
 
@@ -90,7 +90,7 @@ pub async fn export(
         .app
         .require(&signed.actor, Role::Researcher, "research_export")
         .await?;
-    let project = form.project.trim();
+    let project = ProjectName::parse(form.project.trim()).map_err(AppError::from)?;
     let min_cell = match form.min_cell.trim() {
         "" => 5,
         text => text
@@ -109,7 +109,7 @@ pub async fn export(
         .research_export(
             &signed.actor,
             &Request {
-                project,
+                project: &project,
                 out: &folder,
                 as_of: today(),
                 min_cell,

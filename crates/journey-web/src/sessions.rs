@@ -8,7 +8,7 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use chrono::{DateTime, Utc};
-use journey_app::{Role, Via};
+use journey_app::{AppError, Role, Username, Via};
 use minijinja::context;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -281,7 +281,10 @@ async fn admin_end(
         .await?;
     let ended = state
         .app
-        .end_sessions_of(&signed.actor, &form.username)
+        .end_sessions_of(
+            &signed.actor,
+            &Username::parse(&form.username).map_err(AppError::from)?,
+        )
         .await?;
     state.sessions.invalidate_all();
     let query = serde_urlencoded::to_string([

@@ -9,7 +9,7 @@ use axum::routing::{get, post};
 use axum::Router;
 use chrono::{Days, NaiveDate};
 use journey_app::journeys::PAGE_SIZE;
-use journey_app::{today, Action, AppError, JourneyRow, Listing};
+use journey_app::{journey_key, today, Action, AppError, EntryId, JourneyRow, Listing};
 use minijinja::context;
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -73,6 +73,11 @@ fn entry_view(e: journey_app::TimelineEntry) -> EntryView {
     }
 }
 
+/// The entry a URL names; one that cannot exist is not found.
+fn entry_id(text: &str) -> Result<EntryId, WebError> {
+    EntryId::parse(text).map_err(|_| WebError::NotFound)
+}
+
 /// The journey `key` for a family page (a counselor's way in is the progress report).
 async fn family_journey(
     state: &AppState,
@@ -81,7 +86,12 @@ async fn family_journey(
     action: Action,
     what: &'static str,
 ) -> Result<Result<JourneyRow, Response>, PageError> {
-    match state.app.journey(&signed.actor, key, action, what).await {
+    let journey = journey_key(key)?;
+    match state
+        .app
+        .journey(&signed.actor, &journey, action, what)
+        .await
+    {
         Ok(row) => Ok(Ok(row)),
         Err(AppError::Forbidden(_)) if action == Action::ReadEntries => Ok(Err(Redirect::to(
             &format!("/journeys/{key}/report"),
@@ -235,7 +245,7 @@ async fn posted(
     .await?;
     let row = state
         .app
-        .journey(&signed.actor, key, Action::Write, what)
+        .journey(&signed.actor, &journey_key(key)?, Action::Write, what)
         .await?;
     Ok((typed, row))
 }
@@ -287,9 +297,12 @@ async fn retract_confirm(
 ) -> PageResult {
     let row = state
         .app
-        .journey(&signed.actor, &key, Action::Write, "retract")
+        .journey(&signed.actor, &journey_key(&key)?, Action::Write, "retract")
         .await?;
-    let found = state.app.entries(&row, Listing::Entry(&entry)).await?;
+    let found = state
+        .app
+        .entries(&row, Listing::Entry(&entry_id(&entry)?))
+        .await?;
     let Some(target) = found.into_iter().next() else {
         return Err(WebError::NotFound.into());
     };
@@ -327,11 +340,16 @@ async fn retract(
     .await?;
     let row = state
         .app
-        .journey(&signed.actor, &key, Action::Write, "retract")
+        .journey(&signed.actor, &journey_key(&key)?, Action::Write, "retract")
         .await?;
     state
         .app
-        .retract(&signed.actor, &row, &entry, "entered by mistake")
+        .retract(
+            &signed.actor,
+            &row,
+            &entry_id(&entry)?,
+            "entered by mistake",
+        )
         .await?;
     Ok(Redirect::to(&format!("/journeys/{}?saved=retract#saved", row.key)).into_response())
 }
@@ -360,7 +378,12 @@ async fn consent(
     .await?;
     let row = state
         .app
-        .journey(&signed.actor, &key, Action::Write, "research consent")
+        .journey(
+            &signed.actor,
+            &journey_key(&key)?,
+            Action::Write,
+            "research consent",
+        )
         .await?;
     let granted = match form.decision.as_str() {
         "grant" => true,

@@ -48,7 +48,7 @@ pub(crate) async fn bench_research(
         .research_export(
             &me,
             &journey_app::research::Request {
-                project: "bench",
+                project: &journey_app::ProjectName::parse("bench")?,
                 out: &out,
                 as_of,
                 min_cell: 5,

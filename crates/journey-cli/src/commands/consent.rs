@@ -1,13 +1,13 @@
 //! `journey consent --journey KEY grant|withdraw`.
 
-use journey_app::{Action, Actor, App, AppError};
+use journey_app::{Action, Actor, App, AppError, JourneyKey};
 
 use super::Decision;
 
 pub async fn run(
     app: &App,
     me: &Actor,
-    journey: &str,
+    journey: &JourneyKey,
     decision: Decision,
     text_version: &str,
 ) -> Result<(), AppError> {

@@ -57,7 +57,12 @@ pub async fn run(
     // `journey consent`).
     for index in 0..families {
         let row = app
-            .journey(&me, &synth.key(index), Action::Write, "research consent")
+            .journey(
+                &me,
+                &journey_app::journey_key(&synth.key(index))?,
+                Action::Write,
+                "research consent",
+            )
             .await?;
         app.consent(&me, &row, true, "v1").await?;
     }
@@ -70,7 +75,14 @@ pub async fn run(
     let out = Path::new("reports");
     for key in report.journeys.iter().map(|j| j.journey.clone()) {
         for path in app
-            .write_journey_report(&me, &key, (None, today()), out, false, None)
+            .write_journey_report(
+                &me,
+                &journey_app::journey_key(&key)?,
+                (None, today()),
+                out,
+                false,
+                None,
+            )
             .await?
         {
             println!("  {}", path.display());
@@ -127,10 +139,12 @@ async fn accounts(app: &App, synth: &synth::Synth) -> Result<Vec<String>, AppErr
     let mut lines = vec!["Demo accounts (new passwords on every run):".to_string()];
     for (username, name, role, journeys) in people {
         let password = random_password();
-        app.add_user(username, name, role, &password, true).await?;
+        let username = journey_app::Username::parse(username)?;
+        app.add_user(&username, name, role, &password, true).await?;
         let mut keys = Vec::new();
         for index in journeys.into_iter().filter(|i| *i < families) {
-            app.assign(&me, username, &synth.key(index)).await?;
+            let key = journey_app::journey_key(&synth.key(index))?;
+            app.assign(&me, &username, &key).await?;
             keys.push(synth.key(index));
         }
         let sees = match keys.len() {

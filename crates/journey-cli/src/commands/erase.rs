@@ -2,12 +2,12 @@
 
 use std::path::Path;
 
-use journey_app::{Actor, App, AppError};
+use journey_app::{Actor, App, AppError, JourneyKey};
 
 pub async fn run(
     app: &App,
     me: &Actor,
-    key: &str,
+    key: &JourneyKey,
     yes: bool,
     reports: &Path,
 ) -> Result<(), AppError> {

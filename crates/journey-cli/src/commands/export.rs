@@ -5,12 +5,12 @@
 use std::io::Write;
 use std::path::Path;
 
-use journey_app::{Actor, App, AppError};
+use journey_app::{Actor, App, AppError, JourneyKey};
 
 pub async fn run(
     app: &App,
     me: &Actor,
-    journey: Option<&str>,
+    journey: Option<&JourneyKey>,
     out: Option<&Path>,
     chunk: usize,
 ) -> Result<(), AppError> {

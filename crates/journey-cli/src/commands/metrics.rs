@@ -31,7 +31,7 @@ fn indented(text: &str, indent: usize) -> String {
 pub async fn run(
     app: &App,
     me: &Actor,
-    only: Option<&str>,
+    only: Option<&journey_app::JourneyKey>,
     as_of: Option<NaiveDate>,
     format: Format,
     chunk: usize,

@@ -21,7 +21,9 @@ use std::path::{Path, PathBuf};
 use chrono::NaiveDate;
 use clap::{Parser, Subcommand};
 use journey_app::report::Paper;
-use journey_app::{Actor, App, AppError, Config, Database, KeySource, Role, Via};
+use journey_app::{
+    Actor, App, AppError, Config, Database, JourneyKey, KeySource, ProjectName, Role, Username, Via,
+};
 
 /// Record, import, export and analyse recovery journeys (CRAFT).
 #[derive(Parser)]
@@ -66,8 +68,8 @@ pub enum Command {
         #[arg(long, required = true)]
         raw: bool,
         /// Only this journey.
-        #[arg(long)]
-        journey: Option<String>,
+        #[arg(long, value_parser = JourneyKey::parse)]
+        journey: Option<JourneyKey>,
         /// Write here instead of standard output.
         #[arg(long)]
         out: Option<PathBuf>,
@@ -80,8 +82,8 @@ pub enum Command {
     /// The figures of shared/spec/metrics.md for every journey and the cohort.
     Metrics {
         /// Only this journey (the cohort is then that one journey's).
-        #[arg(long)]
-        journey: Option<String>,
+        #[arg(long, value_parser = JourneyKey::parse)]
+        journey: Option<JourneyKey>,
         /// The day the report is computed as of (default: today).
         #[arg(long, value_parser = parse_as_of)]
         as_of: Option<NaiveDate>,
@@ -94,8 +96,8 @@ pub enum Command {
     /// Grant or withdraw the family's consent to anonymized research use of the journey.
     Consent {
         /// The journey.
-        #[arg(long)]
-        journey: String,
+        #[arg(long, value_parser = JourneyKey::parse)]
+        journey: JourneyKey,
         #[arg(value_enum)]
         decision: Decision,
         /// The version of the consent text the family read.
@@ -106,8 +108,8 @@ pub enum Command {
     /// README.md, manifest.json) of the journeys with research consent.
     ResearchExport {
         /// The research project: subject ids are stable within it, unlinkable across projects.
-        #[arg(long)]
-        project: String,
+        #[arg(long, value_parser = ProjectName::parse)]
+        project: ProjectName,
         /// The folder to write (created if missing).
         #[arg(long)]
         out: PathBuf,
@@ -125,8 +127,8 @@ pub enum Command {
     #[command(group(clap::ArgGroup::new("which").required(true).args(["journey", "cohort"])))]
     Report {
         /// The journey: writes OUT/<KEY>/<AS_OF>.html.
-        #[arg(long)]
-        journey: Option<String>,
+        #[arg(long, value_parser = JourneyKey::parse)]
+        journey: Option<JourneyKey>,
         /// The cohort report of every journey: writes OUT/cohort/<AS_OF>.html.
         #[arg(long)]
         cohort: bool,
@@ -198,8 +200,8 @@ pub enum Command {
     /// again), record the erasure, purge it from every read table, and delete its report
     /// folder. Its events stay, holding no readable private text. Cannot be undone.
     Erase {
-        #[arg(long)]
-        journey: String,
+        #[arg(long, value_parser = JourneyKey::parse)]
+        journey: JourneyKey,
         /// Confirms that the erasure cannot be undone.
         #[arg(long)]
         yes: bool,
@@ -238,7 +240,8 @@ pub enum UserAction {
     /// made up and printed once.
     Add {
         /// Sign-in name, 1-64 of A-Z a-z 0-9 . _ - (also the `by` handle of a family member's entries).
-        username: String,
+        #[arg(value_parser = Username::parse)]
+        username: Username,
         #[arg(long, value_enum)]
         role: RoleArg,
         /// The name the app shows (default: the username).
@@ -250,30 +253,39 @@ pub enum UserAction {
     },
     /// Let a family member or counselor see a journey.
     Assign {
-        username: String,
-        #[arg(long)]
-        journey: String,
+        #[arg(value_parser = Username::parse)]
+        username: Username,
+        #[arg(long, value_parser = JourneyKey::parse)]
+        journey: JourneyKey,
     },
     /// Take a journey away from a family member or counselor.
     Unassign {
-        username: String,
-        #[arg(long)]
-        journey: String,
+        #[arg(value_parser = Username::parse)]
+        username: Username,
+        #[arg(long, value_parser = JourneyKey::parse)]
+        journey: JourneyKey,
     },
     /// Enrol an account in a second factor (TOTP), replacing any earlier one: prints the
     /// otpauth:// URI for an authenticator app and 10 single-use recovery codes, once.
-    Totp { username: String },
+    Totp {
+        #[arg(value_parser = Username::parse)]
+        username: Username,
+    },
     /// Set a new password for an account (read from standard input with --password-stdin,
     /// or made up and printed once); every session of the account ends.
     Password {
-        username: String,
+        #[arg(value_parser = Username::parse)]
+        username: Username,
         /// Read the password (at least 10 characters) from the first line of standard input.
         #[arg(long)]
         password_stdin: bool,
     },
     /// End every session of an account (on every device and app process, within a second),
     /// for example when a phone was lost; the password stays.
-    SignOut { username: String },
+    SignOut {
+        #[arg(value_parser = Username::parse)]
+        username: Username,
+    },
     /// List accounts and assignments.
     List,
 }
@@ -401,23 +413,14 @@ pub async fn run(cli: Cli) -> Result<(), AppError> {
             journey,
             out,
             chunk_journeys,
-        } => {
-            export::run(
-                &app,
-                &me,
-                journey.as_deref(),
-                out.as_deref(),
-                chunk_journeys,
-            )
-            .await
-        }
+        } => export::run(&app, &me, journey.as_ref(), out.as_deref(), chunk_journeys).await,
         Command::Journeys => journeys::run(&app, &me).await,
         Command::Metrics {
             journey,
             as_of,
             format,
             chunk_journeys,
-        } => metrics::run(&app, &me, journey.as_deref(), as_of, format, chunk_journeys).await,
+        } => metrics::run(&app, &me, journey.as_ref(), as_of, format, chunk_journeys).await,
         Command::Consent {
             journey,
             decision,
@@ -438,7 +441,7 @@ pub async fn run(cli: Cli) -> Result<(), AppError> {
             png,
             from,
             pdf,
-        } => report::run(&app, &me, journey.as_deref(), (from, as_of), &out, png, pdf).await,
+        } => report::run(&app, &me, journey.as_ref(), (from, as_of), &out, png, pdf).await,
         Command::Rebuild => {
             let events = app.rebuild().await?;
             println!("read tables rebuilt from {events} events");

@@ -5,12 +5,12 @@ use std::path::Path;
 
 use chrono::NaiveDate;
 use journey_app::report::Paper;
-use journey_app::{today, Actor, App, AppError};
+use journey_app::{today, Actor, App, AppError, JourneyKey};
 
 pub async fn run(
     app: &App,
     me: &Actor,
-    journey: Option<&str>,
+    journey: Option<&JourneyKey>,
     (from, as_of): (Option<NaiveDate>, Option<NaiveDate>),
     out: &Path,
     png: bool,

@@ -4,12 +4,12 @@ use std::path::Path;
 
 use chrono::NaiveDate;
 use journey_app::research::Request;
-use journey_app::{today, Actor, App, AppError};
+use journey_app::{today, Actor, App, AppError, ProjectName};
 
 pub async fn run(
     app: &App,
     me: &Actor,
-    project: &str,
+    project: &ProjectName,
     out: &Path,
     as_of: Option<NaiveDate>,
     min_cell: u32,
@@ -26,14 +26,7 @@ pub async fn run(
                 chunk_journeys,
             },
         )
-        .await
-        .map_err(|e| match e {
-            AppError::Invalid {
-                field: Some(f),
-                message,
-            } if f == "project" => AppError::BadRequest(format!("--project {message}")),
-            other => other,
-        })?;
+        .await?;
     println!(
         "{} subjects ({} with relationship and substances suppressed, k = {min_cell}) -> {}",
         written.subjects,

@@ -13,7 +13,7 @@ pub async fn run(app: &App, me: &Actor, action: UserAction) -> Result<(), AppErr
             name,
             password_stdin,
         } => {
-            let name = name.unwrap_or_else(|| username.clone());
+            let name = name.unwrap_or_else(|| username.to_string());
             let (password, shown) = password_from(password_stdin)?;
             app.add_user(&username, &name, role.role(), &password, false)
                 .await?;
