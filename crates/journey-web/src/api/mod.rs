@@ -1,0 +1,104 @@
+//! The JSON API, `/api/v1`: the pages' operations for programs. The OpenAPI document at
+//! `/api/v1/openapi.json` is generated from these handlers (utoipa), so it lists exactly the
+//! routes served here.
+//!
+//! Authentication is the session cookie of `POST /api/v1/session` (or of the sign-in page).
+//! Writes take `application/json` only (a cross-site form cannot send it) and honour an
+//! `Idempotency-Key` header: a retry with the same key and body stores nothing twice and gets
+//! the first answer again; the same key with another body is a 422.
+//!
+//! One file per resource: `session` (sign in and out), `journeys` (the list and a journey's
+//! metrics), `entries` (a journey's entries: list and record); the sessions list lives with
+//! the pages' sessions (`crate::sessions`).
+
+mod entries;
+mod journeys;
+mod session;
+
+use axum::body::Bytes;
+use axum::http::{header, HeaderMap};
+use serde::Serialize;
+use utoipa::{OpenApi, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::error::WebError;
+use super::AppState;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "journey API",
+        version = "1",
+        description = "Record and read recovery journeys (CRAFT). Entries are the objects of the journey event file (interchange.md). A journey the caller may not see answers 404."
+    ),
+    tags((name = "journeys"), (name = "session"))
+)]
+struct ApiDoc;
+
+/// The API's routes and their OpenAPI description.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(session::sign_in, session::sign_out))
+        .routes(routes!(super::sessions::list_sessions))
+        .routes(routes!(super::sessions::end_session))
+        .routes(routes!(journeys::list_journeys))
+        .routes(routes!(entries::list_entries, entries::record_entry))
+        .routes(routes!(journeys::journey_metrics))
+}
+
+/// An error: a code, a message for people and, for a 422, the field at fault.
+#[derive(Serialize, ToSchema)]
+pub struct ErrorBody {
+    /// unauthorized, second_factor_required, second_factor_refused, forbidden, second_factor_enrolment_required, not_found, bad_request, invalid, conflict, too_many_requests, unsupported_media_type, unavailable
+    error: String,
+    message: String,
+    /// The field at fault (422 only).
+    field: Option<String>,
+}
+
+/// The body as `T`: JSON only, bad text in a field named as such.
+fn parse_body<T: serde::de::DeserializeOwned>(
+    headers: &HeaderMap,
+    body: &Bytes,
+) -> Result<T, WebError> {
+    let json = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| {
+            v.split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .eq_ignore_ascii_case("application/json")
+        })
+        .unwrap_or(false);
+    if !json {
+        return Err(WebError::UnsupportedMediaType);
+    }
+    // An unpaired surrogate is bad text in a field, not bad JSON (interchange.md v2).
+    if let Some(err) = std::str::from_utf8(body)
+        .ok()
+        .and_then(journey_domain::interchange::unpaired_surrogate)
+    {
+        return Err(WebError::Invalid {
+            field: err.field.unwrap_or_else(|| "body".into()),
+            message: err.message,
+        });
+    }
+    serde_json::from_slice(body).map_err(|e| {
+        if e.is_data() {
+            WebError::Invalid {
+                field: e
+                    .to_string()
+                    .split('`')
+                    .nth(1)
+                    .unwrap_or("body")
+                    .to_string(),
+                message: e.to_string(),
+            }
+        } else {
+            WebError::BadRequest(format!("the body is not JSON: {e}"))
+        }
+    })
+}
