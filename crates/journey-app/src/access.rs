@@ -115,7 +115,8 @@ impl Actor {
     }
 }
 
-fn no_journey(key: &str) -> AppError {
+/// "No journey with key": a key that does not exist, or that the actor may not see.
+pub(crate) fn no_journey(key: &str) -> AppError {
     AppError::NotFound(format!("no journey with key {key:?}"))
 }
 

@@ -56,9 +56,7 @@ pub fn new_entry_id(via: Via) -> String {
 /// "Not started" said with the key the caller gave.
 fn not_started(err: StoreError, key: &str) -> AppError {
     match err {
-        StoreError::Rule(JourneyError::NotStarted) => {
-            AppError::NotFound(format!("no journey with key {key:?}"))
-        }
+        StoreError::Rule(JourneyError::NotStarted) => crate::access::no_journey(key),
         other => other.into(),
     }
 }
@@ -374,7 +372,7 @@ impl App {
             .erase(key, Utc::now(), metadata(actor))
             .await?
         else {
-            return Err(AppError::NotFound(format!("no journey with key {key:?}")));
+            return Err(crate::access::no_journey(key));
         };
         self.audit(
             actor,
