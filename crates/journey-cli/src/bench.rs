@@ -97,7 +97,7 @@ pub enum Bench {
         #[arg(long, default_value_t = 8)]
         pool: u32,
     },
-    /// One family's POST latency in a store of ~25,000 events and in a large one (generated
+    /// One family's POST latency in a store of ~45,000 events (one journey of them has 20,000 entries) and in a large one (generated
     /// once, kept in database journey_bench_large_store), and on a journey of 20,000 entries.
     WriteCost {
         /// Events of the large store.
