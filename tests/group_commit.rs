@@ -171,7 +171,7 @@ async fn claimed_writes_in_one_batch_answer_once_and_leave_no_claim_without_answ
 
 #[tokio::test]
 async fn a_full_write_queue_refuses_a_write_as_unavailable_after_a_bounded_wait() {
-    use journey_postgres::batch::{QUEUE, QUEUE_WAIT};
+    use journey_postgres::store::batch::{QUEUE, QUEUE_WAIT};
     use journey_postgres::store::Claim;
     let db = TestDb::fresh().await;
     // Two connections: one writer task.

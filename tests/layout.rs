@@ -1,5 +1,6 @@
-//! The layout's invariants (ARCHITECTURE.md): which crate may name which dependency, no
-//! test file left out of every test target, and the files over 600 lines only shrink.
+//! The layout's invariants (ARCHITECTURE.md): which crate may name which dependency, no two
+//! modules of a crate importing each other (directly or round a longer loop), no test file
+//! left out of every test target, and no source file over 600 lines.
 
 use std::path::{Path, PathBuf};
 
@@ -196,4 +197,138 @@ fn no_source_file_grows_over_600_lines() {
             .count();
         assert!(lines <= 600, "{relative} has {lines} lines (at most 600)");
     }
+}
+
+/// The top-level modules a file of a crate's `src/` names (`crate::x`, and `super::x` in a
+/// file directly under `src/`, `use super::{x, y::{..}}` included), comments left out.
+fn modules_named(text: &str, directly_under_src: bool) -> Vec<String> {
+    let mut prefixes = vec!["crate::"];
+    if directly_under_src {
+        prefixes.push("super::");
+    }
+    let ident = |s: &str| -> String {
+        s.trim_start()
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+            .collect()
+    };
+    let mut named = Vec::new();
+    for line in text.lines().filter(|l| !l.trim_start().starts_with("//")) {
+        for prefix in &prefixes {
+            for (at, _) in line.match_indices(prefix) {
+                let rest = &line[at + prefix.len()..];
+                let Some(group) = rest.strip_prefix('{') else {
+                    named.push(ident(rest));
+                    continue;
+                };
+                // The group's items at depth 0: `a`, `b::{c, d}` -> a, b.
+                let (mut depth, mut item_start) = (0, true);
+                for (i, c) in group.char_indices() {
+                    match c {
+                        '{' => depth += 1,
+                        '}' if depth == 0 => break,
+                        '}' => depth -= 1,
+                        ',' if depth == 0 => item_start = true,
+                        c if item_start && !c.is_whitespace() => {
+                            named.push(ident(&group[i..]));
+                            item_start = false;
+                        }
+                        _ => {}
+                    }
+                }
+            }
+        }
+    }
+    named.retain(|n| !n.is_empty());
+    named
+}
+
+type Graph = std::collections::BTreeMap<String, std::collections::BTreeSet<String>>;
+
+/// A path from a module back to itself, if the graph has one.
+fn cycle(edges: &Graph) -> Option<Vec<String>> {
+    for start in edges.keys() {
+        let mut seen = std::collections::BTreeSet::new();
+        let mut stack: Vec<Vec<String>> = vec![vec![start.clone()]];
+        while let Some(path) = stack.pop() {
+            let at = path.last().unwrap();
+            for next in edges.get(at).into_iter().flatten().filter(|m| *m != at) {
+                let mut longer = path.clone();
+                longer.push(next.clone());
+                if next == start {
+                    return Some(longer);
+                }
+                if seen.insert(next.clone()) {
+                    stack.push(longer);
+                }
+            }
+        }
+    }
+    None
+}
+
+#[test]
+fn no_two_modules_of_a_crate_import_each_other() {
+    for krate in [
+        "journey-app",
+        "journey-web",
+        "journey-cli",
+        "journey-postgres",
+    ] {
+        let src = root().join("crates").join(krate).join("src");
+        let mut edges = Graph::new();
+        for file in rust_files(&src) {
+            let rel = file.strip_prefix(&src).unwrap();
+            let top = rel
+                .components()
+                .next()
+                .unwrap()
+                .as_os_str()
+                .to_string_lossy();
+            let module = top.trim_end_matches(".rs").to_string();
+            if module == "lib" || module == "main" {
+                continue;
+            }
+            let text = std::fs::read_to_string(&file).unwrap();
+            let named = modules_named(&text, rel.components().count() == 1);
+            edges.entry(module).or_default().extend(named);
+        }
+        let modules: std::collections::BTreeSet<String> = edges.keys().cloned().collect();
+        assert!(modules.len() >= 3, "{krate}: its modules were found");
+        for set in edges.values_mut() {
+            set.retain(|m| modules.contains(m));
+        }
+        if let Some(path) = cycle(&edges) {
+            panic!("{krate}: modules import each other: {}", path.join(" -> "));
+        }
+    }
+}
+
+#[test]
+fn the_module_scan_reads_grouped_paths_and_finds_a_cycle() {
+    assert_eq!(
+        modules_named(
+            "use super::{auth::{self, X}, error};\n// crate::notes\nlet a = crate::views::f();",
+            true
+        ),
+        ["auth", "error", "views"].map(String::from).to_vec()
+    );
+    assert_eq!(
+        modules_named("use super::Batch;", false),
+        Vec::<String>::new()
+    );
+    let graph = |pairs: &[(&str, &str)]| {
+        let mut g = Graph::new();
+        for (from, to) in pairs {
+            g.entry(from.to_string())
+                .or_default()
+                .insert(to.to_string());
+            g.entry(to.to_string()).or_default();
+        }
+        g
+    };
+    assert_eq!(cycle(&graph(&[("a", "b"), ("b", "c")])), None);
+    let found = cycle(&graph(&[("a", "b"), ("b", "c"), ("c", "a")])).expect("a cycle");
+    assert_eq!(found.first(), found.last());
+    assert_eq!(found.len(), 4);
 }

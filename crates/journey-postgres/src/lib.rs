@@ -4,15 +4,12 @@
 
 pub mod accounts;
 pub mod audit_log;
-pub mod batch;
-pub mod claims;
 pub mod crypto;
 pub mod db;
 pub mod embedded;
 pub mod error;
 pub mod import;
 pub mod keys;
-mod loaded;
 pub mod projector;
 pub mod read;
 pub mod reports;

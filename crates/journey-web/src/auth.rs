@@ -20,8 +20,9 @@
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Redirect, Response};
 use chrono::Utc;
-use journey_app::{Actor, User, Via};
+use journey_app::{Actor, Role, User, Via};
 use rand::RngCore;
 use subtle::ConstantTimeEq;
 use tower_sessions::Session;
@@ -149,7 +150,7 @@ async fn start(
     user: &User,
     via: Via,
 ) -> Result<(), WebError> {
-    let device = super::devices::description(headers);
+    let device = super::device_cookie::description(headers);
     let id = state.app.open_session(user, &device, via).await?;
     session.cycle_id().await?;
     session.insert(SESSION_ID, id).await?;
@@ -246,7 +247,7 @@ async fn current(
     let Some(id) = session.get::<Uuid>(USER_ID).await? else {
         // A family member's remembered device starts a new session (never through the API).
         if via == Via::Web {
-            if let Some(token) = super::devices::token(&parts.headers) {
+            if let Some(token) = super::device_cookie::token(&parts.headers) {
                 if let Some(user) = state.app.remembered_user(&token).await? {
                     start(state, &session, &parts.headers, &user, via).await?;
                     let session_id = session.get::<Uuid>(SESSION_ID).await?.unwrap_or_default();
@@ -348,4 +349,29 @@ impl FromRequestParts<AppState> for ApiUser {
     ) -> Result<Self, Self::Rejection> {
         Ok(ApiUser(current(parts, state, Via::Api, false).await?))
     }
+}
+
+/// Where a sign-in goes on to: the journeys page, remembering the device when a family
+/// member asked for it.
+pub(crate) async fn signed_in(
+    state: &AppState,
+    headers: &axum::http::HeaderMap,
+    user: &journey_app::User,
+    remember: bool,
+) -> Result<Response, PageError> {
+    if !(remember && user.role == Role::Family) {
+        return Ok(Redirect::to("/journeys").into_response());
+    }
+    let token = new_token();
+    let description = super::device_cookie::description(headers);
+    state
+        .app
+        .remember_device(user, &token, &description)
+        .await?;
+    let cookie = super::device_cookie::set_cookie(&token, state.options.secure_cookies);
+    Ok((
+        [(axum::http::header::SET_COOKIE, cookie)],
+        Redirect::to("/journeys"),
+    )
+        .into_response())
 }

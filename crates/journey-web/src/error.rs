@@ -262,3 +262,13 @@ where
         }
     }
 }
+
+/// An error: a code, a message for people and, for a 422, the field at fault.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    /// unauthorized, second_factor_required, second_factor_refused, forbidden, second_factor_enrolment_required, not_found, bad_request, invalid, conflict, too_many_requests, unsupported_media_type, unavailable
+    error: String,
+    message: String,
+    /// The field at fault (422 only).
+    field: Option<String>,
+}

@@ -373,11 +373,11 @@ pub fn recap(day: NaiveDate, entries: &[journey_app::TimelineEntry]) -> Recap {
             ("communication_broken", _) => contact_broken = true,
             _ => {}
         }
-        let details = crate::views::details(&e.kind, &e.fields);
+        let details = crate::entry_words::details(&e.kind, &e.fields);
         let what = if details.is_empty() {
-            crate::views::label(&e.kind).to_string()
+            crate::entry_words::label(&e.kind).to_string()
         } else {
-            format!("{}: {details}", crate::views::label(&e.kind))
+            format!("{}: {details}", crate::entry_words::label(&e.kind))
         };
         lines.push(RecapLine { what, by });
     }

@@ -14,7 +14,9 @@
 pub mod api;
 mod attention;
 pub mod auth;
+mod device_cookie;
 mod devices;
+mod entry_words;
 pub mod error;
 mod family;
 pub mod pages;

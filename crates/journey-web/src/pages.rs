@@ -84,7 +84,7 @@ async fn login(
     .await
     {
         Ok(auth::SignIn::Done(user)) => {
-            signed_in(&state, &headers, &user, form.remember.is_some()).await
+            auth::signed_in(&state, &headers, &user, form.remember.is_some()).await
         }
         Ok(auth::SignIn::NeedsCode(user)) => {
             auth::wait_for_code(&session, &user, form.remember.is_some()).await?;
@@ -107,31 +107,6 @@ async fn login(
     }
 }
 
-/// Where a sign-in goes on to: the journeys page, remembering the device when a family
-/// member asked for it.
-pub(crate) async fn signed_in(
-    state: &AppState,
-    headers: &axum::http::HeaderMap,
-    user: &journey_app::User,
-    remember: bool,
-) -> PageResult {
-    if !(remember && user.role == Role::Family) {
-        return Ok(Redirect::to("/journeys").into_response());
-    }
-    let token = auth::new_token();
-    let description = super::devices::description(headers);
-    state
-        .app
-        .remember_device(user, &token, &description)
-        .await?;
-    let cookie = super::devices::set_cookie(&token, state.options.secure_cookies);
-    Ok((
-        [(axum::http::header::SET_COOKIE, cookie)],
-        Redirect::to("/journeys"),
-    )
-        .into_response())
-}
-
 /// Signs out; on a remembered device, forgets the device too (signing out means it).
 async fn logout(
     State(state): State<AppState>,
@@ -141,9 +116,9 @@ async fn logout(
 ) -> PageResult {
     auth::check_csrf(&state, &session, None, &form.csrf, "logout").await?;
     let user = auth::sign_out(&state, &session, Via::Web).await?;
-    if let (Some(user), Some(token)) = (user, super::devices::token(&headers)) {
+    if let (Some(user), Some(token)) = (user, super::device_cookie::token(&headers)) {
         state.app.forget_device(&user, None, Some(&token)).await?;
-        let cookie = super::devices::set_cookie("", state.options.secure_cookies);
+        let cookie = super::device_cookie::set_cookie("", state.options.secure_cookies);
         return Ok((
             [(axum::http::header::SET_COOKIE, cookie)],
             Redirect::to("/login"),

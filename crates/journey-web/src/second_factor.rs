@@ -54,7 +54,7 @@ async fn code(
 ) -> PageResult {
     auth::check_csrf(&state, &session, None, &form.csrf, "code").await?;
     match auth::second_step(&state, &session, &headers, &form.code).await {
-        Ok((user, remember)) => super::pages::signed_in(&state, &headers, &user, remember).await,
+        Ok((user, remember)) => super::auth::signed_in(&state, &headers, &user, remember).await,
         Err(WebError::Unauthorized) => Ok(Redirect::to("/login").into_response()),
         Err(err @ (WebError::SecondFactorRefused | WebError::TooMany(_))) => {
             let csrf = auth::csrf_token(&session).await?;

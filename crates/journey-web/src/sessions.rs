@@ -15,8 +15,8 @@ use serde_json::json;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::api::ErrorBody;
 use super::auth::{self, ApiUser, CsrfForm, PageUser, SignedIn};
+use super::error::ErrorBody;
 use super::error::{ApiError, PageError, PageForm, WebError};
 use super::views::{frame, render};
 use super::AppState;

@@ -62,8 +62,8 @@ struct EntryView {
 
 fn entry_view(e: journey_app::TimelineEntry) -> EntryView {
     EntryView {
-        label: views::label(&e.kind),
-        details: views::details(&e.kind, &e.fields),
+        label: super::entry_words::label(&e.kind),
+        details: super::entry_words::details(&e.kind, &e.fields),
         on: e.on.map(|d| d.to_string()).unwrap_or_default(),
         by: e.by,
         recorded_at: e.recorded_at.format("%Y-%m-%d %H:%M UTC").to_string(),

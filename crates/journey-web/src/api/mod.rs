@@ -17,11 +17,11 @@ mod session;
 
 use axum::body::Bytes;
 use axum::http::{header, HeaderMap};
-use serde::Serialize;
-use utoipa::{OpenApi, ToSchema};
+use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use super::error::ErrorBody;
 use super::error::WebError;
 use super::AppState;
 
@@ -45,16 +45,6 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(journeys::list_journeys))
         .routes(routes!(entries::list_entries, entries::record_entry))
         .routes(routes!(journeys::journey_metrics))
-}
-
-/// An error: a code, a message for people and, for a 422, the field at fault.
-#[derive(Serialize, ToSchema)]
-pub struct ErrorBody {
-    /// unauthorized, second_factor_required, second_factor_refused, forbidden, second_factor_enrolment_required, not_found, bad_request, invalid, conflict, too_many_requests, unsupported_media_type, unavailable
-    error: String,
-    message: String,
-    /// The field at fault (422 only).
-    field: Option<String>,
 }
 
 /// The body as `T`: JSON only, bad text in a field named as such.

@@ -29,11 +29,11 @@ use sqlx::{PgPool, Postgres, Transaction};
 use tokio::sync::{mpsc, oneshot, Mutex};
 use uuid::Uuid;
 
-use crate::claims::Claim;
+use super::claims::Claim;
+use super::loaded::{self, Loaded, LockedRow};
+use super::{Command, Recorder, Written};
 use crate::crypto::MasterKey;
 use crate::error::StoreError;
-use crate::loaded::{self, Loaded, LockedRow};
-use crate::store::{Command, Recorder, Written};
 
 /// The most writes one batch holds (`project_journeys` treats a call of more journeys as a
 /// bulk one: migration 0014).
@@ -468,7 +468,7 @@ async fn append_all(
     journeys: &[&Loaded],
 ) -> Result<(), StoreError> {
     let rows: Vec<&SerializedEvent> = rows.iter().collect();
-    crate::import::insert_events(tx, &rows).await?;
+    loaded::insert_events(tx, &rows).await?;
     let journey_ids: Vec<&str> = journeys.iter().map(|j| j.journey_id.as_str()).collect();
     let lasts: Vec<i64> = journeys.iter().map(|j| j.sequence as i64).collect();
     let states: Vec<String> = journeys

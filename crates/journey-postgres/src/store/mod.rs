@@ -20,6 +20,10 @@
 //! no way to add the projection or the claim to it, so this path calls the aggregate
 //! directly; postgres-es's tables and column names are kept (traps.md).
 
+pub mod batch;
+pub mod claims;
+mod loaded;
+
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
@@ -28,13 +32,13 @@ use journey_domain::{Body, Entry, JourneyError, JourneyEvent};
 use serde_json::Value;
 use sqlx::{PgPool, Postgres, Transaction};
 
-use crate::claims::take_claim;
-pub use crate::claims::{store_refusal, Claim};
 use crate::crypto::MasterKey;
 use crate::error::StoreError;
-pub(crate) use crate::loaded::serialize;
-pub use crate::loaded::PgEntryLookup;
-use crate::loaded::{asks, decide, fresh, load_newer, lock};
+use claims::take_claim;
+pub use claims::{store_refusal, Claim};
+pub use loaded::PgEntryLookup;
+use loaded::{asks, decide, fresh, load_newer, lock};
+pub(crate) use loaded::{insert_events, serialize};
 
 /// What a write did.
 #[derive(Debug, Clone, PartialEq)]
@@ -65,7 +69,7 @@ pub(crate) enum Command {
 pub struct Recorder {
     pool: PgPool,
     master: MasterKey,
-    batch: crate::batch::Batcher,
+    batch: batch::Batcher,
 }
 
 impl Recorder {
@@ -73,7 +77,7 @@ impl Recorder {
         Self {
             pool,
             master,
-            batch: crate::batch::Batcher::default(),
+            batch: batch::Batcher::default(),
         }
     }
 
@@ -194,7 +198,7 @@ impl Recorder {
         }
     }
 
-    /// Runs `command`: entries go to the group commit of [`crate::batch`] (written with the
+    /// Runs `command`: entries go to the group commit of [`batch`] (written with the
     /// entries of other journeys recorded at the same moment), the rest alone.
     async fn run(
         &self,
@@ -206,7 +210,7 @@ impl Recorder {
     ) -> Result<Written, StoreError> {
         if let Command::Record(entries) = command {
             let (reply, answer) = tokio::sync::oneshot::channel();
-            let job = crate::batch::Job {
+            let job = batch::Job {
                 key: key.to_string(),
                 entries: entries.clone(),
                 recorded_at,
@@ -222,12 +226,12 @@ impl Recorder {
                         Err(StoreError::Unavailable("the writer task ended".into()))
                     })
                 }
-                Err(crate::batch::NotQueued::Full) => {
+                Err(batch::NotQueued::Full) => {
                     return Err(StoreError::Unavailable(
                         "too many writes at once; try again in a moment".into(),
                     ))
                 }
-                Err(crate::batch::NotQueued::NoWriter) => {}
+                Err(batch::NotQueued::NoWriter) => {}
             }
         }
         self.run_alone(key, command, recorded_at, metadata, claim)

@@ -6,8 +6,8 @@ use serde_json::Value;
 use sqlx::{PgPool, Postgres, Transaction};
 use uuid::Uuid;
 
+use super::Written;
 use crate::error::StoreError;
-use crate::store::Written;
 
 /// An API write's `Idempotency-Key`: the claim, and the answer to store with the write.
 #[derive(Debug, Clone)]

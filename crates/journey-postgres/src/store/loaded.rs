@@ -17,9 +17,9 @@ use serde_json::Value;
 use sqlx::{PgPool, Postgres, Transaction};
 use uuid::Uuid;
 
+use super::Command;
 use crate::crypto::{JourneyKey, MasterKey};
 use crate::error::StoreError;
-use crate::store::Command;
 
 /// The `events` row of `event` at `sequence`.
 pub(crate) fn serialize(
@@ -287,5 +287,32 @@ pub(crate) fn apply_newer(
             },
         );
     }
+    Ok(())
+}
+
+/// Inserts `rows` (events of any journeys) in one statement.
+pub(crate) async fn insert_events(
+    tx: &mut Transaction<'_, Postgres>,
+    rows: &[&SerializedEvent],
+) -> Result<(), StoreError> {
+    let ids: Vec<&str> = rows.iter().map(|e| e.aggregate_id.as_str()).collect();
+    let sequences: Vec<i64> = rows.iter().map(|e| e.sequence as i64).collect();
+    let types: Vec<&str> = rows.iter().map(|e| e.event_type.as_str()).collect();
+    let versions: Vec<&str> = rows.iter().map(|e| e.event_version.as_str()).collect();
+    let payloads: Vec<String> = rows.iter().map(|e| e.payload.to_string()).collect();
+    let metadata: Vec<String> = rows.iter().map(|e| e.metadata.to_string()).collect();
+    sqlx::query(
+        "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata)
+         SELECT 'Journey', id, seq, t, v, p::json, m::json
+           FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[]) AS r(id, seq, t, v, p, m)",
+    )
+    .bind(&ids)
+    .bind(&sequences)
+    .bind(&types)
+    .bind(&versions)
+    .bind(&payloads)
+    .bind(&metadata)
+    .execute(&mut **tx)
+    .await?;
     Ok(())
 }
