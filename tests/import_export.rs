@@ -300,3 +300,187 @@ fn every_subcommand_has_help() {
         assert!(stdout(&out).contains("Usage"), "{command}");
     }
 }
+
+/// A journey file that arrives in parts: the lines sent so far, then it waits for more
+/// (like a pipe from a slow producer), so a test can hold an import in the middle.
+struct Arriving(std::sync::mpsc::Receiver<String>);
+
+impl std::io::Read for Arriving {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        match self.0.recv() {
+            Ok(line) => {
+                assert!(line.len() <= buf.len(), "one line fits the reader's buffer");
+                buf[..line.len()].copy_from_slice(line.as_bytes());
+                Ok(line.len())
+            }
+            Err(_) => Ok(0),
+        }
+    }
+}
+
+fn reward(key: &str, id: &str) -> String {
+    format!("{{\"journey\":\"{key}\",\"type\":\"reward_given\",\"on\":\"2025-01-02\",\"entry\":\"{id}\"}}\n")
+}
+
+/// Imports what `lines` sends, a line per block, in a thread of its own (the import reads
+/// its file synchronously).
+fn import_arriving(
+    db: &TestDb,
+    lines: std::sync::mpsc::Receiver<String>,
+    progress: std::sync::mpsc::Sender<String>,
+) -> std::thread::JoinHandle<
+    Result<journey_postgres::import::ImportReport, journey_postgres::StoreError>,
+> {
+    let (pool, master) = (db.pool.clone(), db.master.clone());
+    let runtime = tokio::runtime::Handle::current();
+    std::thread::spawn(move || {
+        let progress = std::sync::Mutex::new(progress);
+        let options = journey_postgres::import::ImportOptions {
+            block_lines: 1,
+            progress: Some(Box::new(move |m: &str| {
+                let _ = progress.lock().unwrap().send(m.to_string());
+            })),
+            ..journey_postgres::import::ImportOptions::all_or_nothing()
+        };
+        let mut source = std::io::BufReader::new(Arriving(lines));
+        runtime.block_on(journey_postgres::import::import_from(
+            &pool,
+            &master,
+            &mut source,
+            &options,
+        ))
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn imports_of_the_same_journeys_take_turns_and_a_family_write_waits_for_one() {
+    use crate::common::catch_up::wait_for;
+    use journey_postgres::store::Recorder;
+    use std::collections::HashMap;
+    use std::sync::mpsc::channel;
+    let db = TestDb::fresh().await;
+    let recorder = std::sync::Arc::new(Recorder::new(db.pool.clone(), db.master.clone()));
+    start(&recorder, "a").await;
+    start(&recorder, "b").await;
+    // The first import has written to `a` and waits for the rest of its file, which names
+    // `b`; the second names `b`, then `a` (the order in which two imports deadlocked).
+    let (first_lines, first_file) = channel();
+    let (first_says, first_progress) = channel();
+    first_lines.send(reward("a", "first-a")).unwrap();
+    let first = import_arriving(&db, first_file, first_says);
+    wait_for("the first import to hold journey a", || async {
+        let free = "SELECT count(*) FROM (SELECT 1 FROM snapshots s
+                      JOIN journey_keys k ON k.journey_id = s.aggregate_id
+                     WHERE k.key = 'a' FOR UPDATE OF s SKIP LOCKED) AS free";
+        sqlx_count(&db, free).await == 0
+    })
+    .await;
+    let (second_lines, second_file) = channel();
+    let (second_says, second_progress) = channel();
+    second_lines.send(reward("b", "second-b")).unwrap();
+    second_lines.send(reward("a", "second-a")).unwrap();
+    drop(second_lines);
+    let second = import_arriving(&db, second_file, second_says);
+    let said = second_progress
+        .recv_timeout(std::time::Duration::from_secs(20))
+        .expect("the second import says why it waits");
+    assert!(said.contains("another import is running"), "{said}");
+    // A family's write to `a`, which the first import holds: it waits, and is not refused.
+    let family = {
+        let recorder = recorder.clone();
+        tokio::spawn(async move {
+            let text =
+                r#"{"journey":"a","type":"stepped_away","on":"2025-01-03","entry":"family"}"#;
+            recorder
+                .record("a", entry(text), chrono::Utc::now(), HashMap::new())
+                .await
+        })
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(800)).await;
+    assert!(
+        !second.is_finished(),
+        "the second import waits for the first"
+    );
+    assert!(
+        !family.is_finished(),
+        "the family's write waits for the import"
+    );
+    // The rest of the first file arrives: every writer gets its turn, none fails.
+    first_lines.send(reward("b", "first-b")).unwrap();
+    drop(first_lines);
+    let first = tokio::task::spawn_blocking(move || first.join().unwrap())
+        .await
+        .unwrap()
+        .expect("the first import");
+    assert!(first.committed && first.stored == 2, "{first:?}");
+    let second = tokio::task::spawn_blocking(move || second.join().unwrap())
+        .await
+        .unwrap()
+        .expect("the second import");
+    assert!(second.committed && second.stored == 2, "{second:?}");
+    family.await.unwrap().expect("the family's write");
+    drop(first_progress);
+    assert_eq!(event_count(&db).await, 7);
+    let entries = sqlx_count(&db, "SELECT count(*) FROM entries").await;
+    assert_eq!(entries, 7, "every entry projected once");
+    let sequences = journey_postgres::testing::json_rows(
+        &db.pool,
+        "SELECT jsonb_build_object('id', k.key, 'last', s.last_sequence, 'events', (SELECT count(*) FROM events e WHERE e.aggregate_id = s.aggregate_id))
+           FROM snapshots s JOIN journey_keys k ON k.journey_id = s.aggregate_id ORDER BY k.key",
+    )
+    .await;
+    assert_eq!(
+        sequences,
+        [
+            serde_json::json!({"id": "a", "last": 4, "events": 4}),
+            serde_json::json!({"id": "b", "last": 3, "events": 3}),
+        ]
+    );
+}
+
+#[tokio::test]
+async fn every_refused_line_is_reported_in_order_and_only_the_first_are_kept() {
+    use journey_postgres::import::{import_from, ImportOptions, INVALID_KEPT};
+    use std::sync::{Arc, Mutex};
+    let db = TestDb::fresh().await;
+    // Bad lines of both kinds (refused by the parser, and by the journey's rules: a reward
+    // before the journey started), mixed with good ones, over many small blocks.
+    let mut text = String::new();
+    let mut bad = Vec::new();
+    for i in 0..2_500 {
+        text.push_str(&reward("late", &format!("r{i}")));
+        bad.push(text.lines().count());
+        text.push_str("{\"journey\":\"x\",\"type\":\"party\",\"on\":\"2025-01-02\"}\n");
+        bad.push(text.lines().count());
+    }
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let options = ImportOptions {
+        block_lines: 7,
+        on_invalid: Some(Box::new({
+            let seen = seen.clone();
+            move |e| seen.lock().unwrap().push(e.line)
+        })),
+        ..ImportOptions::all_or_nothing()
+    };
+    let report = import_from(&db.pool, &db.master, &mut text.as_bytes(), &options)
+        .await
+        .unwrap();
+    assert_eq!(report.invalid_lines, 5_000);
+    assert_eq!(
+        *seen.lock().unwrap(),
+        bad,
+        "every refused line, in line order"
+    );
+    assert_eq!(report.invalid.len(), INVALID_KEPT);
+    assert_eq!(
+        report.invalid.iter().map(|e| e.line).collect::<Vec<_>>(),
+        bad[..INVALID_KEPT]
+    );
+    assert!(
+        report.invalid[1].reason.contains("party"),
+        "{:?}",
+        report.invalid[1]
+    );
+    assert!(!report.committed);
+    assert_eq!(event_count(&db).await, 0);
+}

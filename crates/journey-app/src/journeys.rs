@@ -13,7 +13,7 @@ use std::path::Path;
 use chrono::Utc;
 use journey_domain::interchange::{parse_line, to_line, Line};
 use journey_domain::{EntryId, JourneyError, JourneyKey};
-use journey_postgres::import::{import_from, ImportOptions, ImportReport, Progress};
+use journey_postgres::import::{import_from, ImportOptions, ImportReport, OnInvalid, Progress};
 use journey_postgres::read::JourneyRow;
 pub use journey_postgres::store::Claim;
 use journey_postgres::store::Written;
@@ -246,12 +246,14 @@ impl App {
         source: &mut (dyn std::io::BufRead + Send),
         skip_invalid: bool,
         progress: Option<Progress>,
+        on_invalid: Option<OnInvalid>,
         block_lines: usize,
     ) -> Result<ImportReport, AppError> {
         let options = ImportOptions {
             skip_invalid,
             recorded_at: Utc::now(),
             progress,
+            on_invalid,
             block_lines,
         };
         let report = import_from(self.pool(), self.master(), source, &options).await?;

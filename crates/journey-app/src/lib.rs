@@ -42,7 +42,7 @@ pub use config::{Config, Database, KeySource};
 pub use error::AppError;
 pub use journey_domain::{EntryId, JourneyKey, NameError, ProjectName, Username};
 pub use journey_postgres::accounts::{Device, Listing, Role, TimelineEntry, User};
-pub use journey_postgres::import::{self, ImportReport, Progress};
+pub use journey_postgres::import::{self, ImportReport, OnInvalid, Progress};
 pub use journey_postgres::projector;
 pub use journey_postgres::read::{JourneyRow, Scope};
 /// The pool, for what keeps its own tables in the same database (the web's session store).

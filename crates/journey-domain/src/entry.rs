@@ -210,15 +210,25 @@ impl Body {
     }
 }
 
+/// A closed list of values a field takes (`relationship`, `basis`, ...).
+pub trait Vocabulary: serde::de::DeserializeOwned {
+    /// Every value, as the interchange format spells it.
+    const NAMES: &'static [&'static str];
+}
+
 macro_rules! vocabulary {
     ($(#[$doc:meta])* $name:ident { $($variant:ident = $text:literal),+ $(,)? }) => {
         $(#[$doc])*
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
         pub enum $name { $(#[serde(rename = $text)] $variant),+ }
 
+        impl Vocabulary for $name {
+            const NAMES: &'static [&'static str] = &[$($text),+];
+        }
+
         impl $name {
             /// Every value, as the interchange format spells it (a closed set).
-            pub const NAMES: &'static [&'static str] = &[$($text),+];
+            pub const NAMES: &'static [&'static str] = <Self as Vocabulary>::NAMES;
 
             /// The value as the interchange format spells it.
             pub fn as_str(self) -> &'static str {

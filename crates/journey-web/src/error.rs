@@ -245,21 +245,29 @@ where
     type Rejection = PageError;
 
     async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, PageError> {
-        match axum::extract::Form::<T>::from_request(req, state).await {
-            Ok(axum::extract::Form(value)) => Ok(PageForm(value)),
-            Err(rejection) => {
-                let detail = rejection.body_text();
-                let what = detail
-                    .split("missing field `")
-                    .nth(1)
-                    .and_then(|rest| rest.split('`').next())
-                    .map(|field| format!(" (the field {field:?} is missing)"))
-                    .unwrap_or_default();
-                Err(PageError(WebError::BadRequest(format!(
-                    "This form did not arrive as the page sends it{what}. Go back, reload the page and try again; nothing was saved."
-                ))))
-            }
-        }
+        // The pairs as sent, then the struct read from them with the field of a refusal
+        // known (crate::fields); a page's forms hold text fields only.
+        let refused = |what: String| {
+            PageError(WebError::BadRequest(format!(
+                "This form did not arrive as the page sends it{what}. Go back, reload the page and try again; nothing was saved."
+            )))
+        };
+        let axum::extract::Form(pairs) =
+            axum::extract::Form::<Vec<(String, String)>>::from_request(req, state)
+                .await
+                .map_err(|_| refused(String::new()))?;
+        let fields = pairs
+            .into_iter()
+            .map(|(name, value)| (name, serde_json::Value::String(value)));
+        crate::fields::read(fields).map(PageForm).map_err(|e| {
+            refused(match (e.field, e.problem) {
+                (Some(field), crate::fields::Problem::Missing) => {
+                    format!(" (the field {field:?} is missing)")
+                }
+                (Some(field), _) => format!(" (the field {field:?} is not what the page sends)"),
+                (None, _) => String::new(),
+            })
+        })
     }
 }
 

@@ -19,6 +19,7 @@ mod devices;
 mod entry_words;
 pub mod error;
 mod family;
+mod fields;
 pub mod pages;
 mod reports;
 pub mod research;

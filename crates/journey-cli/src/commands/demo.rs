@@ -44,6 +44,7 @@ pub async fn run(
             &mut text.as_bytes(),
             false,
             None,
+            None,
             journey_app::import::BLOCK_LINES,
         )
         .await?;

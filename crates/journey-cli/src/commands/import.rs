@@ -23,14 +23,21 @@ pub async fn run(
         let (size, opened) = opened;
         let progress = (size > 5_000_000).then(progress).flatten();
         let mut source = std::io::BufReader::with_capacity(1 << 20, opened);
+        // Every refused line, as the import finds it (it keeps only the first ones).
+        let name = file.display().to_string();
+        let on_invalid: journey_app::OnInvalid = Box::new(move |error| eprintln!("{name}:{error}"));
         let report = app
-            .import(me, &mut source, skip_invalid, progress, block_lines)
+            .import(
+                me,
+                &mut source,
+                skip_invalid,
+                progress,
+                Some(on_invalid),
+                block_lines,
+            )
             .await?;
-        for error in &report.invalid {
-            eprintln!("{}:{error}", file.display());
-        }
         print_report(file, &report, skip_invalid);
-        bad |= !report.invalid.is_empty();
+        bad |= report.invalid_lines > 0;
     }
     if bad {
         let what = if skip_invalid {
@@ -49,11 +56,11 @@ pub fn print_report(file: &Path, report: &ImportReport, skip_invalid: bool) {
         println!("{}: no journey lines: nothing stored", file.display());
         return;
     }
-    if !report.invalid.is_empty() && !skip_invalid {
+    if report.invalid_lines > 0 && !skip_invalid {
         println!(
             "{}: {} of {} lines invalid: nothing stored",
             file.display(),
-            report.invalid.len(),
+            report.invalid_lines,
             report.lines
         );
         return;
@@ -64,7 +71,7 @@ pub fn print_report(file: &Path, report: &ImportReport, skip_invalid: bool) {
         report.lines,
         report.stored,
         report.already_stored,
-        report.invalid.len(),
+        report.invalid_lines,
         report.journeys_new,
         report.derived
     );

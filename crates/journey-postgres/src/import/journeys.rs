@@ -6,7 +6,7 @@ use cqrs_es::persist::SerializedEvent;
 use cqrs_es::Aggregate;
 use journey_domain::interchange::Line;
 use journey_domain::Journey;
-use sqlx::PgPool;
+use sqlx::{PgPool, Postgres, Transaction};
 use uuid::Uuid;
 
 use crate::error::StoreError;
@@ -30,8 +30,14 @@ pub(super) struct Pending {
 /// Loads (or creates, in memory) the journeys of `block` not loaded yet, from their
 /// snapshots and the events after them, with their keys: a new journey's key is made here
 /// and stored with its first events (an import that stores nothing leaves no key behind).
+///
+/// A stored journey's snapshot row is locked (`FOR UPDATE`, in id order) in the import's
+/// transaction before it is read, as every writer takes its turn: a family's write to it
+/// waits for the import instead of making the import fail at its end, and nothing the
+/// import read changes under it. (Imports take turns with each other: see `import_in`.)
 pub(super) async fn load_journeys(
     pool: &PgPool,
+    tx: &mut Transaction<'_, Postgres>,
     master: &crate::crypto::MasterKey,
     block: &[(usize, Line)],
     journeys: &mut HashMap<String, Pending>,
@@ -51,16 +57,18 @@ pub(super) async fn load_journeys(
     let known: Vec<(String, String)> =
         sqlx::query_as("SELECT key, journey_id FROM journey_keys WHERE key = ANY($1)")
             .bind(&keys)
-            .fetch_all(pool)
+            .fetch_all(&mut **tx)
             .await?;
     let known: HashMap<String, String> = known.into_iter().collect();
     let ids: Vec<String> = known.values().cloned().collect();
     let snapshots: Vec<(String, i64, i64, serde_json::Value)> = sqlx::query_as(
         "SELECT aggregate_id, last_sequence, current_snapshot, payload FROM snapshots
-          WHERE aggregate_type = 'Journey' AND aggregate_id = ANY($1)",
+          WHERE aggregate_type = 'Journey' AND aggregate_id = ANY($1)
+          ORDER BY aggregate_id
+            FOR UPDATE",
     )
     .bind(&ids)
-    .fetch_all(pool)
+    .fetch_all(&mut **tx)
     .await?;
     let mut snapshots: HashMap<String, (i64, i64, serde_json::Value)> = snapshots
         .into_iter()
@@ -105,7 +113,7 @@ pub(super) async fn load_journeys(
         };
         loaded.insert(key, pending);
     }
-    apply_newer_events(pool, &mut loaded).await?;
+    apply_newer_events(tx, &mut loaded).await?;
     // Handles and note text are sealed with each journey's key before the aggregate sees
     // them, exactly as `Recorder::record` does (crypto.rs).
     secrets.extend(crate::crypto::keys(pool, master, &ids, false).await?);
@@ -122,7 +130,7 @@ pub(super) async fn load_journeys(
 
 /// Events written without a snapshot update (e.g. by plain postgres-es) are applied on top.
 async fn apply_newer_events(
-    pool: &PgPool,
+    tx: &mut Transaction<'_, Postgres>,
     journeys: &mut HashMap<String, Pending>,
 ) -> Result<(), StoreError> {
     let (ids, sequences): (Vec<String>, Vec<i64>) = journeys
@@ -138,7 +146,7 @@ async fn apply_newer_events(
     )
     .bind(&ids)
     .bind(&sequences)
-    .fetch_all(pool)
+    .fetch_all(&mut **tx)
     .await?;
     let by_id: HashMap<String, String> = journeys
         .iter()

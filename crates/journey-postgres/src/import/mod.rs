@@ -31,6 +31,9 @@ const PROGRESS_LINES: usize = 200_000;
 /// Receives progress messages of a large import.
 pub type Progress = Box<dyn Fn(&str) + Send + Sync>;
 
+/// Called with each refused line of an import ([`ImportOptions::on_invalid`]).
+pub type OnInvalid = Box<dyn Fn(&LineError) + Send + Sync>;
+
 /// How an import behaves.
 pub struct ImportOptions {
     /// Store the valid lines and report the rest, instead of storing nothing.
@@ -41,6 +44,10 @@ pub struct ImportOptions {
     pub progress: Option<Progress>,
     /// Lines checked and written at a time ([`BLOCK_LINES`]; fewer in tests).
     pub block_lines: usize,
+    /// Called with every refused line, in line order, as the import finds them (a block
+    /// at a time): the report keeps only the first [`INVALID_KEPT`], so that a file of
+    /// millions of bad lines is reported whole without being held.
+    pub on_invalid: Option<OnInvalid>,
 }
 
 impl ImportOptions {
@@ -51,6 +58,7 @@ impl ImportOptions {
             recorded_at: Utc::now(),
             progress: None,
             block_lines: BLOCK_LINES,
+            on_invalid: None,
         }
     }
 }
@@ -81,19 +89,29 @@ pub struct ImportReport {
     pub derived: usize,
     /// Journeys started by this import.
     pub journeys_new: usize,
-    /// Refused lines (all of them; nothing was stored unless `skip_invalid`).
+    /// Lines refused (nothing was stored unless `skip_invalid`).
+    pub invalid_lines: usize,
+    /// The first [`INVALID_KEPT`] refused lines, in line order (every one goes to
+    /// [`ImportOptions::on_invalid`]).
     pub invalid: Vec<LineError>,
     /// True when something was written.
     pub committed: bool,
 }
+
+/// Refused lines an [`ImportReport`] keeps.
+pub const INVALID_KEPT: usize = 1_000;
 
 /// Non-blank lines checked, and their events sent to the transaction, at a time: what the
 /// import holds in memory besides a few numbers per journey and 20 bytes per line without
 /// an id.
 pub const BLOCK_LINES: usize = 20_000;
 
-/// Reads the next block of `source`: up to `size` parsed lines with their numbers
-/// and derived ids; invalid ones go to `invalid`. Empty at the end of the file.
+/// The class (first key) of the advisory lock imports take turns by ("JI").
+const IMPORT_LOCK_CLASS: i32 = 0x4a49;
+
+/// Reads the next block of `source`: up to `size` lines, the parsed ones with their numbers
+/// and derived ids returned, the invalid ones added to `invalid`. Empty at the end of the
+/// file.
 fn read_block(
     source: &mut (dyn BufRead + Send),
     size: usize,
@@ -103,7 +121,9 @@ fn read_block(
 ) -> Result<Vec<(usize, Line)>, StoreError> {
     let mut lines = Vec::new();
     let mut raw = Vec::new();
-    while lines.len() < size.max(1) {
+    // Refused lines count towards the block too: they are held until it is settled.
+    let refused_before = invalid.len();
+    while lines.len() + (invalid.len() - refused_before) < size.max(1) {
         raw.clear();
         let read = source
             .read_until(b'\n', &mut raw)
@@ -192,6 +212,20 @@ async fn import_in(
             report(message);
         }
     };
+    // Imports take turns (a transaction lock: it goes with the transaction, whatever becomes
+    // of the process). Each holds the journeys it writes to as it meets them, in file order,
+    // so two at once could each hold a journey the other needs next.
+    let free: bool = sqlx::query_scalar("SELECT pg_try_advisory_xact_lock($1, 0)")
+        .bind(IMPORT_LOCK_CLASS)
+        .fetch_one(&mut **tx)
+        .await?;
+    if !free {
+        progress("another import is running: this one starts when it ends");
+        sqlx::query("SELECT pg_advisory_xact_lock($1, 0)")
+            .bind(IMPORT_LOCK_CLASS)
+            .execute(&mut **tx)
+            .await?;
+    }
     let mut report = ImportReport::default();
     let mut journeys: HashMap<String, Pending> = HashMap::new();
     let mut secrets: HashMap<String, crate::crypto::JourneyKey> = HashMap::new();
@@ -213,22 +247,23 @@ async fn import_in(
         let before = parsed;
         parsed += block.len();
         report.lines += block.len() + refused;
-        load_journeys(pool, master, &block, &mut journeys, &mut secrets).await?;
+        load_journeys(pool, tx, master, &block, &mut journeys, &mut secrets).await?;
         check_block(tx, block, &mut journeys, &secrets, options, &mut report).await?;
+        settle_invalid(&mut report, invalid_before, options);
         write_block(tx, &mut journeys).await?;
         if parsed / PROGRESS_LINES > before / PROGRESS_LINES {
             progress(&format!("{parsed} lines checked"));
         }
     }
-    report.invalid.sort_by_key(|e| e.line);
     if report.lines == 0 {
         report.invalid.push(LineError {
             line: 1,
             reason: "the file holds no journey lines".into(),
         });
+        settle_invalid(&mut report, 0, options);
         return Ok(report);
     }
-    if !report.invalid.is_empty() && !options.skip_invalid {
+    if report.invalid_lines > 0 && !options.skip_invalid {
         return Ok(report);
     }
     let mut written: Vec<&Pending> = journeys.values().filter(|p| p.written).collect();
@@ -248,6 +283,18 @@ async fn import_in(
         report.committed = true;
     }
     Ok(report)
+}
+
+/// The lines a block refused (`report.invalid[from..]`): put in line order, given to
+/// `on_invalid`, counted, and kept only up to [`INVALID_KEPT`].
+fn settle_invalid(report: &mut ImportReport, from: usize, options: &ImportOptions) {
+    let found = &mut report.invalid[from..];
+    found.sort_by_key(|e| e.line);
+    if let Some(each) = &options.on_invalid {
+        found.iter().for_each(each);
+    }
+    report.invalid_lines += found.len();
+    report.invalid.truncate(INVALID_KEPT);
 }
 
 /// Checks the lines of a block in order; their events wait in their journeys.

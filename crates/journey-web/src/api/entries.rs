@@ -13,7 +13,7 @@ use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use utoipa::{IntoParams, ToSchema};
 
-use super::{parse_body, ErrorBody};
+use super::{parse_json, ErrorBody};
 use crate::auth::ApiUser;
 use crate::error::{ApiError, WebError};
 use crate::AppState;
@@ -152,7 +152,7 @@ pub(super) async fn record_entry(
             "api record",
         )
         .await?;
-    let mut object: Value = parse_body(&headers, &body)?;
+    let mut object = parse_json(&headers, &body)?;
     let Some(map) = object.as_object_mut() else {
         return Err(WebError::Invalid {
             field: "body".into(),

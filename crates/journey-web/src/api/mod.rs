@@ -17,6 +17,7 @@ mod session;
 
 use axum::body::Bytes;
 use axum::http::{header, HeaderMap};
+use serde_json::Value;
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -47,11 +48,8 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(journeys::journey_metrics))
 }
 
-/// The body as `T`: JSON only, bad text in a field named as such.
-fn parse_body<T: serde::de::DeserializeOwned>(
-    headers: &HeaderMap,
-    body: &Bytes,
-) -> Result<T, WebError> {
+/// The body as JSON: JSON only, bad text in a field named as such.
+fn parse_json(headers: &HeaderMap, body: &Bytes) -> Result<Value, WebError> {
     let json = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -76,19 +74,23 @@ fn parse_body<T: serde::de::DeserializeOwned>(
             message: err.message,
         });
     }
-    serde_json::from_slice(body).map_err(|e| {
-        if e.is_data() {
-            WebError::Invalid {
-                field: e
-                    .to_string()
-                    .split('`')
-                    .nth(1)
-                    .unwrap_or("body")
-                    .to_string(),
-                message: e.to_string(),
-            }
-        } else {
-            WebError::BadRequest(format!("the body is not JSON: {e}"))
-        }
+    serde_json::from_slice(body)
+        .map_err(|e| WebError::BadRequest(format!("the body is not JSON: {e}")))
+}
+
+/// The body as the fields of `T`: a JSON object, each refusal naming its field.
+fn parse_body<T: serde::de::DeserializeOwned>(
+    headers: &HeaderMap,
+    body: &Bytes,
+) -> Result<T, WebError> {
+    let Value::Object(members) = parse_json(headers, body)? else {
+        return Err(WebError::Invalid {
+            field: "body".into(),
+            message: "the body must be one JSON object".into(),
+        });
+    };
+    crate::fields::read(members).map_err(|e| WebError::Invalid {
+        field: e.field.unwrap_or_else(|| "body".into()),
+        message: e.message,
     })
 }

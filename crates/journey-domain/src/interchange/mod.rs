@@ -13,14 +13,11 @@ use crate::names::is_key;
 pub use crate::text::unpaired_surrogate;
 use crate::text::{holds_nul, holds_nul_value, mark_lone_surrogates};
 
-/// The longest accepted note, in characters.
-pub const NOTE_CHARS_MAX: usize = 10_000;
 /// The longest accepted `by` handle, in characters.
 pub const BY_CHARS_MAX: usize = 64;
-/// The most minutes of self-care in one entry (a day).
-pub const SELF_CARE_MINUTES_MAX: u16 = 1440;
-/// The highest answer to one WHO-5 item ("all of the time").
-pub const WHO5_ITEM_MAX: u64 = 5;
+pub use shape::{NOTE_CHARS_MAX, SELF_CARE_MINUTES_MAX, WHO5_ITEM_MAX};
+
+mod shape;
 
 /// One parsed line: an entry of the journey with key `journey`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -80,7 +77,7 @@ pub fn parse_line(text: &str) -> Result<Line, LineError> {
             message: format!("not JSON: {e}"),
         })?,
     };
-    let Value::Object(map) = &value else {
+    let Value::Object(map) = value else {
         return Err(LineError {
             field: None,
             message: "not a JSON object".into(),
@@ -88,7 +85,7 @@ pub fn parse_line(text: &str) -> Result<Line, LineError> {
     };
     // PostgreSQL refuses U+0000 in text and jsonb: refused here, with the field, so that it
     // is bad input and never a failure of storage (interchange.md version 2).
-    for (name, field) in map {
+    for (name, field) in &map {
         if holds_nul(name) || holds_nul_value(field) {
             return Err(LineError {
                 field: Some(name.replace('\0', "\\u0000")),
@@ -100,10 +97,7 @@ pub fn parse_line(text: &str) -> Result<Line, LineError> {
             });
         }
     }
-    parse_object(map.clone()).map_err(|message| LineError {
-        field: Some(field_of(&message, &value)),
-        message,
-    })
+    parse_object(map)
 }
 
 /// A JSON object's fields in the order given, duplicates kept.
@@ -132,85 +126,29 @@ impl<'de> serde::Deserialize<'de> for Fields {
     }
 }
 
-/// The field an error of [`parse_object`] is about: named by the message (`field `x``,
-/// `missing field `x``, `unknown field `x``, as this module and serde write them), or the
-/// field holding the value of an `unknown variant`.
-fn field_of(why: &str, object: &Value) -> String {
-    let quoted = |marker: &str| {
-        why.find(marker)
-            .map(|at| &why[at + marker.len()..])
-            .and_then(|rest| rest.split('`').next())
-            .map(str::to_string)
-    };
-    if let Some(name) = quoted("field `") {
-        return name;
-    }
-    if let Some(value) = quoted("unknown variant `") {
-        let holds = |v: &Value| match v {
-            Value::String(s) => *s == value,
-            Value::Array(items) => items.iter().any(|i| i.as_str() == Some(value.as_str())),
-            _ => false,
-        };
-        if let Some(map) = object.as_object() {
-            if map.get("type").is_some_and(holds) {
-                return "type".into();
-            }
-            if let Some((name, _)) = map.iter().find(|(_, v)| holds(v)) {
-                return name.clone();
-            }
-        }
-    }
-    if why.starts_with("type ") {
-        if let Some(map) = object.as_object() {
-            if let Some(name) = why
-                .split('`')
-                .skip(1)
-                .step_by(2)
-                .find(|token| map.contains_key(*token))
-            {
-                return name.to_string();
-            }
-        }
-    }
-    "entry".into()
-}
-
-/// The message of a body serde refused. serde names the field of a missing or unknown
-/// field, but not the one of a value of the wrong type or outside its vocabulary (the
-/// body is an internally tagged enum, read as a whole): that field is found by removing
-/// fields one at a time until the body reads or only misses it.
-fn refused_body(type_name: &str, object: &Value, e: serde_json::Error) -> String {
-    let why = e.to_string();
-    if why.starts_with("missing field `") || why.starts_with("unknown field `") {
-        return format!("type {type_name:?}: {why}");
-    }
-    let map = object.as_object().expect("an object");
-    let culprit = map.keys().filter(|k| *k != "type").find(|name| {
-        let mut less = map.clone();
-        less.remove(*name);
-        match Body::deserialize(&Value::Object(less)) {
-            Ok(_) => true,
-            Err(e) => e.to_string() == format!("missing field `{name}`"),
-        }
-    });
-    match culprit {
-        Some(name) => format!("field `{name}`: {} ({why})", map[name]),
-        None => format!("field `type`: {type_name:?}: {why}"),
+/// A refusal about field `field`.
+fn refuse(field: &str, message: String) -> LineError {
+    LineError {
+        field: Some(field.into()),
+        message,
     }
 }
 
-fn parse_object(mut map: Map<String, Value>) -> Result<Line, String> {
-    let journey = take_string(&mut map, "journey")?.ok_or("missing field `journey`")?;
+fn parse_object(mut map: Map<String, Value>) -> Result<Line, LineError> {
+    let journey = take_string(&mut map, "journey")?
+        .ok_or_else(|| refuse("journey", "missing field `journey`".into()))?;
     if !is_key(&journey) {
-        return Err(format!(
-            "field `journey`: {journey:?} is not 1-64 of A-Z a-z 0-9 . _ -"
+        return Err(refuse(
+            "journey",
+            format!("field `journey`: {journey:?} is not 1-64 of A-Z a-z 0-9 . _ -"),
         ));
     }
     let entry = take_string(&mut map, "entry")?;
     if let Some(id) = &entry {
         if !is_key(id) {
-            return Err(format!(
-                "field `entry`: {id:?} is not 1-64 of A-Z a-z 0-9 . _ -"
+            return Err(refuse(
+                "entry",
+                format!("field `entry`: {id:?} is not 1-64 of A-Z a-z 0-9 . _ -"),
             ));
         }
     }
@@ -218,30 +156,85 @@ fn parse_object(mut map: Map<String, Value>) -> Result<Line, String> {
     if let Some(by) = &by {
         let chars = by.chars().count();
         if chars == 0 || chars > BY_CHARS_MAX {
-            return Err(format!("field `by`: must be 1-{BY_CHARS_MAX} characters"));
+            return Err(refuse(
+                "by",
+                format!("field `by`: must be 1-{BY_CHARS_MAX} characters"),
+            ));
         }
     }
     let on = match take_string(&mut map, "on")? {
-        Some(day) => Some(parse_day(&day)?),
+        Some(day) => Some(parse_day(&day).map_err(|message| refuse("on", message))?),
         None => None,
     };
     let type_name = match map.get("type") {
         Some(Value::String(name)) => name.clone(),
-        Some(other) => return Err(format!("field `type`: {other} is not a string")),
-        None => return Err("missing field `type`".into()),
+        Some(other) => {
+            return Err(refuse(
+                "type",
+                format!("field `type`: {other} is not a string"),
+            ))
+        }
+        None => return Err(refuse("type", "missing field `type`".into())),
     };
-    if type_name == "wellbeing_checked" {
-        check_who5(map.get("who5"))?;
+    // The type's own fields, each checked on its own (`shape`), so that the field of a
+    // refusal is known where it is made.
+    let Some(fields) = shape::fields_of(&type_name) else {
+        return Err(refuse(
+            "type",
+            format!(
+                "field `type`: {type_name:?} is not an entry type (one of {})",
+                Body::TYPE_NAMES.join(", ")
+            ),
+        ));
+    };
+    if let Some(name) = map
+        .keys()
+        .find(|name| *name != "type" && !fields.iter().any(|f| f.name == *name))
+    {
+        let takes: Vec<String> = ["journey", "entry", "by", "on", "type"]
+            .iter()
+            .copied()
+            .filter(|common| *common != "on" || type_name != "retract")
+            .chain(fields.iter().map(|f| f.name))
+            .map(|n| format!("`{n}`"))
+            .collect();
+        return Err(refuse(
+            name,
+            format!(
+                "unknown field `{name}`: a {type_name:?} line takes {}",
+                takes.join(", ")
+            ),
+        ));
     }
-    let object = Value::Object(map);
-    let body = Body::deserialize(&object).map_err(|e| refused_body(&type_name, &object, e))?;
-    check_values(&body)?;
+    for field in fields {
+        match map.get(field.name) {
+            None if field.required => {
+                return Err(refuse(
+                    field.name,
+                    format!(
+                        "missing field `{}` (a {type_name:?} line needs it)",
+                        field.name
+                    ),
+                ))
+            }
+            None => {}
+            Some(value) => (field.check)(value)
+                .map_err(|why| refuse(field.name, format!("field `{}`: {why}", field.name)))?,
+        }
+    }
+    // Every field passed its own check, so serde reads the body (the shapes are tested
+    // against `Body`'s derive); were they ever to disagree, the line is still refused.
+    let body = Body::deserialize(&Value::Object(map))
+        .map_err(|e| refuse("type", format!("type {type_name:?}: {e}")))?;
     match (&body, on) {
         (Body::Retract { .. }, Some(_)) => {
-            return Err("field `on`: a retract has no `on` (it applies to its target)".into())
+            return Err(refuse(
+                "on",
+                "field `on`: a retract has no `on` (it applies to its target)".into(),
+            ))
         }
         (Body::Retract { .. }, None) => {}
-        (_, None) => return Err("missing field `on`".into()),
+        (_, None) => return Err(refuse("on", "missing field `on`".into())),
         _ => {}
     }
     Ok(Line {
@@ -255,37 +248,14 @@ fn parse_object(mut map: Map<String, Value>) -> Result<Line, String> {
     })
 }
 
-/// `who5` of a `wellbeing_checked`: exactly 5 integers, each 0-5 (checked before serde, whose
-/// message would not say what a WHO-5 answer may be).
-fn check_who5(value: Option<&Value>) -> Result<(), String> {
-    let Some(value) = value else {
-        return Err("missing field `who5`".into());
-    };
-    let items = value
-        .as_array()
-        .ok_or_else(|| format!("field `who5`: {value} is not an array of the 5 WHO-5 answers"))?;
-    if items.len() != 5 {
-        return Err(format!(
-            "field `who5`: holds {} answers; the WHO-5 has exactly 5",
-            items.len()
-        ));
-    }
-    for (i, item) in items.iter().enumerate() {
-        if item.as_u64().is_none_or(|n| n > WHO5_ITEM_MAX) {
-            return Err(format!(
-                "field `who5`: answer {} is {item}; each answer is a whole number 0-{WHO5_ITEM_MAX}",
-                i + 1
-            ));
-        }
-    }
-    Ok(())
-}
-
-fn take_string(map: &mut Map<String, Value>, field: &str) -> Result<Option<String>, String> {
+fn take_string(map: &mut Map<String, Value>, field: &str) -> Result<Option<String>, LineError> {
     match map.remove(field) {
         None => Ok(None),
         Some(Value::String(text)) => Ok(Some(text)),
-        Some(other) => Err(format!("field `{field}`: {other} is not a string")),
+        Some(other) => Err(refuse(
+            field,
+            format!("field `{field}`: {other} is not a string"),
+        )),
     }
 }
 
@@ -300,33 +270,6 @@ pub fn parse_day(text: &str) -> Result<NaiveDate, String> {
         .then(|| NaiveDate::parse_from_str(text, "%Y-%m-%d").ok())
         .flatten();
     day.ok_or_else(|| format!("field `on`: {text:?} is not a date YYYY-MM-DD"))
-}
-
-fn check_values(body: &Body) -> Result<(), String> {
-    match body {
-        Body::Note { text } => {
-            let chars = text.chars().count();
-            if chars == 0 || chars > NOTE_CHARS_MAX {
-                return Err(format!(
-                    "field `text`: must be 1-{NOTE_CHARS_MAX} characters, got {chars}"
-                ));
-            }
-        }
-        Body::SelfCare {
-            minutes: Some(minutes),
-        } if *minutes > SELF_CARE_MINUTES_MAX => {
-            return Err(format!(
-                "field `minutes`: {minutes} is outside 0-{SELF_CARE_MINUTES_MAX}"
-            ));
-        }
-        Body::Retract { target, .. } if !is_key(target) => {
-            return Err(format!(
-                "field `target`: {target:?} is not 1-64 of A-Z a-z 0-9 . _ -"
-            ));
-        }
-        _ => {}
-    }
-    Ok(())
 }
 
 /// Writes an entry of journey `journey` as one interchange line (no trailing newline).
