@@ -255,6 +255,7 @@ impl App {
             progress,
             on_invalid,
             block_lines,
+            roll_back: false,
         };
         let report = import_from(self.pool(), self.master(), source, &options).await?;
         if report.stored > 0 {

@@ -16,6 +16,7 @@ use journey_postgres::crypto::MasterKey;
 
 use crate::synth;
 
+mod import;
 mod research;
 mod streamed;
 pub(crate) use streamed::{peak_memory_mb, reset_peak_memory};
@@ -42,12 +43,20 @@ pub(crate) fn app_over(pool: &journey_postgres::PgPool) -> (App, Actor) {
 
 #[derive(Subcommand)]
 pub enum Bench {
-    /// Import generated journeys into an empty store, next to COPY of the same rows.
+    /// Import generated journeys into an empty store, next to COPY of the same rows; with
+    /// `--store-journeys N`, also the same file into an empty store against into one that
+    /// holds N journeys (the kept cohort of `bench metrics`), in interleaved rounds.
     Import {
         #[arg(long, default_value_t = 1000)]
         journeys: usize,
         #[arg(long, default_value_t = 365)]
         days: u32,
+        /// Journeys of the full store (0: only the empty store and COPY).
+        #[arg(long, default_value_t = 0)]
+        store_journeys: usize,
+        /// Rounds of the empty/full comparison.
+        #[arg(long, default_value_t = 3)]
+        rounds: usize,
     },
     /// Latency of recording one entry on journeys of 10, 1,000 and 5,000 entries.
     Append {
@@ -129,7 +138,18 @@ pub async fn run(which: Bench, config: &Config) -> Outcome {
         .map_err(|e| AppError::Unavailable(format!("master key: {e}")))?;
     let _ = MASTER.set(key);
     match which {
-        Bench::Import { journeys, days } => bench_import(&server, journeys, days).await,
+        Bench::Import {
+            journeys,
+            days,
+            store_journeys: 0,
+            ..
+        } => import::bench_import(&server, journeys, days).await,
+        Bench::Import {
+            journeys,
+            days,
+            store_journeys,
+            rounds,
+        } => import::into_full_store(&server, journeys, days, store_journeys, rounds).await,
         Bench::Append { samples } => bench_append(&server, samples).await,
         Bench::Metrics { sizes, days, runs } => bench_metrics(&server, sizes, days, runs).await,
         Bench::Report { days, runs } => bench_report(&server, days, runs).await,
@@ -152,62 +172,6 @@ pub async fn run(which: Bench, config: &Config) -> Outcome {
 
 fn per_second(count: u64, elapsed: Duration) -> f64 {
     count as f64 / elapsed.as_secs_f64()
-}
-
-async fn bench_import(
-    server: &journey_postgres::PgConnectOptions,
-    journeys: usize,
-    days: u32,
-) -> Outcome {
-    let started = Instant::now();
-    let synth = synth::Synth {
-        seed: 42,
-        families: journeys,
-        days,
-        end: today(),
-        prefix: "bench-".into(),
-    };
-    let mut text = synth.generate().join("\n");
-    text.push('\n');
-    println!(
-        "generated {journeys} journeys x {days} days: {} lines, {} MB in {:.1?}",
-        text.lines().count(),
-        text.len() / 1_000_000,
-        started.elapsed()
-    );
-
-    let pool = scratch::database(server, "journey_bench_import").await?;
-    let options = ImportOptions::all_or_nothing();
-    let clock = Instant::now();
-    let report = import(&pool, master(), text.as_bytes(), &options).await?;
-    let import_time = clock.elapsed();
-    if !report.invalid.is_empty() {
-        return Err(AppError::Internal(format!(
-            "generated line invalid: {}",
-            report.invalid[0]
-        )));
-    }
-    let events = (report.stored + report.derived) as u64;
-
-    let rows = scratch::copy_out_events(&pool).await?;
-    let copy_pool = scratch::database(server, "journey_bench_copy").await?;
-    let clock = Instant::now();
-    let copied = scratch::copy_in_events(&copy_pool, &rows).await?;
-    let copy_time = clock.elapsed();
-    copy_pool.close().await;
-    pool.close().await;
-    scratch::drop_database(server, "journey_bench_copy").await?;
-    scratch::drop_database(server, "journey_bench_import").await?;
-
-    let import_rate = per_second(events, import_time);
-    let copy_rate = per_second(copied, copy_time);
-    println!("import (parse, check every rule, store and project the read tables; one transaction): {events} events in {import_time:.2?} = {import_rate:.0} events/s");
-    println!("COPY of the same {copied} rows into an empty events table (ceiling):  {copy_time:.2?} = {copy_rate:.0} rows/s");
-    println!(
-        "import / COPY = {:.2} (target >= 0.33)",
-        import_rate / copy_rate
-    );
-    Ok(())
 }
 
 /// A journey file of one journey `key` with `entries` entries in all.
@@ -344,6 +308,49 @@ pub(crate) fn metrics_cohort(families: usize, days: u32) -> synth::Synth {
     }
 }
 
+/// Database [`METRICS_DB`] with the first `largest` journeys of [`metrics_cohort`] (those
+/// it lacks generated and imported now, 1,000 at a time, and kept for later runs); true
+/// when this call generated some.
+pub(crate) async fn kept_cohort(
+    server: &journey_postgres::PgConnectOptions,
+    largest: usize,
+    days: u32,
+) -> Result<(journey_postgres::PgPool, synth::Synth, bool), AppError> {
+    // A fixed last day, so that the kept data stays valid on later days.
+    let synth = metrics_cohort(largest, days);
+    let pool = scratch::keep_database(server, METRICS_DB).await?;
+    let (mut next, width_ok) = scratch::cohort_stored(&pool, "m-", synth.key(0).len()).await?;
+    if !width_ok {
+        return Err(AppError::BadRequest(format!(
+            "database {METRICS_DB} holds a cohort of another size; drop it first \
+             (dropdb {METRICS_DB}, or DROP DATABASE in psql)"
+        )));
+    }
+    let generated = next < largest;
+    if generated {
+        println!(
+            "generating and importing journeys {}..{largest} x {days} days (kept for later runs)",
+            next + 1
+        );
+        let options = ImportOptions::all_or_nothing();
+        let clock = Instant::now();
+        while next < largest {
+            let end = (next + 1000).min(largest);
+            let mut text = synth.generate_range(next..end).join("\n");
+            text.push('\n');
+            let report = import(&pool, master(), text.as_bytes(), &options).await?;
+            if let Some(bad) = report.invalid.first() {
+                return Err(AppError::Internal(format!("generated line invalid: {bad}")));
+            }
+            next = end;
+            println!("  {next} journeys stored ({:.0?})", clock.elapsed());
+        }
+        scratch::analyze(&pool).await?;
+    }
+    projector::catch_up(&pool).await?;
+    Ok((pool, synth, generated))
+}
+
 async fn bench_metrics(
     server: &journey_postgres::PgConnectOptions,
     mut sizes: Vec<usize>,
@@ -358,43 +365,8 @@ async fn bench_metrics(
         .last()
         .ok_or_else(|| AppError::BadRequest("no --sizes".into()))?;
     let runs = runs.max(1);
-    // A fixed last day, so that the kept data stays valid on later days.
-    let synth = metrics_cohort(largest, days);
+    let (pool, synth, generated) = kept_cohort(server, largest, days).await?;
     let as_of = synth.end;
-    let pool = scratch::keep_database(server, METRICS_DB).await?;
-    let (have, width_ok) = scratch::cohort_stored(&pool, "m-", synth.key(0).len()).await?;
-    if !width_ok {
-        return Err(AppError::BadRequest(format!(
-            "database {METRICS_DB} holds a cohort of another size; drop it first \
-             (dropdb {METRICS_DB}, or DROP DATABASE in psql)"
-        )));
-    }
-    let mut next = have;
-    let generated = next < largest;
-    if next < largest {
-        println!(
-            "generating and importing journeys {}..{largest} x {days} days (kept for later runs)",
-            next + 1
-        );
-        let options = ImportOptions::all_or_nothing();
-        let clock = Instant::now();
-        while next < largest {
-            let end = (next + 1000).min(largest);
-            let mut text = synth.generate_range(next..end).join("\n");
-            text.push('\n');
-            let report = import(&pool, master(), text.as_bytes(), &options).await?;
-            if !report.invalid.is_empty() {
-                return Err(AppError::Internal(format!(
-                    "generated line invalid: {}",
-                    report.invalid[0]
-                )));
-            }
-            next = end;
-            println!("  {next} journeys stored ({:.0?})", clock.elapsed());
-        }
-        scratch::analyze(&pool).await?;
-    }
-    projector::catch_up(&pool).await?;
     println!("as of {as_of}; best of {runs} runs; peak = peak resident memory of this process during the step");
     println!(
         "{:>8} {:>10} {:>9} {:>9} {:>9} {:>10} {:>9} {:>10} {:>10} {:>8} {:>14} {:>16} {:>10} {:>11}",

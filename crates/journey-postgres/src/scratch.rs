@@ -210,6 +210,15 @@ pub async fn cohort_stored(
     Ok((count as usize, same))
 }
 
+/// The journeys and the events of a store.
+pub async fn store_size(pool: &PgPool) -> Result<(i64, i64), StoreError> {
+    Ok(
+        sqlx::query_as("SELECT (SELECT count(*) FROM journey_keys), (SELECT count(*) FROM events)")
+            .fetch_one(pool)
+            .await?,
+    )
+}
+
 /// Refreshes the planner statistics of the read tables after a bulk load.
 pub async fn analyze(pool: &PgPool) -> Result<(), StoreError> {
     sqlx::query("VACUUM ANALYZE entries").execute(pool).await?;

@@ -48,6 +48,9 @@ pub struct ImportOptions {
     /// at a time): the report keeps only the first [`INVALID_KEPT`], so that a file of
     /// millions of bad lines is reported whole without being held.
     pub on_invalid: Option<OnInvalid>,
+    /// Do everything, then roll back instead of committing (a benchmark's import into a
+    /// store it keeps unchanged; the report says what would have been stored).
+    pub roll_back: bool,
 }
 
 impl ImportOptions {
@@ -59,6 +62,7 @@ impl ImportOptions {
             progress: None,
             block_lines: BLOCK_LINES,
             on_invalid: None,
+            roll_back: false,
         }
     }
 }
@@ -184,12 +188,13 @@ pub async fn import_from(
 ) -> Result<ImportReport, StoreError> {
     let mut tx = pool.begin().await?;
     match import_in(pool, &mut tx, master, source, options).await {
-        Ok(report) if report.committed => {
+        Ok(report) if report.committed && !options.roll_back => {
             tx.commit().await?;
             Ok(report)
         }
-        Ok(report) => {
+        Ok(mut report) => {
             tx.rollback().await?;
+            report.committed = false;
             Ok(report)
         }
         // Rolled back at once: the journeys' snapshot rows stay locked until it is.
