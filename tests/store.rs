@@ -454,3 +454,64 @@ async fn every_key_of_a_journey_table_holds_the_journey_id_and_no_reference_cros
     };
     assert_eq!(partitioned, expected);
 }
+
+#[tokio::test]
+async fn entry_index_is_kept_by_every_writer_without_a_trigger() {
+    let db = TestDb::fresh().await;
+    // No trigger on any table: a store distributed by journey runs none (ARCHITECTURE.md).
+    assert_eq!(
+        sqlx_count(
+            &db,
+            "SELECT count(*) FROM pg_trigger WHERE NOT tgisinternal"
+        )
+        .await,
+        0
+    );
+    // An import whose one statement holds an entry and its retract, and one that retracts
+    // an entry of an earlier statement.
+    let file = [
+        r#"{"journey":"k","type":"journey_started","on":"2025-01-01","relationship":"friend","entry":"s"}"#,
+        r#"{"journey":"k","type":"reward_given","on":"2025-01-02","entry":"r1"}"#,
+        r#"{"journey":"k","type":"reward_given","on":"2025-01-02","entry":"r2"}"#,
+        r#"{"journey":"k","type":"retract","target":"r1","entry":"x1"}"#,
+    ]
+    .join("\n");
+    let options = journey_postgres::import::ImportOptions::all_or_nothing();
+    let report = journey_postgres::import::import(&db.pool, &db.master, file.as_bytes(), &options)
+        .await
+        .unwrap();
+    assert!(report.committed, "{report:?}");
+    // A single command (the recorder) retracting an entry stored by the import.
+    let recorder = Recorder::new(db.pool.clone(), db.master.clone());
+    let retract = r#"{"journey":"k","type":"retract","target":"r2","entry":"x2"}"#;
+    recorder
+        .record("k", entry(retract), Utc::now(), HashMap::new())
+        .await
+        .expect("retracted");
+    let index = journey_postgres::testing::json_rows(
+        &db.pool,
+        "SELECT jsonb_build_array(entry, retracted) FROM entry_index ORDER BY entry",
+    )
+    .await;
+    assert_eq!(
+        index,
+        [
+            serde_json::json!(["r1", true]),
+            serde_json::json!(["r2", true]),
+            serde_json::json!(["s", false]),
+            serde_json::json!(["x1", false]),
+            serde_json::json!(["x2", false]),
+        ]
+    );
+    // The index answers the rules: the same retract again is refused, the same line again
+    // stores nothing.
+    let again = r#"{"journey":"k","type":"retract","target":"r1","entry":"x3"}"#;
+    let refused = recorder
+        .record("k", entry(again), Utc::now(), HashMap::new())
+        .await;
+    assert!(matches!(refused, Err(StoreError::Rule(_))), "{refused:?}");
+    let report = journey_postgres::import::import(&db.pool, &db.master, file.as_bytes(), &options)
+        .await
+        .unwrap();
+    assert_eq!((report.stored, report.already_stored), (0, 4), "{report:?}");
+}

@@ -39,6 +39,7 @@ pub use claims::{store_refusal, Claim};
 pub use loaded::PgEntryLookup;
 use loaded::{asks, decide, fresh, load_newer, lock};
 pub(crate) use loaded::{insert_events, serialize};
+pub(crate) use loaded::{APPENDED_COLUMNS, INDEX_APPENDED};
 
 /// What a write did.
 #[derive(Debug, Clone, PartialEq)]
@@ -389,8 +390,12 @@ async fn append(
         "WITH appended AS (
              INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata)
              SELECT 'Journey', $1, seq, t, v, p::json, m::json
-               FROM unnest($2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[]) AS r(seq, t, v, p, m))
-         {snapshot_statement}"
+               FROM unnest($2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[]) AS r(seq, t, v, p, m)
+             RETURNING {APPENDED_COLUMNS}),
+         {INDEX_APPENDED}
+         {snapshot_statement}",
+        APPENDED_COLUMNS = loaded::APPENDED_COLUMNS,
+        INDEX_APPENDED = loaded::INDEX_APPENDED
     ))
     .bind(journey_id)
     .bind(&sequences)
