@@ -316,3 +316,70 @@ async fn an_unreachable_database_is_a_503_with_retry_after() {
     assert!(reply.headers.contains_key(header::RETRY_AFTER));
     assert_eq!(reply.json()["error"], "unavailable");
 }
+
+#[tokio::test]
+async fn a_journey_held_longer_than_a_write_waits_is_a_503_busy_and_the_retry_stores_once() {
+    let app = app().await;
+    let mut fam = Client::default();
+    fam.api_sign_in(&app, json!({ "username": "fam", "password": PASSWORD }))
+        .await;
+    let uri = format!("/api/v1/journeys/{OWN}/entries");
+    let body = json!({ "type": "positive_communication", "on": today(), "channel": "call" });
+    let before = sqlx_count(&app.db, "SELECT count(*) FROM entries").await;
+    // Another transaction holds the journey's turn, as an import of a file naming it does.
+    let mut holder = app.db.pool.begin().await.unwrap();
+    let held: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM (SELECT 1 FROM snapshots s
+           JOIN journey_keys k ON k.journey_id = s.aggregate_id
+          WHERE k.key = $1 FOR UPDATE OF s) AS held",
+    )
+    .bind(OWN)
+    .fetch_one(&mut *holder)
+    .await
+    .unwrap();
+    assert_eq!(held, 1);
+    let started = std::time::Instant::now();
+    let busy = tokio::time::timeout(
+        std::time::Duration::from_secs(30),
+        fam.post_json(&app, &uri, body.clone(), &[("Idempotency-Key", "held-1")]),
+    )
+    .await
+    .expect("a write waits a bounded time");
+    assert_eq!(
+        busy.status,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "{}",
+        busy.body
+    );
+    assert!(
+        started.elapsed() >= journey_postgres::store::LOCK_WAIT / 2,
+        "it waited for its turn before giving up"
+    );
+    assert!(busy.headers.contains_key(header::RETRY_AFTER));
+    assert_eq!(busy.json()["error"], "busy");
+    assert!(busy.json()["message"]
+        .as_str()
+        .unwrap()
+        .contains("nothing was saved"));
+    holder.rollback().await.unwrap();
+    // Nothing of the refused write stayed: not the entry, not the key's claim.
+    assert_eq!(
+        sqlx_count(&app.db, "SELECT count(*) FROM entries").await,
+        before
+    );
+    let claims = sqlx_count(
+        &app.db,
+        "SELECT count(*) FROM idempotency_keys WHERE key = 'held-1'",
+    )
+    .await;
+    assert_eq!(claims, 0);
+    // The retry with the same key writes it, once.
+    let retry = fam
+        .post_json(&app, &uri, body, &[("Idempotency-Key", "held-1")])
+        .await;
+    assert_eq!(retry.status, StatusCode::CREATED, "{}", retry.body);
+    assert_eq!(
+        sqlx_count(&app.db, "SELECT count(*) FROM entries").await,
+        before + 1
+    );
+}

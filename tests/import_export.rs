@@ -438,6 +438,52 @@ async fn imports_of_the_same_journeys_take_turns_and_a_family_write_waits_for_on
     );
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_family_write_waits_for_an_import_a_bounded_time_then_is_refused_busy() {
+    use crate::common::catch_up::wait_for;
+    use journey_postgres::store::Recorder;
+    use journey_postgres::StoreError;
+    use std::collections::HashMap;
+    use std::sync::mpsc::channel;
+    let db = TestDb::fresh().await;
+    let wait = std::time::Duration::from_millis(300);
+    let recorder = Recorder::new(db.pool.clone(), db.master.clone()).with_lock_wait(wait);
+    start(&recorder, "a").await;
+    let (lines, file) = channel();
+    let (says, _progress) = channel();
+    lines.send(reward("a", "import-a")).unwrap();
+    let import = import_arriving(&db, file, says);
+    wait_for("the import to hold journey a", || async {
+        let free = "SELECT count(*) FROM (SELECT 1 FROM snapshots s
+                      JOIN journey_keys k ON k.journey_id = s.aggregate_id
+                     WHERE k.key = 'a' FOR UPDATE OF s SKIP LOCKED) AS free";
+        sqlx_count(&db, free).await == 0
+    })
+    .await;
+    let text = r#"{"journey":"a","type":"stepped_away","on":"2025-01-03","entry":"family"}"#;
+    let refused = tokio::time::timeout(
+        std::time::Duration::from_secs(30),
+        recorder.record("a", entry(text), chrono::Utc::now(), HashMap::new()),
+    )
+    .await
+    .expect("the write gives up after its bounded wait");
+    assert!(matches!(refused, Err(StoreError::Busy)), "{refused:?}");
+    // The import goes on and commits; the family's retry then writes once.
+    drop(lines);
+    let import = tokio::task::spawn_blocking(move || import.join().unwrap())
+        .await
+        .unwrap()
+        .expect("the import");
+    assert!(import.committed && import.stored == 1, "{import:?}");
+    recorder
+        .record("a", entry(text), chrono::Utc::now(), HashMap::new())
+        .await
+        .expect("the retry");
+    let family = "SELECT count(*) FROM entries WHERE type = 'stepped_away'";
+    assert_eq!(sqlx_count(&db, family).await, 1);
+    assert_eq!(event_count(&db).await, 3);
+}
+
 #[tokio::test]
 async fn every_refused_line_is_reported_in_order_and_only_the_first_are_kept() {
     use journey_postgres::import::{import_from, ImportOptions, INVALID_KEPT};

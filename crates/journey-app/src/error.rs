@@ -23,6 +23,9 @@ pub enum AppError {
     Conflict(String),
     /// The database (or the master key's file) cannot be reached right now.
     Unavailable(String),
+    /// Someone else holds what the write needs for longer than a write waits (an import of
+    /// the journey's file): nothing was done; try again in a few seconds (503, Retry-After).
+    Busy(String),
     /// A bug or corrupted data: logged, never shown to a user.
     Internal(String),
     /// This machine's set-up stops the program from starting (a master key that is missing
@@ -48,6 +51,7 @@ impl AppError {
             | AppError::Forbidden(_) => 1,
             AppError::Conflict(_)
             | AppError::Unavailable(_)
+            | AppError::Busy(_)
             | AppError::Internal(_)
             | AppError::Setup(_) => 2,
         }
@@ -61,7 +65,7 @@ impl AppError {
             AppError::NotFound(_) => 404,
             AppError::Forbidden(_) => 403,
             AppError::Conflict(_) => 409,
-            AppError::Unavailable(_) | AppError::Setup(_) => 503,
+            AppError::Unavailable(_) | AppError::Busy(_) | AppError::Setup(_) => 503,
             AppError::Internal(_) => 500,
         }
     }
@@ -79,6 +83,7 @@ impl std::fmt::Display for AppError {
             AppError::BadRequest(why)
             | AppError::NotFound(why)
             | AppError::Conflict(why)
+            | AppError::Busy(why)
             | AppError::Internal(why)
             | AppError::Setup(why) => f.write_str(why),
             AppError::Invalid {
@@ -105,6 +110,7 @@ impl From<StoreError> for AppError {
                 "the journey was changed by someone else at the same moment; try again".into(),
             ),
             StoreError::Unavailable(why) => AppError::Unavailable(why),
+            StoreError::Busy => AppError::Busy(StoreError::Busy.to_string()),
             StoreError::Corrupt(why) => {
                 AppError::Internal(format!("stored data unreadable: {why}"))
             }

@@ -12,6 +12,10 @@ pub enum StoreError {
     /// Another writer changed the journey first; the command can be retried.
     #[error("the journey was changed concurrently; try again")]
     Conflict,
+    /// A lock the write needed stayed held by another transaction for the recorder's lock
+    /// wait (an import of a file naming the journey, say): nothing was stored; try again.
+    #[error("the journey is being written by someone else (an import, say); nothing was stored: try again in a few seconds")]
+    Busy,
     /// The database could not be reached or failed (not the caller's fault).
     #[error("database unavailable: {0}")]
     Unavailable(String),
@@ -42,6 +46,8 @@ impl From<sqlx::Error> for StoreError {
             sqlx::Error::Database(db) if db.code().as_deref() == Some("23505") => {
                 StoreError::Conflict
             }
+            // lock_not_available: a wait for a lock outlasted `lock_timeout`.
+            sqlx::Error::Database(db) if db.code().as_deref() == Some("55P03") => StoreError::Busy,
             _ => StoreError::Unavailable(err.to_string()),
         }
     }

@@ -41,6 +41,8 @@ pub enum WebError {
     MethodNotAllowed,
     /// The database is unreachable.
     Unavailable,
+    /// Someone else holds the journey for longer than a write waits (an import).
+    Busy,
     /// A bug or corrupted data: logged, never shown.
     Internal(String),
 }
@@ -62,7 +64,7 @@ impl WebError {
             WebError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             WebError::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             WebError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            WebError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            WebError::Unavailable | WebError::Busy => StatusCode::SERVICE_UNAVAILABLE,
             WebError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -102,6 +104,9 @@ impl WebError {
             WebError::Unavailable => {
                 "the database cannot be reached right now; try again shortly".into()
             }
+            WebError::Busy => {
+                "this journey is being updated by someone else right now (an import, say); nothing was saved: try again in a few seconds".into()
+            }
             WebError::Internal(_) => "something went wrong on our side".into(),
         }
     }
@@ -123,13 +128,16 @@ impl WebError {
             WebError::TooLarge => "too_large",
             WebError::MethodNotAllowed => "method_not_allowed",
             WebError::Unavailable => "unavailable",
+            WebError::Busy => "busy",
             WebError::Internal(_) => "internal",
         }
     }
 
     pub(crate) fn headers(&self) -> Vec<(header::HeaderName, String)> {
         match self {
-            WebError::Unavailable => vec![(header::RETRY_AFTER, RETRY_AFTER_SECONDS.to_string())],
+            WebError::Unavailable | WebError::Busy => {
+                vec![(header::RETRY_AFTER, RETRY_AFTER_SECONDS.to_string())]
+            }
             WebError::TooMany(seconds) => vec![(header::RETRY_AFTER, seconds.to_string())],
             _ => Vec::new(),
         }
@@ -167,6 +175,10 @@ impl From<AppError> for WebError {
             AppError::Unavailable(why) => {
                 tracing::warn!("database unavailable: {why}");
                 WebError::Unavailable
+            }
+            AppError::Busy(why) => {
+                tracing::info!("write refused, busy: {why}");
+                WebError::Busy
             }
             AppError::Internal(why) => WebError::Internal(why),
             AppError::Setup(why) => {

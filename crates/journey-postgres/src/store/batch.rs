@@ -25,7 +25,7 @@ use chrono::{DateTime, Utc};
 use cqrs_es::persist::SerializedEvent;
 use journey_domain::Entry;
 use serde_json::Value;
-use sqlx::{PgPool, Postgres, Transaction};
+use sqlx::{Postgres, Transaction};
 use tokio::sync::{mpsc, oneshot, Mutex};
 use uuid::Uuid;
 
@@ -96,18 +96,13 @@ enum Outcome {
 
 impl Batcher {
     /// Queues `job`, waiting at most [`QUEUE_WAIT`] for room.
-    pub(crate) async fn submit(
-        &self,
-        pool: &PgPool,
-        master: &MasterKey,
-        job: Job,
-    ) -> Result<(), NotQueued> {
+    pub(crate) async fn submit(&self, owner: &Recorder, job: Job) -> Result<(), NotQueued> {
         let queue = self.queue.get_or_init(|| {
             let (send, receive) = mpsc::channel(QUEUE);
             let receive = Arc::new(Mutex::new(receive));
-            let writers = (pool.options().get_max_connections() / 2).max(1);
+            let writers = (owner.pool().options().get_max_connections() / 2).max(1);
             for _ in 0..writers {
-                let recorder = Recorder::new(pool.clone(), master.clone());
+                let recorder = owner.sibling();
                 tokio::spawn(writer(recorder, receive.clone(), self.counts.clone()));
             }
             send
@@ -173,7 +168,7 @@ async fn writer(recorder: Recorder, queue: Arc<Mutex<mpsc::Receiver<Job>>>, coun
 
 /// Writes `batch` in one transaction and answers each write.
 async fn write(recorder: &Recorder, batch: Vec<Job>, counts: &Counts) {
-    let outcomes = match together(recorder.pool(), recorder.master(), &batch).await {
+    let outcomes = match together(recorder, &batch).await {
         Ok(outcomes) => {
             let written = outcomes
                 .iter()
@@ -194,7 +189,7 @@ async fn write(recorder: &Recorder, batch: Vec<Job>, counts: &Counts) {
                 let _ = job.reply.send(answer);
             }
             Outcome::Alone => {
-                let alone = Recorder::new(recorder.pool().clone(), recorder.master().clone());
+                let alone = recorder.sibling();
                 tokio::spawn(async move {
                     let command = Command::Record(job.entries);
                     let answer = alone
@@ -214,13 +209,9 @@ async fn write(recorder: &Recorder, batch: Vec<Job>, counts: &Counts) {
 }
 
 /// The batch's transaction: what each write gets, or the error that rolled all back.
-async fn together(
-    pool: &PgPool,
-    master: &MasterKey,
-    batch: &[Job],
-) -> Result<Vec<Outcome>, StoreError> {
-    let mut tx = pool.begin().await?;
-    match inside(&mut tx, master, batch).await {
+async fn together(recorder: &Recorder, batch: &[Job]) -> Result<Vec<Outcome>, StoreError> {
+    let mut tx = recorder.begin().await?;
+    match inside(&mut tx, recorder.master(), batch).await {
         Ok((outcomes, written)) => {
             tx.commit().await?;
             Ok(outcomes

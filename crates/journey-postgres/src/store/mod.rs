@@ -55,6 +55,13 @@ pub enum Written {
 /// Times a write that met a concurrent write (a new journey's key, a deadlock) runs again.
 const CONFLICT_RETRIES: u32 = 20;
 
+/// How long a write waits for a lock another transaction holds (the journey's turn while
+/// an import of a file naming it runs, an idempotency key another request is using) before
+/// it gives up with [`StoreError::Busy`] (HTTP 503 with Retry-After): a family's request
+/// never waits for minutes. Writers of the same journey take turns in milliseconds, so
+/// only a long transaction (an import, an erase) makes one wait this long.
+pub const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(3);
+
 /// A single command as the write path runs it.
 pub(crate) enum Command {
     /// Entries of one journey, recorded together or not at all.
@@ -71,6 +78,7 @@ pub struct Recorder {
     pool: PgPool,
     master: MasterKey,
     batch: batch::Batcher,
+    lock_wait: std::time::Duration,
 }
 
 impl Recorder {
@@ -79,7 +87,31 @@ impl Recorder {
             pool,
             master,
             batch: batch::Batcher::default(),
+            lock_wait: LOCK_WAIT,
         }
+    }
+
+    /// The same recorder with `wait` as the bound on a write's wait for a lock (instead
+    /// of [`LOCK_WAIT`]).
+    pub fn with_lock_wait(mut self, wait: std::time::Duration) -> Self {
+        self.lock_wait = wait;
+        self
+    }
+
+    /// A recorder of the same database, key and lock wait, with a group commit of its own
+    /// (for the writer tasks, and for a write of a batch that runs on its own).
+    pub(crate) fn sibling(&self) -> Recorder {
+        Recorder::new(self.pool.clone(), self.master.clone()).with_lock_wait(self.lock_wait)
+    }
+
+    /// A write's transaction: its waits for locks bounded by the recorder's lock wait.
+    pub(crate) async fn begin(&self) -> Result<Transaction<'static, Postgres>, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("SELECT set_config('lock_timeout', $1, true)")
+            .bind(format!("{}ms", self.lock_wait.as_millis().max(1)))
+            .execute(&mut *tx)
+            .await?;
+        Ok(tx)
     }
 
     /// The group commits so far: batches committed, and the writes they held.
@@ -221,7 +253,7 @@ impl Recorder {
             };
             // Taken, its outcome is unknown only if its writer task ended with it. Not taken
             // because no writer task runs in this runtime, it runs alone, below.
-            match self.batch.submit(&self.pool, &self.master, job).await {
+            match self.batch.submit(self, job).await {
                 Ok(()) => {
                     return answer.await.unwrap_or_else(|_| {
                         Err(StoreError::Unavailable("the writer task ended".into()))
@@ -268,7 +300,7 @@ impl Recorder {
         metadata: &HashMap<String, String>,
         claim: Option<&Claim>,
     ) -> Result<Written, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         match self
             .inside(&mut tx, key, command, recorded_at, metadata, claim)
             .await
