@@ -352,9 +352,21 @@ fn import_arriving(
     })
 }
 
+/// Waits until another transaction (an import) holds journey `key`'s snapshot row.
+async fn until_held(db: &TestDb, key: &str) {
+    let free = format!(
+        "SELECT count(*) FROM (SELECT 1 FROM snapshots s
+           JOIN journey_keys k ON k.journey_id = s.aggregate_id
+          WHERE k.key = '{key}' FOR UPDATE OF s SKIP LOCKED) AS free"
+    );
+    crate::common::catch_up::wait_for(&format!("an import to hold journey {key}"), || async {
+        sqlx_count(db, &free).await == 0
+    })
+    .await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn imports_of_the_same_journeys_take_turns_and_a_family_write_waits_for_one() {
-    use crate::common::catch_up::wait_for;
     use journey_postgres::store::Recorder;
     use std::collections::HashMap;
     use std::sync::mpsc::channel;
@@ -368,13 +380,7 @@ async fn imports_of_the_same_journeys_take_turns_and_a_family_write_waits_for_on
     let (first_says, first_progress) = channel();
     first_lines.send(reward("a", "first-a")).unwrap();
     let first = import_arriving(&db, first_file, first_says);
-    wait_for("the first import to hold journey a", || async {
-        let free = "SELECT count(*) FROM (SELECT 1 FROM snapshots s
-                      JOIN journey_keys k ON k.journey_id = s.aggregate_id
-                     WHERE k.key = 'a' FOR UPDATE OF s SKIP LOCKED) AS free";
-        sqlx_count(&db, free).await == 0
-    })
-    .await;
+    until_held(&db, "a").await;
     let (second_lines, second_file) = channel();
     let (second_says, second_progress) = channel();
     second_lines.send(reward("b", "second-b")).unwrap();
@@ -440,7 +446,6 @@ async fn imports_of_the_same_journeys_take_turns_and_a_family_write_waits_for_on
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_family_write_waits_for_an_import_a_bounded_time_then_is_refused_busy() {
-    use crate::common::catch_up::wait_for;
     use journey_postgres::store::Recorder;
     use journey_postgres::StoreError;
     use std::collections::HashMap;
@@ -453,13 +458,7 @@ async fn a_family_write_waits_for_an_import_a_bounded_time_then_is_refused_busy(
     let (says, _progress) = channel();
     lines.send(reward("a", "import-a")).unwrap();
     let import = import_arriving(&db, file, says);
-    wait_for("the import to hold journey a", || async {
-        let free = "SELECT count(*) FROM (SELECT 1 FROM snapshots s
-                      JOIN journey_keys k ON k.journey_id = s.aggregate_id
-                     WHERE k.key = 'a' FOR UPDATE OF s SKIP LOCKED) AS free";
-        sqlx_count(&db, free).await == 0
-    })
-    .await;
+    until_held(&db, "a").await;
     let text = r#"{"journey":"a","type":"stepped_away","on":"2025-01-03","entry":"family"}"#;
     let refused = tokio::time::timeout(
         std::time::Duration::from_secs(30),
