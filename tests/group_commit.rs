@@ -248,3 +248,88 @@ async fn a_full_write_queue_refuses_a_write_as_unavailable_after_a_bounded_wait(
         );
     }
 }
+
+#[tokio::test]
+async fn a_busy_week_is_kept_in_parts_of_at_most_16_entries_equal_to_the_entries_table() {
+    use journey_postgres::read::{metric_rows, metric_rows_from_entries, Scope};
+    let db = TestDb::fresh().await;
+    let recorder = Arc::new(Recorder::new(db.pool.clone(), db.master.clone()));
+    start(&recorder, "busy").await;
+    // 40 entries of one day, some written together (batches of one journey's writes take
+    // turns), then an earlier day of the same week (the week is rewritten) and a retract.
+    let mut tasks = Vec::new();
+    for i in 0..40 {
+        let recorder = recorder.clone();
+        tasks.push(tokio::spawn(async move {
+            let text = format!(
+                r#"{{"journey":"busy","type":"self_care","on":"2025-01-08","minutes":10,"entry":"c{i}"}}"#
+            );
+            recorder
+                .record("busy", entry(&text), Utc::now(), HashMap::new())
+                .await
+        }));
+    }
+    for task in tasks {
+        task.await.expect("ends").expect("written");
+    }
+    let parts = |db: &TestDb| {
+        let pool = db.pool.clone();
+        async move {
+            sqlx::query_as::<_, (i32, i32)>(
+                "SELECT part, cardinality(types) FROM metric_weeks m JOIN journeys j USING (journey_id)
+                  WHERE j.key = 'busy' AND week = '2025-01-06' ORDER BY part",
+            )
+            .fetch_all(&pool)
+            .await
+            .expect("parts")
+        }
+    };
+    let appended = parts(&db).await;
+    assert!(
+        appended.len() >= 3,
+        "40 entries of a week in parts: {appended:?}"
+    );
+    assert!(appended.iter().all(|(_, n)| *n <= 16), "{appended:?}");
+    assert_eq!(
+        appended.iter().map(|(_, n)| n).sum::<i32>(),
+        40,
+        "{appended:?}"
+    );
+    let same = |round: &'static str| {
+        let pool = db.pool.clone();
+        async move {
+            let mut weeks = metric_rows(&pool, Scope::Key("busy")).await.unwrap();
+            let mut entries: Vec<_> = metric_rows_from_entries(&pool, Scope::Key("busy"))
+                .await
+                .unwrap()
+                .remove(0)
+                .1
+                .into_iter()
+                .filter(|r| r.kind != "retract")
+                .map(|r| format!("{r:?}"))
+                .collect();
+            let mut weeks: Vec<_> = weeks.remove(0).1.iter().map(|r| format!("{r:?}")).collect();
+            weeks.sort();
+            entries.sort();
+            assert_eq!(weeks, entries, "{round}: metric_weeks = entries");
+        }
+    };
+    same("appended").await;
+    for text in [
+        r#"{"journey":"busy","type":"self_care","on":"2025-01-07","minutes":5,"entry":"early"}"#,
+        r#"{"journey":"busy","type":"retract","target":"c3","entry":"r"}"#,
+    ] {
+        recorder
+            .record("busy", entry(text), Utc::now(), HashMap::new())
+            .await
+            .expect("written");
+    }
+    let rewritten = parts(&db).await;
+    assert_eq!(
+        rewritten.iter().map(|(n, _)| *n).collect::<Vec<_>>(),
+        vec![0, 1, 2],
+        "41 entries rewritten in parts of 16: {rewritten:?}"
+    );
+    assert_eq!(rewritten.iter().map(|(_, n)| n).sum::<i32>(), 41);
+    same("rewritten").await;
+}

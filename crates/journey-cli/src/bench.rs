@@ -475,7 +475,7 @@ async fn bench_metrics(
     }
     println!("SQL week s: one SQL query for the weekly day counts, PDA and coverage only (its rows checked equal to ours);");
     println!("ours (total s) computes every figure of metrics.md and the JSON. SQL/ours > 1: ours is faster.");
-    println!("read s: metric_weeks (one row per journey and week, kept by each write); read entries s: the same rows from entries");
+    println!("read s: metric_weeks (rows per journey and week, kept by each write); read entries s: the same rows from entries");
     println!("read from the entries table (one row per entry); SQL/ours-entries: the ratio with that read instead.");
     println!("streamed: what `journey metrics` does, 200 journeys read and computed at a time, each journey's JSON");
     println!("written as it comes (to a counter), the cohort from four numbers per journey; run for every size first.");

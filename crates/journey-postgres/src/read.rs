@@ -150,7 +150,7 @@ impl<'a> Scope<'a> {
 
 /// The entries of the journeys of `scope` for the metrics, by journey in key order (the
 /// entries of a journey in no particular order: no figure depends on it), read from
-/// `metric_weeks`: one row per journey and week, its entries' columns as arrays (kept equal
+/// `metric_weeks`: rows per journey and week (parts of at most 16 entries), its entries' columns as arrays (kept equal
 /// to `entries` without the retract lines, in each write's transaction; migrations/0007).
 pub async fn metric_rows(
     pool: &PgPool,
@@ -257,7 +257,7 @@ async fn input_rows_of(
         "SELECT journey_id, entries, types, days, retracted, statuses, modalities, reasons,
                 episodes, for_safety, details, scores
            FROM metric_weeks WHERE journey_id = ANY($1)
-          ORDER BY journey_id, week",
+          ORDER BY journey_id, week, part",
     )
     .bind(&ids)
     .fetch(pool);
