@@ -105,6 +105,9 @@ pub enum Bench {
         /// Connections of the app's pool (`journey serve` has 8).
         #[arg(long, default_value_t = 8)]
         pool: u32,
+        /// Rounds of pgbench and the app, interleaved (the ratio is their median).
+        #[arg(long, default_value_t = 3)]
+        rounds: u32,
     },
     /// One family's POST latency in a store of ~45,000 events (one journey of them has 20,000 entries) and in a large one (generated
     /// once, kept in database journey_bench_large_store), and on a journey of 20,000 entries.
@@ -160,7 +163,8 @@ pub async fn run(which: Bench, config: &Config) -> Outcome {
             families,
             seconds,
             pool,
-        } => writes::writes(&server, families, seconds, pool).await,
+            rounds,
+        } => writes::writes(&server, families, seconds, pool, rounds.max(1)).await,
         Bench::WriteCost { events, seconds } => writes::write_cost(&server, events, seconds).await,
         Bench::Web {
             days,
