@@ -456,6 +456,33 @@ async fn every_key_of_a_journey_table_holds_the_journey_id_and_no_reference_cros
 }
 
 #[tokio::test]
+async fn no_index_of_snapshots_holds_a_column_that_a_write_changes() {
+    // Every write updates its journey's snapshot row (last_sequence, current_snapshot,
+    // payload); an index on any of those makes every such update a non-HOT one, which
+    // leaves a dead row and new index entries behind (migration 0024).
+    let db = TestDb::fresh().await;
+    let columns: Vec<(String, String)> = sqlx::query_as(
+        "SELECT i.relname::text, a.attname::text
+           FROM pg_index x
+           JOIN pg_class t ON t.oid = x.indrelid
+           JOIN pg_class i ON i.oid = x.indexrelid
+           JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum = ANY (x.indkey)
+          WHERE t.relname = 'snapshots' AND t.relnamespace = 'public'::regnamespace
+          ORDER BY 1, 2",
+    )
+    .fetch_all(&db.pool)
+    .await
+    .unwrap();
+    assert!(!columns.is_empty(), "snapshots has its primary key");
+    for (index, column) in &columns {
+        assert!(
+            column == "aggregate_type" || column == "aggregate_id",
+            "index {index} of snapshots holds {column}, which every write changes"
+        );
+    }
+}
+
+#[tokio::test]
 async fn entry_index_is_kept_by_every_writer_without_a_trigger() {
     let db = TestDb::fresh().await;
     // No trigger on any table: a store distributed by journey runs none (ARCHITECTURE.md).
