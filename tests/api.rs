@@ -212,6 +212,67 @@ async fn a_retried_post_with_an_idempotency_key_stores_nothing_twice() {
 }
 
 #[tokio::test]
+async fn every_api_write_in_a_row_is_audited_once_even_when_its_access_check_is_remembered() {
+    let app = app().await;
+    let mut fam = Client::default();
+    fam.api_sign_in(&app, json!({ "username": "fam", "password": PASSWORD }))
+        .await;
+    let uri = format!("/api/v1/journeys/{OWN}/entries");
+    let writes = "SELECT count(*) FROM audit_log a JOIN journeys j USING (journey_id)
+                   WHERE a.action = 'write' AND a.actor = 'fam' AND j.key = 'j1-0000'";
+    assert_eq!(OWN, "j1-0000");
+    let (audited, entries) = (
+        sqlx_count(&app.db, writes).await,
+        sqlx_count(&app.db, "SELECT count(*) FROM entries").await,
+    );
+    // Within a second: the first write's check is made and remembered, the others' rows go
+    // with their writes: stored, refused by a rule, a stored idempotent answer, and one
+    // refused before the store (its audit row written on its own).
+    let stored = json!({ "type": "self_care", "on": today(), "minutes": 5 });
+    let answers = [
+        fam.post_json(&app, &uri, stored.clone(), &[]).await.status,
+        fam.post_json(&app, &uri, stored.clone(), &[]).await.status,
+        fam.post_json(
+            &app,
+            &uri,
+            json!({ "type": "treatment_exited", "on": today(), "reason": "completed" }),
+            &[],
+        )
+        .await
+        .status,
+        fam.post_json(&app, &uri, stored.clone(), &[("Idempotency-Key", "row-1")])
+            .await
+            .status,
+        fam.post_json(&app, &uri, stored.clone(), &[("Idempotency-Key", "row-1")])
+            .await
+            .status,
+        fam.post_json(
+            &app,
+            &uri,
+            json!({ "type": "self_care", "on": "2999-01-01", "minutes": 5 }),
+            &[],
+        )
+        .await
+        .status,
+    ];
+    assert_eq!(answers[0], StatusCode::CREATED);
+    assert_eq!(answers[1], StatusCode::CREATED);
+    assert!(answers[2].is_client_error(), "{answers:?}");
+    assert_eq!(answers[3], StatusCode::CREATED);
+    assert_eq!(answers[4], StatusCode::CREATED);
+    assert!(answers[5].is_client_error(), "{answers:?}");
+    assert_eq!(
+        sqlx_count(&app.db, "SELECT count(*) FROM entries").await,
+        entries + 3
+    );
+    assert_eq!(
+        sqlx_count(&app.db, writes).await,
+        audited + answers.len() as i64,
+        "one audit row a write: {answers:?}"
+    );
+}
+
+#[tokio::test]
 async fn every_response_carries_the_security_headers() {
     let app = app().await;
     let mut fam = Client::signed_in(&app, "fam").await;

@@ -19,6 +19,7 @@
 use journey_domain::{JourneyKey, Username};
 use journey_postgres::accounts::{self, Role, User};
 use journey_postgres::read::JourneyRow;
+use journey_postgres::research::AuditRow;
 use serde_json::{json, Value};
 
 use crate::{App, AppError};
@@ -157,7 +158,8 @@ impl App {
         // commit does not wait for the disk: the write's own commit, which does, comes later
         // in the same log and flushes it too, so no write is ever durable without its audit
         // row, and a write costs one wait for the disk, not two. A read's goes to the audit
-        // writer.
+        // writer. (A family member's API write whose check is remembered has its row
+        // committed with the write itself: `journey_to_record`.)
         let audit = (allowed && action == Action::Write).then_some((
             user.username.as_str(),
             action.audit_name(),
@@ -187,6 +189,46 @@ impl App {
                 .await?;
         }
         Ok(row)
+    }
+
+    /// [`App::journey`] for a family member's write ([`Action::Write`]), with its audit row
+    /// when that row is still to be written: a check made less than a second ago for the same
+    /// person and journey is not made again, and then the row goes with the write
+    /// ([`App::record_audited`]: committed in the write's own transaction). Otherwise the
+    /// check runs, writes the row itself, and is kept a second. An unassignment, an erasure
+    /// or a removed account holds in every process within a second.
+    pub async fn journey_to_record(
+        &self,
+        actor: &Actor,
+        key: &JourneyKey,
+        what: &str,
+    ) -> Result<(JourneyRow, Option<AuditRow>), AppError> {
+        let Some(user) = actor.as_user().filter(|u| u.role == Role::Family) else {
+            return Ok((self.journey(actor, key, Action::Write, what).await?, None));
+        };
+        let checked = (user.user_id, key.as_str().to_string());
+        if let Some(row) = self.write_checks().get(&checked) {
+            let audit = AuditRow {
+                at: chrono::Utc::now(),
+                actor: user.username.as_str().to_string(),
+                action: Action::Write.audit_name().to_string(),
+                journey_id: Some(row.journey_id.clone()),
+                detail: actor.detail(what),
+            };
+            return Ok((row, Some(audit)));
+        }
+        let row = self.journey(actor, key, Action::Write, what).await?;
+        self.write_checks().insert(checked, row.clone());
+        Ok((row, None))
+    }
+
+    /// Writes the audit row of a write that was refused before it reached the store.
+    pub(crate) async fn audit_unwritten(&self, audit: Option<AuditRow>) -> Result<(), AppError> {
+        if let Some(row) = audit {
+            journey_postgres::research::audit_many(self.checks(), std::slice::from_ref(&row))
+                .await?;
+        }
+        Ok(())
     }
 
     /// The journeys `actor` may see: a user's assigned journeys (none for researchers and

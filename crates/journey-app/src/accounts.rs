@@ -197,6 +197,7 @@ impl App {
         let added = accounts::assign(self.pool(), username, key)
             .await?
             .map_err(|e| assign_error(e, username, key))?;
+        self.write_checks().invalidate_all();
         self.audit_assignment(actor, "assign", username, key)
             .await?;
         Ok(added)
@@ -212,6 +213,7 @@ impl App {
     ) -> Result<bool, AppError> {
         self.require(actor, Role::Admin, "unassign").await?;
         let removed = accounts::unassign(self.pool(), username, key).await?;
+        self.write_checks().invalidate_all();
         self.audit_assignment(actor, "unassign", username, key)
             .await?;
         Ok(removed)

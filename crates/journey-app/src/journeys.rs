@@ -15,6 +15,7 @@ use journey_domain::interchange::{parse_line, to_line, Line};
 use journey_domain::{EntryId, JourneyError, JourneyKey};
 use journey_postgres::import::{import_from, ImportOptions, ImportReport, OnInvalid, Progress};
 use journey_postgres::read::JourneyRow;
+use journey_postgres::research::AuditRow;
 pub use journey_postgres::store::Claim;
 use journey_postgres::store::Written;
 use journey_postgres::StoreError;
@@ -83,6 +84,44 @@ impl App {
         row: &JourneyRow,
         objects: &[Value],
     ) -> Result<Vec<String>, AppError> {
+        self.record_audited(actor, row, objects, None).await
+    }
+
+    /// [`App::record`] of a write whose audit row `audit` is still to be written (from
+    /// [`App::journey_to_record`]): it commits with the entries, or, when they are refused,
+    /// on its own.
+    pub async fn record_audited(
+        &self,
+        actor: &Actor,
+        row: &JourneyRow,
+        objects: &[Value],
+        audit: Option<AuditRow>,
+    ) -> Result<Vec<String>, AppError> {
+        let lines = match self.lines_of(row, objects) {
+            Ok(lines) => lines,
+            Err(e) => {
+                self.audit_unwritten(audit).await?;
+                return Err(e);
+            }
+        };
+        let mut entries = Vec::with_capacity(lines.len());
+        for mut line in lines {
+            if line.entry.entry.is_empty() {
+                line.entry.entry = new_entry_id(actor.via());
+            }
+            entries.push(line.entry);
+        }
+        let ids = entries.iter().map(|e| e.entry.clone()).collect();
+        // All of them in one transaction, or none.
+        self.recorder()
+            .record_all_audited(&row.key, entries, Utc::now(), metadata(actor), audit)
+            .await
+            .map_err(|e| not_started(e, &row.key))?;
+        Ok(ids)
+    }
+
+    /// The interchange lines of `objects`, each of journey `row`.
+    fn lines_of(&self, row: &JourneyRow, objects: &[Value]) -> Result<Vec<Line>, AppError> {
         let mut lines = Vec::with_capacity(objects.len());
         for object in objects {
             let line = parse_object(object)?;
@@ -94,20 +133,7 @@ impl App {
             }
             lines.push(line);
         }
-        let mut entries = Vec::with_capacity(lines.len());
-        for mut line in lines {
-            if line.entry.entry.is_empty() {
-                line.entry.entry = new_entry_id(actor.via());
-            }
-            entries.push(line.entry);
-        }
-        let ids = entries.iter().map(|e| e.entry.clone()).collect();
-        // All of them in one transaction, or none.
-        self.recorder()
-            .record_all(&row.key, entries, Utc::now(), metadata(actor))
-            .await
-            .map_err(|e| not_started(e, &row.key))?;
-        Ok(ids)
+        Ok(lines)
     }
 
     /// Records one interchange line given as text (`journey record`): on a journey the
@@ -170,23 +196,25 @@ impl App {
         row: &JourneyRow,
         object: &Value,
         claim: &Claim,
+        audit: Option<AuditRow>,
     ) -> Result<Idempotent, AppError> {
-        let line = parse_object(object)?;
-        if line.journey != row.key {
-            return Err(AppError::invalid(
-                "journey",
-                format!("{:?} is not this journey's key {:?}", line.journey, row.key),
-            ));
-        }
+        let line = match self.lines_of(row, std::slice::from_ref(object)) {
+            Ok(mut lines) => lines.remove(0),
+            Err(e) => {
+                self.audit_unwritten(audit).await?;
+                return Err(e);
+            }
+        };
         let entry_id = line.entry.entry.clone();
         let written = self
             .recorder()
-            .record_claimed(
+            .record_claimed_audited(
                 &line.journey,
                 line.entry,
                 Utc::now(),
                 metadata(actor),
                 claim,
+                audit,
             )
             .await
             .map_err(|e| not_started(e, &row.key))?;
@@ -360,6 +388,7 @@ impl App {
         reports: &Path,
     ) -> Result<Vec<std::path::PathBuf>, AppError> {
         let row = self.journey(actor, key, Action::Write, "erase").await?;
+        self.write_checks().invalidate_all();
         let mut folders = journey_postgres::reports::folders(self.pool(), &row.journey_id).await?;
         folders.push(reports.join(crate::report::folder(key)));
         let mut removed = Vec::new();

@@ -62,6 +62,10 @@ struct Inner {
     /// Connections whose commits do not wait for the disk, for a user's write access check
     /// and its audit row (see access.rs: the write that follows makes it durable).
     checks: PgPool,
+    /// Family members' write access to a journey, kept a second (access.rs,
+    /// `journey_to_record`): an unassignment holds in every process within a second (at
+    /// once in the one that made it).
+    write_checks: moka::sync::Cache<(uuid::Uuid, String), journey_postgres::read::JourneyRow>,
 }
 
 impl App {
@@ -117,6 +121,10 @@ impl App {
             recorder: Recorder::new(pool.clone(), master.clone()),
             audit: audit::AuditWriter::start(db::async_commit_pool(&pool, 2)),
             checks: db::async_commit_pool(&pool, pool.options().get_max_connections()),
+            write_checks: moka::sync::Cache::builder()
+                .max_capacity(100_000)
+                .time_to_live(std::time::Duration::from_secs(1))
+                .build(),
             pool,
             master,
         }))
@@ -129,6 +137,12 @@ impl App {
 
     pub(crate) fn checks(&self) -> &PgPool {
         &self.0.checks
+    }
+
+    pub(crate) fn write_checks(
+        &self,
+    ) -> &moka::sync::Cache<(uuid::Uuid, String), journey_postgres::read::JourneyRow> {
+        &self.0.write_checks
     }
 
     pub(crate) fn master(&self) -> &MasterKey {

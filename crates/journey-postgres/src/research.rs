@@ -157,6 +157,14 @@ pub struct AuditRow {
 
 /// Appends `rows` to the audit log in one statement (each keeps its own time).
 pub async fn audit_many(pool: &PgPool, rows: &[AuditRow]) -> Result<(), StoreError> {
+    audit_many_in(pool, rows).await
+}
+
+/// [`audit_many`] on `executor` (a pool, or the transaction of the write the rows audit).
+pub async fn audit_many_in<'e, E>(executor: E, rows: &[AuditRow]) -> Result<(), StoreError>
+where
+    E: sqlx::Executor<'e, Database = sqlx::Postgres>,
+{
     if rows.is_empty() {
         return Ok(());
     }
@@ -174,7 +182,7 @@ pub async fn audit_many(pool: &PgPool, rows: &[AuditRow]) -> Result<(), StoreErr
     .bind(&action)
     .bind(&journey)
     .bind(&detail)
-    .execute(pool)
+    .execute(executor)
     .await?;
     Ok(())
 }

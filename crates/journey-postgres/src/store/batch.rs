@@ -35,6 +35,7 @@ use super::loaded::{self, Loaded, LockedRow};
 use super::{Command, Recorder, Written};
 use crate::crypto::MasterKey;
 use crate::error::StoreError;
+use crate::research::{audit_many_in, AuditRow};
 
 /// The most writes one batch holds (`project_journeys` treats a call of more journeys as a
 /// bulk one: migration 0014).
@@ -64,6 +65,8 @@ pub(crate) struct Job {
     pub(crate) recorded_at: DateTime<Utc>,
     pub(crate) metadata: HashMap<String, String>,
     pub(crate) claim: Option<Claim>,
+    /// The write's audit row, committed with the batch (or with the write run alone).
+    pub(crate) audit: Option<AuditRow>,
     pub(crate) reply: oneshot::Sender<Result<Written, StoreError>>,
 }
 
@@ -200,6 +203,7 @@ async fn write(recorder: &Recorder, batch: Vec<Job>, counts: &Counts) {
                             job.recorded_at,
                             &job.metadata,
                             job.claim.as_ref(),
+                            job.audit.as_ref(),
                         )
                         .await;
                     let _ = job.reply.send(answer);
@@ -321,6 +325,15 @@ async fn inside(
     if !released.is_empty() {
         release_all(tx, &released).await?;
     }
+    // The audit rows of every write this batch answers (written, refused or replayed) commit
+    // with it; a write that runs alone takes its row along.
+    let audits: Vec<AuditRow> = batch
+        .iter()
+        .zip(&outcomes)
+        .filter(|(_, outcome)| !matches!(outcome, Some(Outcome::Alone)))
+        .filter_map(|(job, _)| job.audit.clone())
+        .collect();
+    audit_many_in(&mut **tx, &audits).await?;
     Ok((outcomes, written))
 }
 

@@ -34,6 +34,7 @@ use sqlx::{PgPool, Postgres, Transaction};
 
 use crate::crypto::MasterKey;
 use crate::error::StoreError;
+use crate::research::{audit_many, audit_many_in, AuditRow};
 use claims::take_claim;
 pub use claims::{store_refusal, Claim};
 pub use loaded::PgEntryLookup;
@@ -144,6 +145,7 @@ impl Recorder {
                 recorded_at,
                 &metadata,
                 None,
+                None,
             )
             .await?
         {
@@ -162,8 +164,30 @@ impl Recorder {
         recorded_at: DateTime<Utc>,
         metadata: HashMap<String, String>,
     ) -> Result<String, StoreError> {
+        self.record_all_audited(key, entries, recorded_at, metadata, None)
+            .await
+    }
+
+    /// [`Recorder::record_all`] with the audit row of the write (`audit`): it commits in the
+    /// write's own transaction; a write that is not stored (refused, or a stored idempotent
+    /// answer) has it written on its own.
+    pub async fn record_all_audited(
+        &self,
+        key: &str,
+        entries: Vec<Entry>,
+        recorded_at: DateTime<Utc>,
+        metadata: HashMap<String, String>,
+        audit: Option<AuditRow>,
+    ) -> Result<String, StoreError> {
         match self
-            .run(key, &Command::Record(entries), recorded_at, &metadata, None)
+            .run(
+                key,
+                &Command::Record(entries),
+                recorded_at,
+                &metadata,
+                None,
+                audit.as_ref(),
+            )
             .await?
         {
             Written::Done(id) => Ok(id),
@@ -181,12 +205,28 @@ impl Recorder {
         metadata: HashMap<String, String>,
         claim: &Claim,
     ) -> Result<Written, StoreError> {
+        self.record_claimed_audited(key, entry, recorded_at, metadata, claim, None)
+            .await
+    }
+
+    /// [`Recorder::record_claimed`] with the audit row of the write, as
+    /// [`Recorder::record_all_audited`].
+    pub async fn record_claimed_audited(
+        &self,
+        key: &str,
+        entry: Entry,
+        recorded_at: DateTime<Utc>,
+        metadata: HashMap<String, String>,
+        claim: &Claim,
+        audit: Option<AuditRow>,
+    ) -> Result<Written, StoreError> {
         self.run(
             key,
             &Command::Record(vec![entry]),
             recorded_at,
             &metadata,
             Some(claim),
+            audit.as_ref(),
         )
         .await
     }
@@ -204,7 +244,7 @@ impl Recorder {
             granted,
             text_version: text_version.to_string(),
         };
-        self.run(key, &command, recorded_at, &metadata, None)
+        self.run(key, &command, recorded_at, &metadata, None, None)
             .await?;
         Ok(())
     }
@@ -221,7 +261,7 @@ impl Recorder {
         metadata: HashMap<String, String>,
     ) -> Result<Option<String>, StoreError> {
         match self
-            .run(key, &Command::Erase, recorded_at, &metadata, None)
+            .run(key, &Command::Erase, recorded_at, &metadata, None, None)
             .await
         {
             Ok(Written::Done(id)) => Ok(Some(id)),
@@ -240,6 +280,7 @@ impl Recorder {
         recorded_at: DateTime<Utc>,
         metadata: &HashMap<String, String>,
         claim: Option<&Claim>,
+        audit: Option<&AuditRow>,
     ) -> Result<Written, StoreError> {
         if let Command::Record(entries) = command {
             let (reply, answer) = tokio::sync::oneshot::channel();
@@ -249,6 +290,7 @@ impl Recorder {
                 recorded_at,
                 metadata: metadata.clone(),
                 claim: claim.cloned(),
+                audit: audit.cloned(),
                 reply,
             };
             // Taken, its outcome is unknown only if its writer task ended with it. Not taken
@@ -267,7 +309,7 @@ impl Recorder {
                 Err(batch::NotQueued::NoWriter) => {}
             }
         }
-        self.run_alone(key, command, recorded_at, metadata, claim)
+        self.run_alone(key, command, recorded_at, metadata, claim, audit)
             .await
     }
 
@@ -279,15 +321,32 @@ impl Recorder {
         recorded_at: DateTime<Utc>,
         metadata: &HashMap<String, String>,
         claim: Option<&Claim>,
+        audit: Option<&AuditRow>,
     ) -> Result<Written, StoreError> {
         let mut attempt = 0;
         loop {
-            match self.once(key, command, recorded_at, metadata, claim).await {
+            match self
+                .once(key, command, recorded_at, metadata, claim, audit)
+                .await
+            {
                 Err(StoreError::Conflict) if attempt < CONFLICT_RETRIES => {
                     attempt += 1;
                     tokio::time::sleep(std::time::Duration::from_millis(u64::from(attempt))).await;
                 }
-                outcome => return outcome,
+                Ok((written, true)) => return Ok(written),
+                // Not stored (a stored answer, a refusal, a failure): the write was still
+                // asked for, so its audit row is written on its own; a database that refuses
+                // that too has already refused the write.
+                outcome => {
+                    if let Some(row) = audit {
+                        if let Err(e) = audit_many(&self.pool, std::slice::from_ref(row)).await {
+                            if outcome.is_ok() {
+                                return Err(e);
+                            }
+                        }
+                    }
+                    return outcome.map(|(written, _)| written);
+                }
             }
         }
     }
@@ -299,19 +358,27 @@ impl Recorder {
         recorded_at: DateTime<Utc>,
         metadata: &HashMap<String, String>,
         claim: Option<&Claim>,
-    ) -> Result<Written, StoreError> {
+        audit: Option<&AuditRow>,
+    ) -> Result<(Written, bool), StoreError> {
         let mut tx = self.begin().await?;
         match self
             .inside(&mut tx, key, command, recorded_at, metadata, claim)
             .await
         {
+            // The write and its audit row commit together.
             Ok((written, true)) => {
+                if let Some(row) = audit {
+                    if let Err(e) = audit_many_in(&mut *tx, std::slice::from_ref(row)).await {
+                        let _ = tx.rollback().await;
+                        return Err(e);
+                    }
+                }
                 tx.commit().await?;
-                Ok(written)
+                Ok((written, true))
             }
             Ok((written, false)) => {
                 tx.rollback().await?;
-                Ok(written)
+                Ok((written, audit.is_none()))
             }
             // Rolled back now, not when the connection is next used: until then the
             // journey's turn (its snapshot row) would stay taken for every other process.

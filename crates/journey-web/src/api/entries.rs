@@ -143,15 +143,7 @@ pub(super) async fn record_entry(
             WebError::BadRequest(rejection.body_text())
         }
     })?;
-    let row = state
-        .app
-        .journey(
-            &signed.actor,
-            &journey_key(&key)?,
-            Action::Write,
-            "api record",
-        )
-        .await?;
+    let journey = journey_key(&key)?;
     let mut object = parse_json(&headers, &body)?;
     let Some(map) = object.as_object_mut() else {
         return Err(WebError::Invalid {
@@ -162,13 +154,13 @@ pub(super) async fn record_entry(
     };
     match map.get("journey") {
         None => {
-            map.insert("journey".into(), json!(row.key));
+            map.insert("journey".into(), json!(journey.as_str()));
         }
-        Some(Value::String(k)) if *k == row.key => {}
+        Some(Value::String(k)) if k == journey.as_str() => {}
         Some(other) => {
             return Err(WebError::Invalid {
                 field: "journey".into(),
-                message: format!("{other} is not this journey's key {:?}", row.key),
+                message: format!("{other} is not this journey's key {:?}", journey.as_str()),
             }
             .into())
         }
@@ -199,10 +191,16 @@ pub(super) async fn record_entry(
             Some(key.to_string())
         }
     };
+    // The body is read before the access check: a write that gets this far is audited with
+    // the write itself (App::journey_to_record).
+    let (row, audit) = state
+        .app
+        .journey_to_record(&signed.actor, &journey, "api record")
+        .await?;
     let Some(key) = idempotency else {
         let ids = state
             .app
-            .record(&signed.actor, &row, std::slice::from_ref(&object))
+            .record_audited(&signed.actor, &row, std::slice::from_ref(&object), audit)
             .await?;
         return Ok(created(&row.key, &ids[0]));
     };
@@ -222,7 +220,7 @@ pub(super) async fn record_entry(
     };
     match state
         .app
-        .record_idempotent(&signed.actor, &row, &object, &claim)
+        .record_idempotent(&signed.actor, &row, &object, &claim, audit)
         .await
     {
         Ok(Idempotent::Done(id)) => Ok(created(&row.key, &id)),
